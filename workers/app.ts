@@ -1,0 +1,70 @@
+import { authenticate } from "./auth/authenticate";
+import type { Principal } from "./auth/principal";
+import { type Admission, admit } from "./guard/guard";
+import { rateLimitGroupFor } from "./guard/rate-limit-groups";
+import { withHeaders } from "./guard/rate-limit-headers";
+import { DEFAULT_MAX_BODY_BYTES, parseJson, readBodyText, validate } from "./http/body";
+import { ApiError, errorResponse, forbidden } from "./http/errors";
+import type { BaseContext, Route } from "./routing/route";
+import { buildMatcher } from "./routing/router";
+
+/**
+ * The request pipeline: match → authenticate (one D1 read) → guard (one Durable Object call)
+ * → validate → handle. Every error, wherever it is thrown, leaves through `errorResponse`.
+ */
+export function createApp(routes: readonly Route[]) {
+	const match = buildMatcher(routes);
+
+	return async function handle(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+		try {
+			const found = await match(request);
+			if (found.kind === "none") throw new ApiError(404, "Route not found.");
+			if (found.kind === "method-not-allowed") {
+				throw new ApiError(405, "Method not allowed.", undefined, { Allow: found.allow.join(", ") });
+			}
+			const { route, params } = found;
+			const base = { request, env, ctx, url: new URL(request.url), params, body: undefined, query: undefined };
+			if (route.access === "public") return await route.handler(await withInput(route, base));
+			return await handleGuarded(route, base);
+		} catch (error) {
+			return errorResponse(error);
+		}
+	};
+}
+
+async function handleGuarded(route: Route & { access: "token" | "platform-admin" }, base: BaseContext<undefined, undefined>) {
+	const { request, env, ctx, url } = base;
+	const principal = await authenticate(request, env);
+	const group = rateLimitGroupFor(route.method, url.pathname);
+	if (!group) throw new Error(`route ${route.path} has no rate-limit group`);
+	const admission = await admit(env, { ...principal, group });
+	let response: Response;
+	try {
+		if (route.access === "platform-admin" && principal.role !== "platform_admin") throw forbidden();
+		const input: BaseContext<never, never> = await withInput(route, base);
+		response = await route.handler({ ...input, principal, admission });
+	} catch (error) {
+		response = errorResponse(error);
+	}
+	if (!route.holdsConnection || response.status >= 400) ctx.waitUntil(releaseQuietly(admission));
+	return withHeaders(response, admission.headers);
+}
+
+async function withInput<C extends BaseContext<undefined, undefined>>(route: Route, base: C) {
+	const body = route.body
+		? validate(route.body, parseJson(await readBodyText(base.request, route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)))
+		: undefined;
+	const query = route.query ? validate(route.query, Object.fromEntries(base.url.searchParams), ["query"]) : undefined;
+	return { ...base, body, query } as never;
+}
+
+async function releaseQuietly(admission: Admission) {
+	try {
+		await admission.release();
+	} catch (error) {
+		// The lease expires on its own; a failed release only delays the slot.
+		console.warn("connection slot release failed", error instanceof Error ? error.message : String(error));
+	}
+}
+
+export type { Principal };

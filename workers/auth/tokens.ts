@@ -1,0 +1,19 @@
+import { randomBytes, sha256Hex, toBase64Url } from "../lib/crypto";
+
+/** Session tokens come from login; API tokens are named, long-lived, for integrations. */
+export const TOKEN_PREFIX = { session: "cgs_", api: "cgk_" } as const;
+
+export const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
+
+export function newTokenSecret(kind: keyof typeof TOKEN_PREFIX): string {
+	return TOKEN_PREFIX[kind] + toBase64Url(randomBytes(32));
+}
+
+/** Tokens are stored only as this hash; 256 random bits need no salt or slow hash. */
+export const hashToken = (secret: string) => sha256Hex(`callgate-token:${secret}`);
+
+export function bearerToken(request: Request): string | undefined {
+	const header = request.headers.get("Authorization");
+	const match = header?.match(/^Bearer\s+([A-Za-z0-9_\-.~+/]+=*)\s*$/i);
+	return match?.[1];
+}

@@ -1,0 +1,38 @@
+/** Endpoint groups, each with its own per-token bucket (SPEC "Rate limits"). */
+export const RATE_LIMIT_GROUPS = {
+	"click-to-call": 10,
+	pbx: 60,
+	telesales: 120,
+	autocall: 120,
+	"auth-login": 5,
+	auth: 30,
+	integrations: 60,
+	webhooks: 60,
+	admin: 30,
+} as const;
+
+export type RateLimitGroup = keyof typeof RATE_LIMIT_GROUPS;
+export type RateLimitOverrides = Partial<Record<RateLimitGroup, number>>;
+
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+const PREFIXES: [prefix: string, group: RateLimitGroup][] = [
+	["/api/pbx/", "pbx"],
+	["/api/telesales/", "telesales"],
+	["/api/autocall/", "autocall"],
+	["/api/public/v1/", "autocall"],
+	["/api/auth/", "auth"],
+	["/api/integrations/", "integrations"],
+	["/api/webhooks/", "webhooks"],
+	["/api/admin/", "admin"],
+];
+
+export function rateLimitGroupFor(method: string, path: string): RateLimitGroup | undefined {
+	if (method === "POST" && path === "/api/pbx/calls/click-to-call") return "click-to-call";
+	if (path === "/api/auth/login") return "auth-login";
+	return PREFIXES.find(([prefix]) => path.startsWith(prefix))?.[1];
+}
+
+export function limitFor(group: RateLimitGroup, overrides: RateLimitOverrides): number {
+	return overrides[group] ?? RATE_LIMIT_GROUPS[group];
+}

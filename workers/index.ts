@@ -1,0 +1,13 @@
+import { createApp } from "./app";
+import { routes } from "./routes";
+
+export { TokenGuard } from "../durable-objects/token-guard";
+
+const app = createApp(routes);
+
+export default {
+	fetch: app,
+	async scheduled(_controller, _env, _ctx) {
+		// Campaign sweeps arrive with the campaign engine.
+	},
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,79 @@
+import type { z } from "zod";
+import type { Principal } from "../auth/principal";
+import type { Admission } from "../guard/guard";
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Who may call a route: anyone, any valid token, or a platform admin's token. */
+export type Access = "public" | "token" | "platform-admin";
+
+export interface ResponseDoc {
+	description: string;
+	schema?: z.ZodType;
+	headers?: string[];
+}
+
+export interface BaseContext<Body, Query> {
+	request: Request;
+	env: Env;
+	ctx: ExecutionContext;
+	url: URL;
+	params: Record<string, string>;
+	body: Body;
+	query: Query;
+}
+
+export interface AuthedContext<Body, Query> extends BaseContext<Body, Query> {
+	principal: Principal;
+	admission: Admission;
+}
+
+interface RouteDoc<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
+	method: Method;
+	/** itty-router pattern, e.g. `/api/pbx/extensions/:extension`. */
+	path: string;
+	summary: string;
+	tags: string[];
+	body?: B;
+	query?: Q;
+	maxBodyBytes?: number;
+	responses: Record<number, ResponseDoc>;
+	/** Requests with an Idempotency-Key are replayed rather than processed twice. */
+	idempotent?: boolean;
+	/** The handler keeps the connection slot and releases it itself (event streams). */
+	holdsConnection?: boolean;
+	/** Request headers the handler reads (for the OpenAPI document). */
+	headers?: string[];
+}
+
+type Infer<S> = S extends z.ZodType ? z.infer<S> : undefined;
+
+export interface PublicRoute<
+	B extends z.ZodType | undefined = z.ZodType | undefined,
+	Q extends z.ZodType | undefined = z.ZodType | undefined,
+> extends RouteDoc<B, Q> {
+	access: "public";
+	handler: (c: BaseContext<Infer<B>, Infer<Q>>) => Promise<Response> | Response;
+}
+
+export interface AuthedRoute<
+	B extends z.ZodType | undefined = z.ZodType | undefined,
+	Q extends z.ZodType | undefined = z.ZodType | undefined,
+> extends RouteDoc<B, Q> {
+	access: "token" | "platform-admin";
+	handler: (c: AuthedContext<Infer<B>, Infer<Q>>) => Promise<Response> | Response;
+}
+
+export type Route = PublicRoute | AuthedRoute;
+
+export function publicRoute<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
+	route: Omit<PublicRoute<B, Q>, "access">,
+): Route {
+	return { ...route, access: "public" } as unknown as Route;
+}
+
+export function route<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
+	route: Omit<AuthedRoute<B, Q>, "access"> & { access?: "token" | "platform-admin" },
+): Route {
+	return { access: "token", ...route } as unknown as Route;
+}
