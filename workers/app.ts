@@ -1,4 +1,3 @@
-import { authenticate } from "./auth/authenticate";
 import type { Principal } from "./auth/principal";
 import { type Admission, admit } from "./guard/guard";
 import { rateLimitGroupFor } from "./guard/rate-limit-groups";
@@ -9,8 +8,8 @@ import type { BaseContext, Route } from "./routing/route";
 import { buildMatcher } from "./routing/router";
 
 /**
- * The request pipeline: match → authenticate (one D1 read) → guard (one Durable Object call)
- * → validate → handle. Every error, wherever it is thrown, leaves through `errorResponse`.
+ * The request pipeline: match → authenticate and guard (one Durable Object call) → validate
+ * → handle. Every error, wherever it is thrown, leaves through `errorResponse`.
  */
 export function createApp(routes: readonly Route[]) {
 	const match = buildMatcher(routes);
@@ -34,10 +33,9 @@ export function createApp(routes: readonly Route[]) {
 
 async function handleGuarded(route: Route & { access: "token" | "platform-admin" }, base: BaseContext<undefined, undefined>) {
 	const { request, env, ctx, url } = base;
-	const principal = await authenticate(request, env);
 	const group = rateLimitGroupFor(route.method, url.pathname);
 	if (!group) throw new Error(`route ${route.path} has no rate-limit group`);
-	const admission = await admit(env, { ...principal, group });
+	const { principal, admission } = await admit(request, env, group);
 	let response: Response;
 	try {
 		if (route.access === "platform-admin" && principal.role !== "platform_admin") throw forbidden();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { hashPassword, iterationsFrom } from "../auth/passwords";
+import { forgetTokens } from "../guard/guard";
 import { limitFor, RATE_LIMIT_GROUPS, type RateLimitGroup, type RateLimitOverrides } from "../guard/rate-limit-groups";
 import { ApiError, notFound } from "../http/errors";
 import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
@@ -133,6 +134,16 @@ const updateAccount = route({
 		)
 			.bind(next.name, next.default_region, next.max_connections, next.rate_limits, next.updated_at, next.id)
 			.run();
+		// Guards cache their token's account limits; make every live token of the account reload them.
+		const live = await env.DB.prepare(
+			"SELECT token_hash FROM tokens WHERE account_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+		)
+			.bind(next.id, next.updated_at)
+			.all<{ token_hash: string }>();
+		await forgetTokens(
+			env,
+			live.results.map((row) => row.token_hash),
+		);
 		return json(present(next));
 	},
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { admitLoginAttempt } from "../guard/guard";
+import { admitLoginAttempt, forgetTokens } from "../guard/guard";
 import { withHeaders } from "../guard/rate-limit-headers";
 import { ApiError, notFound } from "../http/errors";
 import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
@@ -56,6 +56,16 @@ async function issueToken(
 	return { secret, record };
 }
 
+/** Runs an UPDATE … RETURNING token_hash and makes those tokens' guards forget them at once. */
+async function revokeTokens(update: D1PreparedStatement, env: Env): Promise<number> {
+	const { results } = await update.all<{ token_hash: string }>();
+	await forgetTokens(
+		env,
+		results.map((row) => row.token_hash),
+	);
+	return results.length;
+}
+
 const login = publicRoute({
 	method: "POST",
 	path: "/api/auth/login",
@@ -110,9 +120,10 @@ const logout = route({
 	tags,
 	responses: { 204: { description: "Revoked" } },
 	async handler({ env, principal }) {
-		await env.DB.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-			.bind(nowIso(), principal.tokenId)
-			.run();
+		await revokeTokens(
+			env.DB.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? RETURNING token_hash").bind(nowIso(), principal.tokenId),
+			env,
+		);
 		return noContent();
 	},
 });
@@ -159,12 +170,13 @@ const revokeApiToken = route({
 	responses: { 204: { description: "Revoked" }, 404: { description: "No such token in this account" } },
 	async handler({ env, principal, params }) {
 		if (!IdParam.safeParse(params.id).success) throw notFound("Token");
-		const result = await env.DB.prepare(
-			"UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND account_id = ? AND kind = 'api'",
-		)
-			.bind(nowIso(), params.id, principal.accountId)
-			.run();
-		if (result.meta.changes === 0) throw notFound("Token");
+		const revoked = await revokeTokens(
+			env.DB.prepare(
+				"UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND account_id = ? AND kind = 'api' RETURNING token_hash",
+			).bind(nowIso(), params.id, principal.accountId),
+			env,
+		);
+		if (revoked === 0) throw notFound("Token");
 		return noContent();
 	},
 });

@@ -1,7 +1,8 @@
 import type { RateVerdict } from "../../durable-objects/token-guard";
 
 /** X-RateLimit-* (the seed's contract) and the IETF RateLimit-Policy / RateLimit fields. */
-export function rateLimitHeaders(rate: RateVerdict, now: number): Record<string, string> {
+export function rateLimitHeaders(rate: RateVerdict): Record<string, string> {
+	const { now } = rate;
 	const { limit, remaining, resetAtMs } = rate.state;
 	const resetInSeconds = Math.max(0, Math.ceil((resetAtMs - now) / 1000));
 	const windowSeconds = rate.windowMs / 1000;

@@ -1,0 +1,31 @@
+// `npm start`: apply the D1 migrations to the local database, then serve on 127.0.0.1:8787.
+// The bootstrap admin (BOOTSTRAP_ADMIN_USERNAME / _PASSWORD, locally admin / admin-password)
+// is created on its first login.
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+const run = (args, options = {}) => spawnSync(process.execPath, [wrangler, ...args], { stdio: "inherit", ...options });
+
+const migrate = run(["d1", "migrations", "apply", "DB", "--local"], { env: { ...process.env, CI: "true" } });
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const port = process.env.PORT ?? "8787";
+const server = spawn(
+	process.execPath,
+	[
+		wrangler,
+		"dev",
+		"--ip",
+		"127.0.0.1",
+		"--port",
+		port,
+		"--test-scheduled",
+		"--show-interactive-dev-session=false",
+		...process.argv.slice(2),
+	],
+	// No request.cf lookup: it needs the Internet and only fills in geolocation placeholders.
+	{ stdio: "inherit", env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env } },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
+server.on("exit", (code) => process.exit(code ?? 0));
