@@ -48,7 +48,7 @@ describe("per-token sliding-window rate limits", () => {
 	it("raised account limits apply at once, even to a token whose guard has cached the old ones", async () => {
 		const account = await newAccount();
 		expect((await call("/api/pbx/users", { token: account.token })).headers.get("X-RateLimit-Limit")).toBe("60");
-		const patched = await callJson("/api/admin/accounts/" + account.id, {
+		const patched = await callJson(`/api/admin/accounts/${account.id}`, {
 			method: "PATCH",
 			token: account.adminToken,
 			body: { rate_limits: { pbx: 75 } },
@@ -125,7 +125,7 @@ describe("per-token sliding-window rate limits", () => {
 
 	it("every response to a token-bearing request carries the rate-limit headers, errors too", async () => {
 		const account = await newAccount();
-		const notFound = await call("/api/admin/accounts/" + crypto.randomUUID(), { token: account.token });
+		const notFound = await call(`/api/admin/accounts/${crypto.randomUUID()}`, { token: account.token });
 		expect(notFound.status).toBe(403);
 		expect(notFound.headers.get("X-RateLimit-Limit")).toBe("30");
 		expect(Number(notFound.headers.get("X-RateLimit-Reset"))).toBeGreaterThan(Date.now() / 1000);
