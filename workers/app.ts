@@ -4,12 +4,14 @@ import { rateLimitGroupFor } from "./guard/rate-limit-groups";
 import { withHeaders } from "./guard/rate-limit-headers";
 import { DEFAULT_MAX_BODY_BYTES, parseJson, readBodyText, validate } from "./http/body";
 import { ApiError, errorResponse, forbidden } from "./http/errors";
+import { idempotencyKeyOf, requestFingerprint } from "./idempotency/keys";
+import { once } from "./idempotency/replay";
 import type { BaseContext, Route } from "./routing/route";
 import { buildMatcher } from "./routing/router";
 
 /**
  * The request pipeline: match → authenticate and guard (one Durable Object call) → validate
- * → handle. Every error, wherever it is thrown, leaves through `errorResponse`.
+ * → (Idempotency-Key: claim the key, or replay) → handle. Every error, wherever it is thrown, leaves through `errorResponse`.
  */
 export function createApp(routes: readonly Route[]) {
 	const match = buildMatcher(routes);
@@ -23,7 +25,7 @@ export function createApp(routes: readonly Route[]) {
 			}
 			const { route, params } = found;
 			const base = { request, env, ctx, url: new URL(request.url), params, body: undefined, query: undefined };
-			if (route.access === "public") return await route.handler(await withInput(route, base));
+			if (route.access === "public") return await route.handler((await withInput(route, base)).context);
 			return await handleGuarded(route, base);
 		} catch (error) {
 			return errorResponse(error);
@@ -39,8 +41,24 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 	let response: Response;
 	try {
 		if (route.access === "platform-admin" && principal.role !== "platform_admin") throw forbidden();
-		const input: BaseContext<never, never> = await withInput(route, base);
-		response = await route.handler({ ...input, principal, admission });
+		const idempotencyKey = route.idempotent ? idempotencyKeyOf(request) : undefined;
+		const input = await withInput(route, base);
+		const handle = async () => {
+			try {
+				return await route.handler({ ...input.context, principal, admission, idempotencyKey });
+			} catch (error) {
+				return errorResponse(error);
+			}
+		};
+		response = idempotencyKey
+			? await once(
+					env,
+					principal.accountId,
+					idempotencyKey,
+					await requestFingerprint(route.method, url.pathname, input.rawBody),
+					handle,
+				)
+			: await handle();
 	} catch (error) {
 		response = errorResponse(error);
 	}
@@ -48,12 +66,13 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 	return withHeaders(response, admission.headers);
 }
 
+/** Reads and validates body and query; the raw body is kept for the idempotency fingerprint. */
 async function withInput<C extends BaseContext<undefined, undefined>>(route: Route, base: C) {
-	const body = route.body
-		? validate(route.body, parseJson(await readBodyText(base.request, route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)))
-		: undefined;
+	const rawBody = route.body ? await readBodyText(base.request, route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) : "";
+	const body = route.body ? validate(route.body, parseJson(rawBody)) : undefined;
 	const query = route.query ? validate(route.query, Object.fromEntries(base.url.searchParams), ["query"]) : undefined;
-	return { ...base, body, query } as never;
+	const context: BaseContext<never, never> = { ...base, body: body as never, query: query as never };
+	return { context, rawBody };
 }
 
 async function releaseQuietly(admission: Admission) {

@@ -1,6 +1,7 @@
 import { createApp } from "./app";
 import { routes } from "./routes";
 
+export { IdempotencyRecord } from "../durable-objects/idempotency-record";
 export { TokenGuard } from "../durable-objects/token-guard";
 
 const app = createApp(routes);

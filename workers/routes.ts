@@ -2,8 +2,31 @@ import { adminRoutes } from "./admin/routes";
 import { authRoutes } from "./auth/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
+import { callerIdRoutes } from "./pbx/caller-ids";
+import { callRoutes } from "./pbx/calls";
+import { extensionRoutes } from "./pbx/extensions";
+import { queueRoutes } from "./pbx/queues";
 import { userRoutes } from "./pbx/users";
 import type { Route } from "./routing/route";
+import { bulkRoutes } from "./telesales/bulk";
+import { campaignRoutes } from "./telesales/campaigns";
+import { dispositionRoutes } from "./telesales/dispositions";
+import { leadRoutes } from "./telesales/leads";
 
 /** Every route the API serves; the router and the OpenAPI document are both built from this list. */
-export const routes: Route[] = [...healthRoutes, ...authRoutes, ...adminRoutes, ...eventRoutes, ...userRoutes];
+export const routes: Route[] = [
+	...healthRoutes,
+	...authRoutes,
+	...adminRoutes,
+	...eventRoutes,
+	...userRoutes,
+	...extensionRoutes,
+	...callerIdRoutes,
+	...queueRoutes,
+	...callRoutes,
+	...campaignRoutes,
+	// Before leadRoutes: `/leads/bulk` must win over `/leads/:id`.
+	...bulkRoutes,
+	...leadRoutes,
+	...dispositionRoutes,
+];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { json } from "../http/responses";
+import { cacheableResponse } from "../http/etag";
 import { type Route, route } from "../routing/route";
 
 const User = z.object({ id: z.uuid(), username: z.string(), role: z.enum(["owner", "member"]), created_at: z.iso.datetime() });
@@ -7,16 +7,20 @@ const User = z.object({ id: z.uuid(), username: z.string(), role: z.enum(["owner
 const listUsers = route({
 	method: "GET",
 	path: "/api/pbx/users",
-	summary: "The account's users.",
+	summary: "The account's users. Cacheable: send If-None-Match with the ETag.",
 	tags: ["pbx"],
-	responses: { 200: { description: "Users", schema: z.object({ data: z.array(User) }) } },
-	async handler({ env, principal }) {
+	headers: ["If-None-Match"],
+	responses: {
+		200: { description: "Users", schema: z.object({ data: z.array(User) }), headers: ["ETag", "Cache-Control"] },
+		304: { description: "Not modified" },
+	},
+	async handler({ env, principal, request }) {
 		const { results } = await env.DB.prepare(
 			"SELECT id, username, role, created_at FROM users WHERE account_id = ? ORDER BY created_at, id",
 		)
 			.bind(principal.accountId)
 			.all();
-		return json({ data: results });
+		return cacheableResponse(request, { data: results });
 	},
 });
 

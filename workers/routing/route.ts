@@ -26,6 +26,8 @@ export interface BaseContext<Body, Query> {
 export interface AuthedContext<Body, Query> extends BaseContext<Body, Query> {
 	principal: Principal;
 	admission: Admission;
+	/** Set on idempotent routes when the client sent a key: creates record it with the resource. */
+	idempotencyKey?: string;
 }
 
 interface RouteDoc<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {

@@ -1,0 +1,81 @@
+import { sha256Hex } from "../lib/crypto";
+import { ApiError, notFound } from "./errors";
+
+/** Versioned resources: the ETag is the row's version, so If-Match is a compare-and-set. */
+export const versionTag = (version: number) => `"v${version}"`;
+
+const tagsOf = (header: string) => header.split(",").map((tag) => tag.trim().replace(/^W\//, ""));
+
+/**
+ * The version an `If-Match` demands: undefined without the header, "any" for `*`, and -1 for
+ * a tag this server never issued (it can only fail).
+ */
+export function expectedVersion(request: Request): number | "any" | undefined {
+	const header = request.headers.get("If-Match");
+	if (header === null) return undefined;
+	const tags = tagsOf(header);
+	if (tags.includes("*")) return "any";
+	const versions = tags.map((tag) => /^"v(\d+)"$/.exec(tag)?.[1]).filter((v) => v !== undefined);
+	return versions.length === 1 ? Number(versions[0]) : -1;
+}
+
+export const preconditionFailed = () => new ApiError(412, "Resource has changed, please GET again.");
+
+/** A GET of one resource: ETag always, 304 when the client's copy is current. */
+export function resourceResponse(request: Request, data: unknown, version: number, init: ResponseInit = {}): Response {
+	const etag = versionTag(version);
+	const headers = new Headers(init.headers);
+	headers.set("ETag", etag);
+	if (request.method === "GET" && matchesNoneMatch(request, etag)) return new Response(null, { status: 304, headers });
+	return Response.json(data, { ...init, headers });
+}
+
+/** Lists of slow-changing things (users, caller ids, queues): cacheable, revalidated by ETag. */
+export async function cacheableResponse(request: Request, data: unknown): Promise<Response> {
+	const body = JSON.stringify(data);
+	const etag = `"${(await sha256Hex(body)).slice(0, 32)}"`;
+	const headers = { ETag: etag, "Cache-Control": "private, max-age=60, must-revalidate" };
+	if (matchesNoneMatch(request, etag)) return new Response(null, { status: 304, headers });
+	return new Response(body, { headers: { ...headers, "Content-Type": "application/json" } });
+}
+
+function matchesNoneMatch(request: Request, etag: string): boolean {
+	const header = request.headers.get("If-None-Match");
+	return header !== null && (header.trim() === "*" || tagsOf(header).includes(etag));
+}
+
+export interface VersionedUpdate {
+	table: string;
+	id: string;
+	accountId: string;
+	expected: number | "any" | undefined;
+	/** Column → value; column names come from code, never from the request. */
+	set: Record<string, string | number | null>;
+	now: string;
+}
+
+/**
+ * Applies the update only if the row still has the version the client saw: of concurrent
+ * writers with the same If-Match exactly one wins, the rest get 412.
+ */
+export async function updateVersioned<Row>(db: D1Database, update: VersionedUpdate): Promise<Row> {
+	const columns = Object.keys(update.set);
+	const assignments = columns.map((column) => `${column} = ?`).join(", ");
+	const version = typeof update.expected === "number" ? update.expected : null;
+	const row = await db
+		.prepare(
+			`UPDATE ${update.table} SET ${assignments}${columns.length ? ", " : ""}version = version + 1, updated_at = ?
+			  WHERE id = ? AND account_id = ? AND (? IS NULL OR version = ?) RETURNING *`,
+		)
+		.bind(...columns.map((column) => update.set[column] ?? null), update.now, update.id, update.accountId, version, version)
+		.first<Row>();
+	if (row) {
+		const { account_id: _, ...rest } = row as Row & { account_id?: string };
+		return rest as Row;
+	}
+	const exists = await db
+		.prepare(`SELECT 1 FROM ${update.table} WHERE id = ? AND account_id = ?`)
+		.bind(update.id, update.accountId)
+		.first();
+	throw exists ? preconditionFailed() : notFound();
+}

@@ -1,0 +1,62 @@
+import type { StoredResponse } from "../../durable-objects/idempotency-record";
+import { ApiError } from "../http/errors";
+import { DAY } from "../lib/time";
+
+export const IDEMPOTENCY_TTL_MS = DAY;
+/** A first request holding its key longer than this is presumed dead; a retry may take over. */
+export const IDEMPOTENCY_LOCK_MS = 30_000;
+
+/** Headers that are part of what a replay must repeat. */
+const REPLAYED_HEADERS = ["content-type", "location", "etag"];
+
+/** Responses a retry must be free to redo: refusals and failures. */
+const isFinal = (status: number) => status < 500 && status !== 409 && status !== 429;
+
+/**
+ * Runs `handle` at most once per (account, key): concurrent copies get 409, later copies the
+ * first response with `Idempotent-Replayed: true`, another body under the same key a 422.
+ */
+export async function once(
+	env: Env,
+	scope: string,
+	key: string,
+	fingerprint: string,
+	handle: () => Promise<Response>,
+): Promise<Response> {
+	const record = env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(`${scope}:${key}`));
+	const begun = await record.begin(fingerprint, IDEMPOTENCY_LOCK_MS, IDEMPOTENCY_TTL_MS);
+	switch (begun.kind) {
+		case "mismatch":
+			throw new ApiError(422, "Idempotency-Key was used with a different body.");
+		case "in-flight":
+			throw new ApiError(409, "A request with this Idempotency-Key is still being processed.", undefined, {
+				"Retry-After": String(begun.retryAfterSeconds),
+			});
+		case "replay":
+			return replayed(begun.response);
+	}
+	let response: Response;
+	try {
+		response = await handle();
+	} catch (error) {
+		await record.release(fingerprint);
+		throw error;
+	}
+	if (!isFinal(response.status)) {
+		await record.release(fingerprint);
+		return response;
+	}
+	const stored: StoredResponse = {
+		status: response.status,
+		headers: Object.fromEntries([...response.headers].filter(([name]) => REPLAYED_HEADERS.includes(name.toLowerCase()))),
+		body: await response.text(),
+	};
+	await record.complete(fingerprint, stored);
+	return new Response(stored.body, { status: stored.status, headers: response.headers });
+}
+
+function replayed(stored: StoredResponse): Response {
+	const headers = new Headers(stored.headers);
+	headers.set("Idempotent-Replayed", "true");
+	return new Response(stored.body, { status: stored.status, headers });
+}

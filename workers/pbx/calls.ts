@@ -1,0 +1,99 @@
+import { ApiError, notFound } from "../http/errors";
+import { afterCursor, page, pageOf } from "../http/pagination";
+import { uuidParam } from "../http/params";
+import { createOnce } from "../idempotency/create-once";
+import { requirePhone } from "../lib/phone";
+import { nowIso } from "../lib/time";
+import { type Route, route } from "../routing/route";
+import { findExtension } from "./extensions";
+import { Call, CallListQuery, ClickToCallBody } from "./schemas";
+
+const tags = ["pbx"];
+
+export async function findCall(db: D1Database, accountId: string, id: string) {
+	const row = await db
+		.prepare(
+			`SELECT id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome,
+			        created_at, updated_at, started_at, answered_at, ended_at, duration_seconds
+			   FROM calls WHERE id = ? AND account_id = ?`,
+		)
+		.bind(id, accountId)
+		.first();
+	if (!row) throw notFound("Call");
+	return row;
+}
+
+const clickToCall = route({
+	method: "POST",
+	path: "/api/pbx/calls/click-to-call",
+	summary: "Ring an extension and connect it to a phone number. The call is queued for the dialer.",
+	tags,
+	body: ClickToCallBody,
+	idempotent: true,
+	responses: { 201: { description: "Call record", schema: Call, headers: ["Location"] } },
+	async handler(c) {
+		const { env, principal, body } = c;
+		const toPhone = requirePhone(body.to_phone, principal.defaultRegion, "to_phone");
+		const extension = await findExtension(env.DB, principal.accountId, body.from_extension).catch(() => {
+			throw new ApiError(422, "The given data was invalid: from_extension: No such extension in this account.", {
+				from_extension: ["No such extension in this account."],
+			});
+		});
+		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
+		const callerId = body.caller_id ? requirePhone(body.caller_id, principal.defaultRegion, "caller_id") : extension.caller_id;
+		if (body.caller_id) {
+			const owned = await env.DB.prepare("SELECT 1 FROM caller_ids WHERE account_id = ? AND number = ?")
+				.bind(principal.accountId, callerId)
+				.first();
+			if (!owned) {
+				throw new ApiError(422, "The given data was invalid: caller_id: Not one of this account's caller ids.", {
+					caller_id: ["Not one of this account's caller ids."],
+				});
+			}
+		}
+		const now = nowIso();
+		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
+			env.DB.prepare(
+				`INSERT INTO calls (id, account_id, kind, from_extension, to_phone, caller_id, status, created_at, updated_at)
+				 VALUES (?, ?, 'click_to_call', ?, ?, ?, 'queued', ?, ?)`,
+			).bind(id, principal.accountId, extension.extension, toPhone, callerId, now, now),
+		]);
+		return Response.json(await findCall(env.DB, principal.accountId, id), {
+			status: 201,
+			headers: { Location: `/api/pbx/calls/${id}` },
+		});
+	},
+});
+
+const list = route({
+	method: "GET",
+	path: "/api/pbx/calls",
+	summary: "The account's calls, newest last, optionally by status.",
+	tags,
+	query: CallListQuery,
+	responses: { 200: { description: "A page of calls", schema: pageOf(Call) } },
+	async handler({ env, principal, query }) {
+		const after = afterCursor(query.cursor);
+		const { results } = await env.DB.prepare(
+			`SELECT id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome,
+			        created_at, updated_at, started_at, answered_at, ended_at, duration_seconds
+			   FROM calls WHERE account_id = ? AND (? IS NULL OR status = ?) AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
+		)
+			.bind(principal.accountId, query.status ?? null, query.status ?? null, ...after.binds, query.limit + 1)
+			.all<{ created_at: string; id: string }>();
+		const { rows, next_cursor } = page(results, query.limit);
+		return Response.json({ data: rows, next_cursor });
+	},
+});
+
+const get = route({
+	method: "GET",
+	path: "/api/pbx/calls/:id",
+	summary: "One call.",
+	tags,
+	responses: { 200: { description: "Call", schema: Call } },
+	handler: async ({ env, principal, params }) =>
+		Response.json(await findCall(env.DB, principal.accountId, uuidParam(params, "id", "Call"))),
+});
+
+export const callRoutes: Route[] = [clickToCall, list, get];

@@ -1,0 +1,164 @@
+import type { Principal } from "../auth/principal";
+import { ApiError, notFound } from "../http/errors";
+import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
+import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { noContent } from "../http/responses";
+import { isUniqueViolation } from "../idempotency/claims";
+import { requirePhone } from "../lib/phone";
+import { nowIso } from "../lib/time";
+import { type Route, route } from "../routing/route";
+import { Extension, ExtensionBody, ExtensionNumber, ExtensionPutBody } from "./schemas";
+
+const tags = ["pbx"];
+
+interface ExtensionRow {
+	id: string;
+	extension: string;
+	name: string;
+	user_id: string | null;
+	caller_id: string | null;
+	enabled: number;
+	version: number;
+	created_at: string;
+	updated_at: string;
+}
+
+const present = ({ enabled, ...row }: ExtensionRow) => ({ ...row, enabled: enabled === 1 });
+
+export async function findExtension(db: D1Database, accountId: string, extension: string): Promise<ExtensionRow> {
+	const row = ExtensionNumber.safeParse(extension).success
+		? await db
+				.prepare("SELECT * FROM extensions WHERE account_id = ? AND extension = ?")
+				.bind(accountId, extension)
+				.first<ExtensionRow>()
+		: null;
+	if (!row) throw notFound("Extension");
+	return row;
+}
+
+/** A user id in the body must be a user of the caller's account. */
+async function checkUser(db: D1Database, principal: Principal, userId: string | null) {
+	if (userId === null) return;
+	const user = await db.prepare("SELECT 1 FROM users WHERE id = ? AND account_id = ?").bind(userId, principal.accountId).first();
+	if (!user)
+		throw new ApiError(422, "The given data was invalid: user_id: No such user in this account.", {
+			user_id: ["No such user in this account."],
+		});
+}
+
+const list = route({
+	method: "GET",
+	path: "/api/pbx/extensions",
+	summary: "The account's extensions.",
+	tags,
+	query: PageQuery,
+	responses: { 200: { description: "A page of extensions", schema: pageOf(Extension) } },
+	async handler({ env, principal, query }) {
+		const after = afterCursor(query.cursor);
+		const { results } = await env.DB.prepare(
+			`SELECT * FROM extensions WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
+		)
+			.bind(principal.accountId, ...after.binds, query.limit + 1)
+			.all<ExtensionRow>();
+		const { rows, next_cursor } = page(results, query.limit);
+		return Response.json({ data: rows.map(present), next_cursor });
+	},
+});
+
+const create = route({
+	method: "POST",
+	path: "/api/pbx/extensions",
+	summary: "Create an extension.",
+	tags,
+	body: ExtensionBody,
+	responses: {
+		201: { description: "Extension", schema: Extension, headers: ["ETag"] },
+		409: { description: "Extension number taken" },
+	},
+	async handler({ env, principal, body, request }) {
+		await checkUser(env.DB, principal, body.user_id);
+		const callerId = body.caller_id === null ? null : requirePhone(body.caller_id, principal.defaultRegion, "caller_id");
+		const now = nowIso();
+		const row: ExtensionRow = {
+			id: crypto.randomUUID(),
+			...body,
+			caller_id: callerId,
+			enabled: body.enabled ? 1 : 0,
+			version: 1,
+			created_at: now,
+			updated_at: now,
+		};
+		try {
+			await env.DB.prepare(
+				"INSERT INTO extensions (id, account_id, extension, name, user_id, caller_id, enabled, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+			)
+				.bind(row.id, principal.accountId, row.extension, row.name, row.user_id, row.caller_id, row.enabled, now, now)
+				.run();
+		} catch (error) {
+			if (isUniqueViolation(error)) throw new ApiError(409, `Extension ${body.extension} already exists.`);
+			throw error;
+		}
+		return resourceResponse(request, present(row), row.version, { status: 201 });
+	},
+});
+
+const get = route({
+	method: "GET",
+	path: "/api/pbx/extensions/:extension",
+	summary: "One extension, with its ETag (If-None-Match → 304).",
+	tags,
+	headers: ["If-None-Match"],
+	responses: { 200: { description: "Extension", schema: Extension, headers: ["ETag"] }, 304: { description: "Not modified" } },
+	async handler({ env, principal, params, request }) {
+		const row = await findExtension(env.DB, principal.accountId, params.extension ?? "");
+		return resourceResponse(request, present(row), row.version);
+	},
+});
+
+const put = route({
+	method: "PUT",
+	path: "/api/pbx/extensions/:extension",
+	summary: "Replace an extension; with If-Match, only if unchanged since that GET.",
+	tags,
+	body: ExtensionPutBody,
+	headers: ["If-Match"],
+	responses: {
+		200: { description: "Extension", schema: Extension, headers: ["ETag"] },
+		412: { description: "Changed since the If-Match ETag" },
+	},
+	async handler({ env, principal, params, body, request }) {
+		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
+		await checkUser(env.DB, principal, body.user_id);
+		const callerId = body.caller_id === null ? null : requirePhone(body.caller_id, principal.defaultRegion, "caller_id");
+		const row = await updateVersioned<ExtensionRow>(env.DB, {
+			table: "extensions",
+			id: current.id,
+			accountId: principal.accountId,
+			expected: expectedVersion(request),
+			set: { name: body.name, user_id: body.user_id, caller_id: callerId, enabled: body.enabled ? 1 : 0 },
+			now: nowIso(),
+		});
+		return resourceResponse(request, present(row), row.version);
+	},
+});
+
+const remove = route({
+	method: "DELETE",
+	path: "/api/pbx/extensions/:extension",
+	summary: "Delete an extension (If-Match honoured).",
+	tags,
+	headers: ["If-Match"],
+	responses: { 204: { description: "Deleted" }, 412: { description: "Changed since the If-Match ETag" } },
+	async handler({ env, principal, params, request }) {
+		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
+		const expected = expectedVersion(request);
+		const version = typeof expected === "number" ? expected : null;
+		const result = await env.DB.prepare("DELETE FROM extensions WHERE id = ? AND (? IS NULL OR version = ?)")
+			.bind(current.id, version, version)
+			.run();
+		if (result.meta.changes === 0) throw preconditionFailed();
+		return noContent();
+	},
+});
+
+export const extensionRoutes: Route[] = [list, create, get, put, remove];

@@ -1,0 +1,155 @@
+import { ApiError, notFound } from "../http/errors";
+import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
+import { afterCursor, page, pageOf } from "../http/pagination";
+import { uuidParam } from "../http/params";
+import { isUniqueViolation } from "../idempotency/claims";
+import { createOnce } from "../idempotency/create-once";
+import { requirePhone } from "../lib/phone";
+import { nowIso } from "../lib/time";
+import { type Route, route } from "../routing/route";
+import { findCampaign } from "./campaigns";
+import { Lead, LeadBody, LeadListQuery, LeadPatch } from "./schemas";
+
+const tags = ["telesales"];
+
+export interface LeadRow {
+	id: string;
+	campaign_id: string;
+	phone: string;
+	name: string;
+	email: string | null;
+	status: string;
+	notes: string;
+	attributes: string;
+	version: number;
+	created_at: string;
+	updated_at: string;
+}
+
+export const LEAD_COLUMNS = "id, campaign_id, phone, name, email, status, notes, attributes, version, created_at, updated_at";
+
+export const presentLead = (row: LeadRow) => ({ ...row, attributes: JSON.parse(row.attributes) as Record<string, unknown> });
+
+export async function findLead(db: D1Database, accountId: string, id: string): Promise<LeadRow> {
+	const row = await db
+		.prepare(`SELECT ${LEAD_COLUMNS} FROM leads WHERE id = ? AND account_id = ?`)
+		.bind(id, accountId)
+		.first<LeadRow>();
+	if (!row) throw notFound("Lead");
+	return row;
+}
+
+const create = route({
+	method: "POST",
+	path: "/api/telesales/campaigns/:id/leads",
+	summary: "Add a lead; a phone already in the campaign is a 409 naming the existing lead.",
+	tags,
+	body: LeadBody,
+	idempotent: true,
+	responses: {
+		201: { description: "Lead", schema: Lead, headers: ["ETag", "Location"] },
+		409: { description: "Phone already in this campaign; `existing_id` names that lead" },
+	},
+	async handler(c) {
+		const { env, principal, params, body, request } = c;
+		const campaign = await findCampaign(env.DB, principal.accountId, params);
+		const phone = requirePhone(body.phone, principal.defaultRegion, "phone");
+		const now = nowIso();
+		let id: string;
+		try {
+			({ id } = await createOnce(c, "lead", crypto.randomUUID(), (id) => [
+				env.DB.prepare(
+					`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
+					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				).bind(
+					id,
+					principal.accountId,
+					campaign.id,
+					phone,
+					body.name,
+					body.email,
+					body.status,
+					body.notes,
+					JSON.stringify(body.attributes),
+					now,
+					now,
+				),
+			]));
+		} catch (error) {
+			if (!isUniqueViolation(error)) throw error;
+			const existing = await env.DB.prepare("SELECT id FROM leads WHERE campaign_id = ? AND phone = ?")
+				.bind(campaign.id, phone)
+				.first<{ id: string }>();
+			throw new ApiError(409, "A lead with this phone already exists in this campaign.", undefined, undefined, {
+				existing_id: existing?.id,
+			});
+		}
+		const row = await findLead(env.DB, principal.accountId, id);
+		return resourceResponse(request, presentLead(row), row.version, {
+			status: 201,
+			headers: { Location: `/api/telesales/leads/${id}` },
+		});
+	},
+});
+
+const list = route({
+	method: "GET",
+	path: "/api/telesales/campaigns/:id/leads",
+	summary: "A campaign's leads, optionally by status.",
+	tags,
+	query: LeadListQuery,
+	responses: { 200: { description: "A page of leads", schema: pageOf(Lead) } },
+	async handler({ env, principal, params, query }) {
+		const campaign = await findCampaign(env.DB, principal.accountId, params);
+		const after = afterCursor(query.cursor);
+		const { results } = await env.DB.prepare(
+			`SELECT ${LEAD_COLUMNS} FROM leads WHERE campaign_id = ? AND (? IS NULL OR status = ?) AND ${after.sql}
+			  ORDER BY created_at, id LIMIT ?`,
+		)
+			.bind(campaign.id, query.status ?? null, query.status ?? null, ...after.binds, query.limit + 1)
+			.all<LeadRow>();
+		const { rows, next_cursor } = page(results, query.limit);
+		return Response.json({ data: rows.map(presentLead), next_cursor });
+	},
+});
+
+const get = route({
+	method: "GET",
+	path: "/api/telesales/leads/:id",
+	summary: "One lead, with its ETag.",
+	tags,
+	headers: ["If-None-Match"],
+	responses: { 200: { description: "Lead", schema: Lead, headers: ["ETag"] }, 304: { description: "Not modified" } },
+	async handler({ env, principal, params, request }) {
+		const row = await findLead(env.DB, principal.accountId, uuidParam(params, "id", "Lead"));
+		return resourceResponse(request, presentLead(row), row.version);
+	},
+});
+
+const patch = route({
+	method: "PATCH",
+	path: "/api/telesales/leads/:id",
+	summary: "Change a lead; with If-Match, only if unchanged since that GET.",
+	tags,
+	body: LeadPatch,
+	headers: ["If-Match"],
+	responses: {
+		200: { description: "Lead", schema: Lead, headers: ["ETag"] },
+		412: { description: "Changed since the If-Match ETag" },
+	},
+	async handler({ env, principal, params, body, request }) {
+		const id = uuidParam(params, "id", "Lead");
+		const { attributes, ...rest } = body;
+		const row = await updateVersioned<LeadRow>(env.DB, {
+			table: "leads",
+			id,
+			accountId: principal.accountId,
+			expected: expectedVersion(request),
+			set: { ...rest, ...(attributes === undefined ? {} : { attributes: JSON.stringify(attributes) }) },
+			now: nowIso(),
+		});
+		return resourceResponse(request, presentLead(row), row.version);
+	},
+});
+
+export const leadRoutes: Route[] = [create, list, get, patch];

@@ -1,0 +1,125 @@
+import { z } from "zod";
+
+export const CampaignStatus = z.enum(["draft", "active", "paused", "archived"]);
+
+export const CampaignBody = z.strictObject({
+	name: z.string().trim().min(1).max(200),
+	description: z.string().max(2000).default(""),
+	status: CampaignStatus.default("draft"),
+});
+
+export const CampaignPatch = z
+	.strictObject({
+		name: z.string().trim().min(1).max(200),
+		description: z.string().max(2000),
+		status: CampaignStatus,
+	})
+	.partial();
+
+export const Campaign = z.object({
+	id: z.uuid(),
+	name: z.string(),
+	description: z.string(),
+	status: CampaignStatus,
+	version: z.int(),
+	created_at: z.iso.datetime(),
+	updated_at: z.iso.datetime(),
+});
+
+export const LeadStatus = z.enum(["new", "contacted", "qualified", "unqualified", "won", "lost", "do_not_call"]);
+
+const Attributes = z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]));
+
+export const LeadBody = z.strictObject({
+	phone: z.string().min(3).max(32),
+	name: z.string().trim().max(200).default(""),
+	email: z.email().max(320).nullable().default(null),
+	status: LeadStatus.default("new"),
+	notes: z.string().max(5000).default(""),
+	attributes: Attributes.default({}),
+});
+
+export const LeadPatch = z
+	.strictObject({
+		name: z.string().trim().max(200),
+		email: z.email().max(320).nullable(),
+		status: LeadStatus,
+		notes: z.string().max(5000),
+		attributes: Attributes,
+	})
+	.partial();
+
+export const Lead = z.object({
+	id: z.uuid(),
+	campaign_id: z.uuid(),
+	phone: z.string().describe("E.164"),
+	name: z.string(),
+	email: z.string().nullable(),
+	status: LeadStatus,
+	notes: z.string(),
+	attributes: z.record(z.string(), z.unknown()),
+	version: z.int(),
+	created_at: z.iso.datetime(),
+	updated_at: z.iso.datetime(),
+});
+
+export const MAX_IMPORT_ROWS = 10_000;
+export const MAX_BULK_ITEMS = 1_000;
+
+/** Rows are checked one by one (a bad row is reported, not fatal) unless `atomic` is set. */
+export const BulkImportBody = z.strictObject({
+	leads: z.array(z.unknown()).min(1).max(MAX_IMPORT_ROWS),
+	atomic: z.boolean().default(false),
+});
+
+export const BulkImportReport = z.object({
+	total: z.int(),
+	created: z.int(),
+	duplicates: z.int(),
+	invalid: z.int(),
+	rows: z.array(
+		z.object({
+			row: z.int().describe("0-based index in `leads`"),
+			result: z.enum(["created", "duplicate", "invalid"]),
+			id: z.uuid().optional().describe("The new lead, or for a duplicate the lead that already has the phone"),
+			phone: z.string().optional(),
+			errors: z.record(z.string(), z.array(z.string())).optional(),
+		}),
+	),
+});
+
+export const BulkPatchBody = z.strictObject({
+	leads: z
+		.array(LeadPatch.extend({ id: z.string() }))
+		.min(1)
+		.max(MAX_BULK_ITEMS),
+});
+
+export const BulkDeleteBody = z.strictObject({
+	ids: z.array(z.string()).min(1).max(MAX_BULK_ITEMS),
+});
+
+export const BulkResult = z.object({
+	results: z.array(z.object({ id: z.string(), result: z.enum(["updated", "deleted", "not_found"]) })),
+});
+
+export const LeadListQuery = z.object({
+	limit: z.coerce.number().int().min(1).max(100).default(50),
+	cursor: z.string().max(500).optional(),
+	status: LeadStatus.optional(),
+});
+
+export const DispositionBody = z.strictObject({
+	call_id: z.uuid(),
+	outcome: z.enum(["answered", "no_answer", "busy", "voicemail", "wrong_number", "callback", "sale", "not_interested"]),
+	notes: z.string().max(5000).default(""),
+});
+
+export const Disposition = z.object({
+	id: z.uuid(),
+	lead_id: z.uuid(),
+	call_id: z.uuid(),
+	outcome: z.string(),
+	notes: z.string(),
+	created_at: z.iso.datetime(),
+});
