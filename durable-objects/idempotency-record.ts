@@ -8,7 +8,8 @@ export interface StoredResponse {
 }
 
 export type BeginResult =
-	| { kind: "proceed" }
+	/** `resumed`: an earlier attempt with this key died mid-way; what it wrote may exist. */
+	| { kind: "proceed"; resumed: boolean; expiresAt: number }
 	| { kind: "replay"; response: StoredResponse }
 	| { kind: "in-flight"; retryAfterSeconds: number }
 	| { kind: "mismatch" };
@@ -39,7 +40,7 @@ export class IdempotencyRecord extends DurableObject<Env> {
 		const expiresAt = entry?.expiresAt ?? now + ttlMs;
 		this.ctx.storage.kv.put<Entry>(ENTRY, { state: "processing", fingerprint, lockedUntil: now + lockMs, expiresAt });
 		this.scheduleExpiry(expiresAt);
-		return { kind: "proceed" };
+		return { kind: "proceed", resumed: entry !== undefined, expiresAt };
 	}
 
 	complete(fingerprint: string, response: StoredResponse): void {

@@ -70,3 +70,20 @@ export async function newAccount(options: Record<string, unknown> = {}): Promise
 
 export const burst = <T>(count: number, fn: (index: number) => Promise<T>) =>
 	Promise.all(Array.from({ length: count }, (_, i) => fn(i)));
+
+/** An account with generous limits (bursts measure the feature, not the guard) and one extension. */
+export async function pbxAccount(options: Record<string, unknown> = {}) {
+	const limits = { pbx: 10_000, "click-to-call": 10_000, telesales: 10_000, autocall: 10_000, integrations: 10_000, webhooks: 10_000 };
+	const account = await newAccount({ default_region: "VN", rate_limits: limits, max_connections: 1000, ...options });
+	const extension = await callJson("/api/pbx/extensions", { token: account.token, body: { extension: "1001", name: "Front desk" } });
+	if (extension.status !== 201) throw new Error(`extension: ${extension.status} ${JSON.stringify(extension.body)}`);
+	return account;
+}
+
+export async function countRows(table: string, where: string, ...binds: unknown[]): Promise<number> {
+	const { env } = await import("cloudflare:workers");
+	const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`)
+		.bind(...binds)
+		.first<{ n: number }>();
+	return row?.n ?? 0;
+}

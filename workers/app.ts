@@ -5,7 +5,7 @@ import { withHeaders } from "./guard/rate-limit-headers";
 import { DEFAULT_MAX_BODY_BYTES, parseJson, readBodyText, validate } from "./http/body";
 import { ApiError, errorResponse, forbidden } from "./http/errors";
 import { idempotencyKeyOf, requestFingerprint } from "./idempotency/keys";
-import { once } from "./idempotency/replay";
+import { type IdempotencyUse, once } from "./idempotency/replay";
 import type { BaseContext, Route } from "./routing/route";
 import { buildMatcher } from "./routing/router";
 
@@ -43,9 +43,9 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 		if (route.access === "platform-admin" && principal.role !== "platform_admin") throw forbidden();
 		const idempotencyKey = route.idempotent ? idempotencyKeyOf(request) : undefined;
 		const input = await withInput(route, base);
-		const handle = async () => {
+		const handle = async (idempotency?: IdempotencyUse) => {
 			try {
-				return await route.handler({ ...input.context, principal, admission, idempotencyKey });
+				return await route.handler({ ...input.context, principal, admission, idempotency });
 			} catch (error) {
 				return errorResponse(error);
 			}

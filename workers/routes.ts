@@ -2,6 +2,7 @@ import { adminRoutes } from "./admin/routes";
 import { authRoutes } from "./auth/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
+import { openApiRoutes } from "./openapi/routes";
 import { callerIdRoutes } from "./pbx/caller-ids";
 import { callRoutes } from "./pbx/calls";
 import { extensionRoutes } from "./pbx/extensions";
@@ -16,6 +17,7 @@ import { leadRoutes } from "./telesales/leads";
 /** Every route the API serves; the router and the OpenAPI document are both built from this list. */
 export const routes: Route[] = [
 	...healthRoutes,
+	...openApiRoutes(() => routes),
 	...authRoutes,
 	...adminRoutes,
 	...eventRoutes,

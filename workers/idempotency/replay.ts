@@ -16,12 +16,19 @@ const isFinal = (status: number) => status < 500 && status !== 409 && status !==
  * Runs `handle` at most once per (account, key): concurrent copies get 409, later copies the
  * first response with `Idempotent-Replayed: true`, another body under the same key a 422.
  */
+export interface IdempotencyUse {
+	key: string;
+	/** An earlier attempt with this key died after claiming it: reuse what it created. */
+	resumed: boolean;
+	expiresAt: number;
+}
+
 export async function once(
 	env: Env,
 	scope: string,
 	key: string,
 	fingerprint: string,
-	handle: () => Promise<Response>,
+	handle: (use: IdempotencyUse) => Promise<Response>,
 ): Promise<Response> {
 	const record = env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(`${scope}:${key}`));
 	const begun = await record.begin(fingerprint, IDEMPOTENCY_LOCK_MS, IDEMPOTENCY_TTL_MS);
@@ -37,7 +44,7 @@ export async function once(
 	}
 	let response: Response;
 	try {
-		response = await handle();
+		response = await handle({ key, resumed: begun.resumed, expiresAt: begun.expiresAt });
 	} catch (error) {
 		await record.release(fingerprint);
 		throw error;

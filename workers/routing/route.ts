@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import type { Admission } from "../guard/guard";
+import type { IdempotencyUse } from "../idempotency/replay";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -27,7 +28,7 @@ export interface AuthedContext<Body, Query> extends BaseContext<Body, Query> {
 	principal: Principal;
 	admission: Admission;
 	/** Set on idempotent routes when the client sent a key: creates record it with the resource. */
-	idempotencyKey?: string;
+	idempotency?: IdempotencyUse;
 }
 
 interface RouteDoc<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
