@@ -73,9 +73,19 @@ export const burst = <T>(count: number, fn: (index: number) => Promise<T>) =>
 
 /** An account with generous limits (bursts measure the feature, not the guard) and one extension. */
 export async function pbxAccount(options: Record<string, unknown> = {}) {
-	const limits = { pbx: 10_000, "click-to-call": 10_000, telesales: 10_000, autocall: 10_000, integrations: 10_000, webhooks: 10_000 };
+	const limits = {
+		pbx: 10_000,
+		"click-to-call": 10_000,
+		telesales: 10_000,
+		autocall: 10_000,
+		integrations: 10_000,
+		webhooks: 10_000,
+	};
 	const account = await newAccount({ default_region: "VN", rate_limits: limits, max_connections: 1000, ...options });
-	const extension = await callJson("/api/pbx/extensions", { token: account.token, body: { extension: "1001", name: "Front desk" } });
+	const extension = await callJson("/api/pbx/extensions", {
+		token: account.token,
+		body: { extension: "1001", name: "Front desk" },
+	});
 	if (extension.status !== 201) throw new Error(`extension: ${extension.status} ${JSON.stringify(extension.body)}`);
 	return account;
 }

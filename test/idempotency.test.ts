@@ -19,7 +19,9 @@ describe("Idempotency-Key", () => {
 	it("100 concurrent copies of one keyed request create exactly one call, answering only 201 or 409", async () => {
 		const account = await pbxAccount();
 		const key = crypto.randomUUID();
-		const responses = await burst(100, () => call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers: { "Idempotency-Key": key } }));
+		const responses = await burst(100, () =>
+			call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers: { "Idempotency-Key": key } }),
+		);
 		const statuses = responses.map((r) => r.status);
 		expect(statuses.filter((s) => s === 201)).toHaveLength(1);
 		expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
@@ -31,7 +33,8 @@ describe("Idempotency-Key", () => {
 	it("a replay is byte-identical, marked Idempotent-Replayed, and processes nothing", async () => {
 		const account = await pbxAccount();
 		const key = crypto.randomUUID();
-		const send = () => call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers: { "X-Idempotency-Key": key } });
+		const send = () =>
+			call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers: { "X-Idempotency-Key": key } });
 		const first = await send();
 		const firstBody = await first.text();
 		expect(first.status).toBe(201);
@@ -51,7 +54,11 @@ describe("Idempotency-Key", () => {
 		const key = crypto.randomUUID();
 		const headers = { "Idempotency-Key": key };
 		await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers });
-		const otherBody = await callJson("/api/pbx/calls/click-to-call", { token: account.token, body: { ...clickToCall, to_phone: "0912345678" }, headers });
+		const otherBody = await callJson("/api/pbx/calls/click-to-call", {
+			token: account.token,
+			body: { ...clickToCall, to_phone: "0912345678" },
+			headers,
+		});
 		expect(otherBody.status).toBe(422);
 		expect(otherBody.body).toEqual({ message: "Idempotency-Key was used with a different body." });
 		const otherPath = await callJson("/api/telesales/campaigns", { token: account.token, body: clickToCall, headers });
@@ -71,7 +78,11 @@ describe("Idempotency-Key", () => {
 	it("a key that is not a UUID v4 → 400, and nothing is created", async () => {
 		const account = await pbxAccount();
 		for (const key of ["abc", "a1b2c3d4-e5f6-1890-abcd-ef1234567890", "", "22222222-3333-4444-5555-666666666666"]) {
-			const { status, body } = await callJson("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers: { "Idempotency-Key": key } });
+			const { status, body } = await callJson("/api/pbx/calls/click-to-call", {
+				token: account.token,
+				body: clickToCall,
+				headers: { "Idempotency-Key": key },
+			});
 			expect(status, key).toBe(400);
 			expect(body).toHaveProperty("message");
 		}
@@ -80,14 +91,22 @@ describe("Idempotency-Key", () => {
 
 	it("endpoints without idempotency ignore the header silently", async () => {
 		const account = await pbxAccount();
-		const response = await call("/api/pbx/caller-ids", { token: account.token, body: { number: "02838123456", label: "HQ" }, headers: { "Idempotency-Key": "not-a-uuid" } });
+		const response = await call("/api/pbx/caller-ids", {
+			token: account.token,
+			body: { number: "02838123456", label: "HQ" },
+			headers: { "Idempotency-Key": "not-a-uuid" },
+		});
 		expect(response.status).toBe(201);
 	});
 
 	it("a failed request (4xx that is not final, or 5xx) releases its key so a retry may run", async () => {
 		const account = await pbxAccount();
 		const headers = { "Idempotency-Key": crypto.randomUUID() };
-		const disabled = await callJson("/api/pbx/extensions/1001", { method: "PUT", token: account.token, body: { name: "Off", enabled: false } });
+		const disabled = await callJson("/api/pbx/extensions/1001", {
+			method: "PUT",
+			token: account.token,
+			body: { name: "Off", enabled: false },
+		});
 		expect(disabled.status).toBe(200);
 		const refused = await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers });
 		expect(refused.status).toBe(409);
@@ -100,7 +119,12 @@ describe("Idempotency-Key", () => {
 	it("after 24 hours the key expires (and is purged) and the same key creates a new resource", async () => {
 		const account = await pbxAccount();
 		const key = crypto.randomUUID();
-		const send = () => callJson<{ id: string }>("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers: { "Idempotency-Key": key } });
+		const send = () =>
+			callJson<{ id: string }>("/api/pbx/calls/click-to-call", {
+				token: account.token,
+				body: clickToCall,
+				headers: { "Idempotency-Key": key },
+			});
 		const first = await send();
 		await shiftClock(account.id, key, DAY - 1000);
 		expect((await send()).response.headers.get("Idempotent-Replayed")).toBe("true");
@@ -121,7 +145,10 @@ describe("Idempotency-Key", () => {
 		const key = crypto.randomUUID();
 		const headers = { "Idempotency-Key": key };
 		// RPC dispatches to the class's methods, so the fault goes on the prototype, for one call.
-		const prototype = await runInDurableObject(recordOf(account.id, key), (record: IdempotencyRecord) => Object.getPrototypeOf(record) as IdempotencyRecord);
+		const prototype = await runInDurableObject(
+			recordOf(account.id, key),
+			(record: IdempotencyRecord) => Object.getPrototypeOf(record) as IdempotencyRecord,
+		);
 		const complete = prototype.complete;
 		prototype.complete = () => {
 			prototype.complete = complete;
@@ -137,7 +164,11 @@ describe("Idempotency-Key", () => {
 		await runInDurableObject(recordOf(account.id, key), (record: IdempotencyRecord) => {
 			record.clock = () => Date.now() + 31_000;
 		});
-		const retry = await callJson<{ id: string }>("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers });
+		const retry = await callJson<{ id: string }>("/api/pbx/calls/click-to-call", {
+			token: account.token,
+			body: clickToCall,
+			headers,
+		});
 		expect(retry.status).toBe(201);
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(1);
 		expect(await countRows("calls", "id = ?", retry.body.id)).toBe(1);
@@ -149,7 +180,11 @@ describe("Idempotency-Key", () => {
 		const account = await pbxAccount();
 		const campaignKey = crypto.randomUUID();
 		const campaigns = await burst(100, () =>
-			call("/api/telesales/campaigns", { token: account.token, body: { name: "Spring" }, headers: { "Idempotency-Key": campaignKey } }),
+			call("/api/telesales/campaigns", {
+				token: account.token,
+				body: { name: "Spring" },
+				headers: { "Idempotency-Key": campaignKey },
+			}),
 		);
 		expect(campaigns.filter((r) => r.status === 201)).toHaveLength(1);
 		expect(await countRows("telesales_campaigns", "account_id = ?", account.id)).toBe(1);
@@ -157,7 +192,11 @@ describe("Idempotency-Key", () => {
 
 		const leadKey = crypto.randomUUID();
 		const leads = await burst(100, () =>
-			call(`/api/telesales/campaigns/${campaignId}/leads`, { token: account.token, body: { phone: "0987000001" }, headers: { "Idempotency-Key": leadKey } }),
+			call(`/api/telesales/campaigns/${campaignId}/leads`, {
+				token: account.token,
+				body: { phone: "0987000001" },
+				headers: { "Idempotency-Key": leadKey },
+			}),
 		);
 		expect(leads.filter((r) => r.status === 201)).toHaveLength(1);
 		expect(leads.every((r) => r.status === 201 || r.status === 409)).toBe(true);
@@ -165,7 +204,11 @@ describe("Idempotency-Key", () => {
 		const importKey = crypto.randomUUID();
 		const body = { leads: Array.from({ length: 50 }, (_, i) => ({ phone: `09870${String(i + 100).padStart(5, "0")}` })) };
 		const imports = await burst(100, () =>
-			call(`/api/telesales/campaigns/${campaignId}/leads/bulk-import`, { token: account.token, body, headers: { "Idempotency-Key": importKey } }),
+			call(`/api/telesales/campaigns/${campaignId}/leads/bulk-import`, {
+				token: account.token,
+				body,
+				headers: { "Idempotency-Key": importKey },
+			}),
 		);
 		expect(imports.filter((r) => r.status === 201)).toHaveLength(1);
 		expect(await countRows("leads", "campaign_id = ?", campaignId)).toBe(51);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { fromBase64Url, toBase64Url } from "../lib/crypto";
 import { ApiError } from "./errors";
 
 export const PageQuery = z.object({
@@ -14,13 +15,14 @@ interface Position {
 }
 
 export function encodeCursor(position: Position): string {
-	return btoa(JSON.stringify([position.created_at, position.id])).replace(/=+$/, "");
+	return toBase64Url(new TextEncoder().encode(JSON.stringify([position.created_at, position.id])));
 }
 
 export function decodeCursor(cursor: string | undefined): Position | undefined {
 	if (cursor === undefined) return undefined;
 	try {
-		const [created_at, id] = z.tuple([z.string(), z.string()]).parse(JSON.parse(atob(cursor)));
+		const text = new TextDecoder().decode(fromBase64Url(cursor));
+		const [created_at, id] = z.tuple([z.string(), z.string()]).parse(JSON.parse(text));
 		return { created_at, id };
 	} catch {
 		throw new ApiError(400, "Invalid cursor.");

@@ -11,6 +11,11 @@ export function toBase64Url(bytes: Uint8Array): string {
 		.replace(/=+$/, "");
 }
 
+export function fromBase64Url(text: string): Uint8Array {
+	const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+	return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
 export function randomBytes(length: number): Uint8Array {
 	return crypto.getRandomValues(new Uint8Array(length));
 }

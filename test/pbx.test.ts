@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { call, callJson, countRows, pbxAccount } from "./helpers";
+
+describe("PBX", () => {
+	it("extensions: create, list, get, PUT, delete; duplicates are 409", async () => {
+		const account = await pbxAccount();
+		const dup = await callJson("/api/pbx/extensions", { token: account.token, body: { extension: "1001", name: "Again" } });
+		expect(dup.status).toBe(409);
+		const created = await callJson<{ extension: string; caller_id: string }>("/api/pbx/extensions", {
+			token: account.token,
+			body: { extension: "1002", name: "Sales", caller_id: "0283 812 3456" },
+		});
+		expect(created.status).toBe(201);
+		expect(created.body.caller_id).toBe("+842838123456");
+		const list = await callJson<{ data: { extension: string }[] }>("/api/pbx/extensions", { token: account.token });
+		expect(list.body.data.map((e) => e.extension)).toEqual(["1001", "1002"]);
+		expect((await call("/api/pbx/extensions/1002", { method: "DELETE", token: account.token })).status).toBe(204);
+		expect((await call("/api/pbx/extensions/1002", { token: account.token })).status).toBe(404);
+		expect((await call("/api/pbx/extensions/abc", { token: account.token })).status).toBe(404);
+	});
+
+	it("click-to-call queues a call with the number in E.164 for the account's region", async () => {
+		const account = await pbxAccount();
+		const { status, body, response } = await callJson<{ id: string; status: string; to_phone: string; kind: string }>(
+			"/api/pbx/calls/click-to-call",
+			{
+				token: account.token,
+				body: { from_extension: "1001", to_phone: "0987654321" },
+			},
+		);
+		expect(status).toBe(201);
+		expect(body).toMatchObject({ status: "queued", to_phone: "+84987654321", kind: "click_to_call" });
+		expect(response.headers.get("Location")).toBe(`/api/pbx/calls/${body.id}`);
+		expect((await callJson<{ id: string }>(`/api/pbx/calls/${body.id}`, { token: account.token })).body.id).toBe(body.id);
+		const list = await callJson<{ data: unknown[] }>("/api/pbx/calls?status=queued", { token: account.token });
+		expect(list.body.data).toHaveLength(1);
+	});
+
+	it("bad phone numbers, unknown extensions and foreign caller ids are 422 and store nothing", async () => {
+		const account = await pbxAccount();
+		const cases = [
+			[{ from_extension: "1001", to_phone: "12345" }, "to_phone"],
+			[{ from_extension: "1001", to_phone: "not a number" }, "to_phone"],
+			[{ from_extension: "9999", to_phone: "0987654321" }, "from_extension"],
+			[{ from_extension: "1001", to_phone: "0987654321", caller_id: "02838123456" }, "caller_id"],
+			[{ from_extension: 1001, to_phone: "0987654321" }, "from_extension"],
+		] as const;
+		for (const [body, field] of cases) {
+			const result = await callJson<{ errors: Record<string, string[]> }>("/api/pbx/calls/click-to-call", {
+				token: account.token,
+				body,
+			});
+			expect(result.status, JSON.stringify(body)).toBe(422);
+			expect(Object.keys(result.body.errors)).toContain(field);
+		}
+		expect(await countRows("calls", "account_id = ?", account.id)).toBe(0);
+	});
+
+	it("caller ids and queues", async () => {
+		const account = await pbxAccount();
+		const callerId = await callJson<{ id: string; number: string }>("/api/pbx/caller-ids", {
+			token: account.token,
+			body: { number: "028 3812 3456", label: "HQ" },
+		});
+		expect(callerId.body.number).toBe("+842838123456");
+		expect(
+			(await call("/api/pbx/caller-ids", { token: account.token, body: { number: "+842838123456", label: "again" } })).status,
+		).toBe(409);
+		const withCallerId = await call("/api/pbx/calls/click-to-call", {
+			token: account.token,
+			body: { from_extension: "1001", to_phone: "0987654321", caller_id: "02838123456" },
+		});
+		expect(withCallerId.status).toBe(201);
+		const queue = await callJson("/api/pbx/queues", { token: account.token, body: { name: "Support", extensions: ["1001"] } });
+		expect(queue.status).toBe(201);
+		const badQueue = await callJson("/api/pbx/queues", { token: account.token, body: { name: "Ghosts", extensions: ["7777"] } });
+		expect(badQueue.status).toBe(422);
+		expect((await call(`/api/pbx/caller-ids/${callerId.body.id}`, { method: "DELETE", token: account.token })).status).toBe(204);
+	});
+});

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { expectedVersion, versionTag } from "../../workers/http/etag";
+import { decodeCursor, encodeCursor } from "../../workers/http/pagination";
+
+const withIfMatch = (value?: string) => new Request("http://x/", { headers: value === undefined ? {} : { "If-Match": value } });
+
+describe("If-Match parsing", () => {
+	it.each([
+		[undefined, undefined],
+		['"v3"', 3],
+		['W/"v3"', 3],
+		["*", "any"],
+		['"v3", "v4"', -1],
+		['"etag-abc123"', -1],
+		["garbage", -1],
+	])("%s → %s", (header, expected) => {
+		expect(expectedVersion(withIfMatch(header))).toBe(expected);
+	});
+
+	it("version tags are strong and quoted", () => {
+		expect(versionTag(7)).toBe('"v7"');
+	});
+});
+
+describe("cursors", () => {
+	it("round-trip the keyset position", () => {
+		const position = { created_at: "2026-11-22T10:00:00.000Z", id: "3f0c…" };
+		expect(decodeCursor(encodeCursor(position))).toEqual(position);
+		expect(decodeCursor(undefined)).toBeUndefined();
+		expect(() => decodeCursor("!!")).toThrow();
+	});
+});
