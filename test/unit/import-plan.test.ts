@@ -1,19 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { checkRow, planImport, summarise } from "../../workers/telesales/import-plan";
+import { checkRow, planImport, summarise } from "../../workers/lib/import-plan";
+import { LeadBody } from "../../workers/telesales/schemas";
 
 let n = 0;
 const ids = () => `id-${n++}`;
 
 describe("lead import planning", () => {
 	it("normalises phones, reports invalid rows with their fields", () => {
-		expect(checkRow({ phone: "0987654321" }, "VN")).toMatchObject({ lead: { phone: "+84987654321", status: "new" } });
-		expect(checkRow({ phone: "0987654321" }, "US")).toEqual({ errors: { phone: [expect.stringContaining("region US")] } });
-		expect(checkRow({ phone: 42 }, "VN")).toMatchObject({ errors: { phone: expect.any(Array) } });
-		expect(checkRow(null, "VN")).toMatchObject({ errors: { row: expect.any(Array) } });
+		expect(checkRow({ phone: "0987654321" }, "VN", LeadBody)).toMatchObject({ value: { phone: "+84987654321", status: "new" } });
+		expect(checkRow({ phone: "0987654321" }, "US", LeadBody)).toEqual({
+			errors: { phone: [expect.stringContaining("region US")] },
+		});
+		expect(checkRow({ phone: 42 }, "VN", LeadBody)).toMatchObject({ errors: { phone: expect.any(Array) } });
+		expect(checkRow(null, "VN", LeadBody)).toMatchObject({ errors: { row: expect.any(Array) } });
 	});
 
 	it("duplicates: against the campaign, and within the file (the first row wins)", () => {
-		const checked = ["0987000001", "0987000002", "+84987000001", "0987000003"].map((phone) => checkRow({ phone }, "VN"));
+		const checked = ["0987000001", "0987000002", "+84987000001", "0987000003"].map((phone) =>
+			checkRow({ phone }, "VN", LeadBody),
+		);
 		const plan = planImport(checked, new Map([["+84987000003", "existing"]]), ids);
 		expect(plan.rows.map((r) => r.result)).toEqual(["created", "created", "duplicate", "duplicate"]);
 		expect(plan.rows[2]).toMatchObject({ id: plan.rows[0]?.result === "created" ? plan.rows[0].id : "?" });

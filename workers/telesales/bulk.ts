@@ -1,12 +1,21 @@
+import type { z } from "zod";
 import type { Principal } from "../auth/principal";
-import { ApiError, type FieldErrors } from "../http/errors";
+import { ApiError } from "../http/errors";
 import { isUniqueViolation } from "../idempotency/claims";
 import { createOnce } from "../idempotency/create-once";
+import { type CheckedRow, checkRow, type ImportPlan, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { findCampaign } from "./campaigns";
-import { checkRow, type ImportPlan, planImport, summarise } from "./import-plan";
-import { BulkDeleteBody, BulkImportBody, BulkImportReport, BulkPatchBody, BulkResult, MAX_IMPORT_ROWS } from "./schemas";
+import {
+	BulkDeleteBody,
+	BulkImportBody,
+	BulkImportReport,
+	BulkPatchBody,
+	BulkResult,
+	LeadBody,
+	MAX_IMPORT_ROWS,
+} from "./schemas";
 
 const tags = ["telesales"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,7 +36,7 @@ function insertStatements(
 	db: D1Database,
 	principal: Principal,
 	campaignId: string,
-	plan: ImportPlan,
+	plan: ImportPlan<z.infer<typeof LeadBody>>,
 	now: string,
 ): D1PreparedStatement[] {
 	const statements: D1PreparedStatement[] = [];
@@ -61,9 +70,9 @@ const bulkImport = route({
 	async handler(c) {
 		const { env, principal, params, body } = c;
 		const campaign = await findCampaign(env.DB, principal.accountId, params);
-		const checked = body.leads.map((raw) => checkRow(raw, principal.defaultRegion));
+		const checked = body.leads.map((raw) => checkRow(raw, principal.defaultRegion, LeadBody));
 		if (body.atomic) rejectInvalidRows(checked);
-		const phones = checked.flatMap((check) => ("lead" in check ? [check.lead.phone] : []));
+		const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
 		for (let attempt = 1; ; attempt++) {
 			const plan = planImport(checked, await existingPhones(env.DB, campaign.id, phones));
 			const report = summarise(plan);
@@ -85,12 +94,8 @@ const bulkImport = route({
 	},
 });
 
-function rejectInvalidRows(checked: ReturnType<typeof checkRow>[]) {
-	const errors: FieldErrors = {};
-	checked.forEach((check, row) => {
-		if ("errors" in check)
-			for (const [field, messages] of Object.entries(check.errors)) errors[`leads.${row}.${field}`] = messages;
-	});
+function rejectInvalidRows(checked: CheckedRow<unknown>[]) {
+	const errors = invalidRowErrors(checked, "leads");
 	const count = new Set(Object.keys(errors).map((key) => key.split(".")[1])).size;
 	if (count) throw new ApiError(422, `The given data was invalid: ${count} invalid rows; nothing was imported.`, errors);
 }

@@ -1,24 +1,26 @@
 import type { z } from "zod";
 import type { FieldErrors } from "../http/errors";
-import { invalidPhoneMessage, toE164 } from "../lib/phone";
-import { LeadBody } from "./schemas";
+import { invalidPhoneMessage, toE164 } from "./phone";
 
-export type LeadInput = z.infer<typeof LeadBody>;
+/** Any importable row: leads, contacts. Its phone is normalised to E.164. */
+type PhoneRow = { phone: string };
 
 export type RowOutcome =
 	| { row: number; result: "created"; id: string; phone: string }
 	| { row: number; result: "duplicate"; id?: string; phone: string }
 	| { row: number; result: "invalid"; errors: FieldErrors };
 
-export interface ImportPlan {
+export interface ImportPlan<T extends PhoneRow> {
 	rows: RowOutcome[];
-	/** Leads to insert, in row order. */
-	creates: (LeadInput & { id: string })[];
+	/** Rows to insert, in row order. */
+	creates: (T & { id: string })[];
 }
 
-/** Validates one row; its phone comes back in E.164. */
-export function checkRow(raw: unknown, region: string): { lead: LeadInput } | { errors: FieldErrors } {
-	const parsed = LeadBody.safeParse(raw);
+export type CheckedRow<T> = { value: T } | { errors: FieldErrors };
+
+/** Validates one row against `schema`; its phone comes back in E.164. */
+export function checkRow<S extends z.ZodType<PhoneRow>>(raw: unknown, region: string, schema: S): CheckedRow<z.infer<S>> {
+	const parsed = schema.safeParse(raw);
 	if (!parsed.success) {
 		const errors: FieldErrors = {};
 		for (const issue of parsed.error.issues) {
@@ -29,27 +31,27 @@ export function checkRow(raw: unknown, region: string): { lead: LeadInput } | { 
 	}
 	const phone = toE164(parsed.data.phone, region);
 	if (!phone) return { errors: { phone: [invalidPhoneMessage(region)] } };
-	return { lead: { ...parsed.data, phone } };
+	return { value: { ...parsed.data, phone } };
 }
 
 /**
  * Decides every row of an import: invalid rows are reported with their errors, a phone the
- * campaign already has (or an earlier row of this import has) is a duplicate, the rest are
- * created. Pure: `existing` is the campaign's phone → lead id for the phones in the file.
+ * target already has (or an earlier row of this import has) is a duplicate, the rest are
+ * created. Pure: `existing` maps the target's phones (among those in the file) to their ids.
  */
-export function planImport(
-	checked: ReturnType<typeof checkRow>[],
+export function planImport<T extends PhoneRow>(
+	checked: CheckedRow<T>[],
 	existing: ReadonlyMap<string, string>,
 	newId: () => string = () => crypto.randomUUID(),
-): ImportPlan {
+): ImportPlan<T> {
 	const seen = new Map(existing);
-	const plan: ImportPlan = { rows: [], creates: [] };
+	const plan: ImportPlan<T> = { rows: [], creates: [] };
 	checked.forEach((check, row) => {
 		if ("errors" in check) {
 			plan.rows.push({ row, result: "invalid", errors: check.errors });
 			return;
 		}
-		const { phone } = check.lead;
+		const { phone } = check.value;
 		const already = seen.get(phone);
 		if (already !== undefined) {
 			plan.rows.push({ row, result: "duplicate", id: already, phone });
@@ -57,13 +59,13 @@ export function planImport(
 		}
 		const id = newId();
 		seen.set(phone, id);
-		plan.creates.push({ ...check.lead, id });
+		plan.creates.push({ ...check.value, id });
 		plan.rows.push({ row, result: "created", id, phone });
 	});
 	return plan;
 }
 
-export function summarise(plan: ImportPlan) {
+export function summarise<T extends PhoneRow>(plan: ImportPlan<T>) {
 	const count = (result: RowOutcome["result"]) => plan.rows.filter((row) => row.result === result).length;
 	return {
 		total: plan.rows.length,
@@ -72,4 +74,14 @@ export function summarise(plan: ImportPlan) {
 		invalid: count("invalid"),
 		rows: plan.rows,
 	};
+}
+
+/** 422 naming every bad row's fields, for imports that must be all-or-nothing. */
+export function invalidRowErrors<T>(checked: CheckedRow<T>[], field: string): FieldErrors {
+	const errors: FieldErrors = {};
+	checked.forEach((check, row) => {
+		if ("errors" in check)
+			for (const [name, messages] of Object.entries(check.errors)) errors[`${field}.${row}.${name}`] = messages;
+	});
+	return errors;
 }
