@@ -154,6 +154,12 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/** Every call this campaign started, for audits and invariant checks. */
+	/** Loads the campaign if needed and reports its live counters, starting nothing. */
+	async view(campaignId: string): Promise<CampaignSnapshot> {
+		await this.load(campaignId);
+		return this.snapshot();
+	}
+
 	callLog(): {
 		id: string;
 		contact_id: string;

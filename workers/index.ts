@@ -1,4 +1,6 @@
 import { createApp } from "./app";
+import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
+import { purgeExpiredClaims } from "./idempotency/claims";
 import { routes } from "./routes";
 
 export { AccountEvents } from "../durable-objects/account-events";
@@ -11,7 +13,14 @@ const app = createApp(routes);
 
 export default {
 	fetch: app,
-	async scheduled(_controller, _env, _ctx) {
-		// Campaign sweeps arrive with the campaign engine.
+	/** Every minute: wake campaigns that are due, close calls that outlived their maximum, purge expired claims. */
+	async scheduled(controller, env) {
+		const now = controller.scheduledTime;
+		const [sweep, closed, purged] = await Promise.all([
+			sweepDueCampaigns(env, now),
+			closeStaleCalls(env, now),
+			purgeExpiredClaims(env.DB, now),
+		]);
+		console.log(JSON.stringify({ cron: controller.cron, ...sweep, closed_calls: closed, purged_claims: purged }));
 	},
 } satisfies ExportedHandler<Env>;

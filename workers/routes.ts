@@ -1,5 +1,8 @@
 import { adminRoutes } from "./admin/routes";
 import { authRoutes } from "./auth/routes";
+import { autocallCampaignRoutes } from "./autocall/campaigns";
+import { contactFolderRoutes } from "./autocall/contact-folders";
+import { dialerRoutes } from "./dialer/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { openApiRoutes } from "./openapi/routes";
@@ -31,4 +34,9 @@ export const routes: Route[] = [
 	...bulkRoutes,
 	...leadRoutes,
 	...dispositionRoutes,
+	...autocallCampaignRoutes("/api/autocall/campaigns"),
+	...autocallCampaignRoutes("/api/public/v1/batch-calls"),
+	...contactFolderRoutes("/api/autocall/contact-folders"),
+	...contactFolderRoutes("/api/public/v1/contact-folders"),
+	...dialerRoutes,
 ];

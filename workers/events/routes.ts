@@ -11,13 +11,19 @@ const encoder = new TextEncoder();
  * released when the client goes away (cancel) and renewed on every heartbeat, so a stream
  * whose Worker dies frees its slot when the lease runs out.
  */
-function eventStream(admission: Admission, waitUntil: (promise: Promise<unknown>) => void): ReadableStream<Uint8Array> {
+function eventStream(
+	admission: Admission,
+	events: ReadableStream<Uint8Array>,
+	waitUntil: (promise: Promise<unknown>) => void,
+): ReadableStream<Uint8Array> {
 	let timer: ReturnType<typeof setInterval> | undefined;
 	let closed = false;
+	const upstream = events.getReader();
 	const finish = () => {
 		if (closed) return;
 		closed = true;
 		if (timer !== undefined) clearInterval(timer);
+		waitUntil(upstream.cancel().catch(() => undefined));
 		waitUntil(admission.release());
 	};
 	return new ReadableStream<Uint8Array>({
@@ -34,6 +40,15 @@ function eventStream(admission: Admission, waitUntil: (promise: Promise<unknown>
 					finish();
 				}
 			}, HEARTBEAT_MS);
+			waitUntil(
+				(async () => {
+					for (;;) {
+						const { done, value } = await upstream.read();
+						if (done || closed) break;
+						controller.enqueue(value);
+					}
+				})().catch(finish),
+			);
 		},
 		cancel: finish,
 	});
@@ -46,13 +61,15 @@ const events = route({
 	tags: ["pbx"],
 	holdsConnection: true,
 	responses: { 200: { description: "text/event-stream" } },
-	handler: ({ admission, ctx }) =>
-		new Response(
-			eventStream(admission, (promise) => ctx.waitUntil(promise)),
+	async handler({ admission, ctx, env, principal }) {
+		const events = await env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(principal.accountId)).subscribe();
+		return new Response(
+			eventStream(admission, events, (promise) => ctx.waitUntil(promise)),
 			{
 				headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" },
 			},
-		),
+		);
+	},
 });
 
 export const eventRoutes: Route[] = [events];

@@ -1,3 +1,4 @@
+import { dialerFor } from "../dialer/dialer";
 import { ApiError, notFound } from "../http/errors";
 import { afterCursor, page, pageOf } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -52,16 +53,23 @@ const clickToCall = route({
 			}
 		}
 		const now = nowIso();
-		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
+		const { id, existed } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(
 				`INSERT INTO calls (id, account_id, kind, from_extension, to_phone, caller_id, status, created_at, updated_at)
 				 VALUES (?, ?, 'click_to_call', ?, ?, ?, 'queued', ?, ?)`,
 			).bind(id, principal.accountId, extension.extension, toPhone, callerId, now, now),
 		]);
-		return Response.json(await findCall(env.DB, principal.accountId, id), {
-			status: 201,
-			headers: { Location: `/api/pbx/calls/${id}` },
-		});
+		const call = await findCall(env.DB, principal.accountId, id);
+		// Dialled once, by the request that created it; a replayed or resumed one never dials again.
+		if (!existed) {
+			const placing = dialerFor(env)
+				.place({ callId: id, accountId: principal.accountId, campaignId: null, to: toPhone, callerId })
+				.catch((error: unknown) =>
+					console.error("click-to-call dial failed", id, error instanceof Error ? error.message : String(error)),
+				);
+			c.ctx.waitUntil(placing);
+		}
+		return Response.json(call, { status: 201, headers: { Location: `/api/pbx/calls/${id}` } });
 	},
 });
 

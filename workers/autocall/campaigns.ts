@@ -1,0 +1,293 @@
+import type { z } from "zod";
+import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/config";
+import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
+import type { Principal } from "../auth/principal";
+import { ApiError, notFound } from "../http/errors";
+import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
+import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { uuidParam } from "../http/params";
+import { createOnce } from "../idempotency/create-once";
+import { planImport } from "../lib/import-plan";
+import { nowIso } from "../lib/time";
+import { Call } from "../pbx/schemas";
+import { type AuthedContext, type Route, route } from "../routing/route";
+import { checkContacts, findFolder, rejectInvalidContacts } from "./contact-folders";
+import { AutocallCampaign, CreateCampaignBody, UpdateCampaignBody } from "./schemas";
+
+const tags = ["autocall"];
+const INSERT_CHUNK = 1_000;
+
+interface StoredCampaign extends CampaignRow {
+	name: string;
+	agent_id: string;
+	contact_source: "folder" | "inline";
+	contact_folder_id: string | null;
+	created_at: string;
+	updated_at: string;
+}
+
+interface CampaignContact {
+	id: string;
+	phone: string;
+	name: string;
+}
+
+export const pacerOf = (env: Env, campaignId: string) => env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(campaignId));
+
+function present(row: StoredCampaign, live?: CampaignSnapshot) {
+	const { account_id: _, next_wake_at: __, ...rest } = row as StoredCampaign & { next_wake_at?: string };
+	return {
+		...rest,
+		working_days: JSON.parse(row.working_days) as number[],
+		retry_failed: row.retry_failed === 1,
+		status: live?.status ?? row.status,
+		...(live
+			? {
+					live: {
+						contacts: live.contacts,
+						in_flight: live.in_flight,
+						calls_today: live.calls_today,
+						window_open: live.window_open,
+						next_opening_at: live.next_opening_at,
+					},
+				}
+			: {}),
+	};
+}
+
+async function findCampaign(db: D1Database, principal: Principal, params: Record<string, string>): Promise<StoredCampaign> {
+	const id = uuidParam(params, "id", "Campaign");
+	const row = await db
+		.prepare("SELECT * FROM autocall_campaigns WHERE id = ? AND account_id = ?")
+		.bind(id, principal.accountId)
+		.first<StoredCampaign>();
+	if (!row) throw notFound("Campaign");
+	return row;
+}
+
+const invalid = (field: string, message: string) =>
+	new ApiError(422, `The given data was invalid: ${field}: ${message}`, { [field]: [message] });
+
+/** The campaign's own copy of its contacts: inline ones (normalised, deduplicated) or the folder's as of now. */
+async function contactsFor(c: AuthedContext<z.infer<typeof CreateCampaignBody>, undefined>): Promise<CampaignContact[]> {
+	const { env, principal, body } = c;
+	if (body.contact_source === "inline") {
+		const checked = checkContacts(body.contacts ?? [], principal.defaultRegion);
+		rejectInvalidContacts(checked, "contacts");
+		return planImport(checked, new Map()).creates.map(({ id, phone, name }) => ({ id, phone, name }));
+	}
+	const folderId = body.contact_folder_id ?? "";
+	await findFolder(env.DB, principal.accountId, folderId).catch(() => {
+		throw invalid("contact_folder_id", "No such contact folder in this account.");
+	});
+	const { results } = await env.DB.prepare("SELECT phone, name FROM contacts WHERE folder_id = ? ORDER BY created_at, id")
+		.bind(folderId)
+		.all<CampaignContact>();
+	if (results.length === 0) throw invalid("contact_folder_id", "The folder has no contacts.");
+	return results.map((contact) => ({ ...contact, id: crypto.randomUUID() }));
+}
+
+function insertContacts(
+	db: D1Database,
+	accountId: string,
+	campaignId: string,
+	contacts: CampaignContact[],
+): D1PreparedStatement[] {
+	const statements: D1PreparedStatement[] = [];
+	for (let start = 0; start < contacts.length; start += INSERT_CHUNK) {
+		const chunk = contacts.slice(start, start + INSERT_CHUNK).map((contact, index) => ({ ...contact, position: start + index }));
+		statements.push(
+			db
+				.prepare(
+					`INSERT INTO campaign_contacts (id, campaign_id, account_id, phone, name, position)
+					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.position' FROM json_each(?3)`,
+				)
+				.bind(campaignId, accountId, JSON.stringify(chunk)),
+		);
+	}
+	return statements;
+}
+
+/** Routes under one base: `/api/autocall/campaigns` and its alias `/api/public/v1/batch-calls`. */
+export function autocallCampaignRoutes(base: string): Route[] {
+	const create = route({
+		method: "POST",
+		path: base,
+		summary: "Create an automated call campaign (the seed's batch-call payload); it starts dialling when its window opens.",
+		tags,
+		body: CreateCampaignBody,
+		maxBodyBytes: 4 * 1024 * 1024,
+		idempotent: true,
+		responses: { 201: { description: "Campaign with live counters", schema: AutocallCampaign, headers: ["ETag", "Location"] } },
+		async handler(c) {
+			const { env, principal, body, request } = c;
+			const contacts = await contactsFor(c);
+			const now = Date.now();
+			const scheduledAt = body.schedule_type === "scheduled" && body.scheduled_at ? Date.parse(body.scheduled_at) : null;
+			const status = scheduledAt !== null && scheduledAt > now ? "scheduled" : "active";
+			const created = nowIso(now);
+			const { id } = await createOnce(c, "autocall_campaign", crypto.randomUUID(), (id) => [
+				env.DB.prepare(
+					`INSERT INTO autocall_campaigns (id, account_id, name, agent_id, contact_source, contact_folder_id, schedule_type, scheduled_at,
+					   timezone, start_time, end_time, working_days, max_concurrent_calls, max_calls_per_day, retry_failed, max_retry_attempts,
+					   retry_delay_seconds, status, created_at, updated_at)
+					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				).bind(
+					id,
+					principal.accountId,
+					body.name,
+					body.agent_id,
+					body.contact_source,
+					body.contact_folder_id ?? null,
+					body.schedule_type,
+					scheduledAt === null ? null : nowIso(scheduledAt),
+					body.timezone,
+					body.start_time,
+					body.end_time,
+					JSON.stringify(body.working_days),
+					body.max_concurrent_calls,
+					body.max_calls_per_day,
+					body.retry_failed ? 1 : 0,
+					body.max_retry_attempts,
+					body.retry_delay_seconds,
+					status,
+					created,
+					created,
+				),
+				...insertContacts(env.DB, principal.accountId, id, contacts),
+			]);
+			// The cron sweep wakes it too, should this fail.
+			const live = await pacerOf(env, id)
+				.wake(id)
+				.catch((error: unknown) => {
+					console.error("campaign wake failed", id, error instanceof Error ? error.message : String(error));
+					return undefined;
+				});
+			const row = await findCampaign(env.DB, principal, { id });
+			return resourceResponse(request, present(row, live), row.version, { status: 201, headers: { Location: `${base}/${id}` } });
+		},
+	});
+
+	const list = route({
+		method: "GET",
+		path: base,
+		summary: "The account's automated campaigns.",
+		tags,
+		query: PageQuery,
+		responses: { 200: { description: "A page of campaigns", schema: pageOf(AutocallCampaign) } },
+		async handler({ env, principal, query }) {
+			const after = afterCursor(query.cursor);
+			const { results } = await env.DB.prepare(
+				`SELECT * FROM autocall_campaigns WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
+			)
+				.bind(principal.accountId, ...after.binds, query.limit + 1)
+				.all<StoredCampaign>();
+			const { rows, next_cursor } = page(results, query.limit);
+			return Response.json({ data: rows.map((row) => present(row)), next_cursor });
+		},
+	});
+
+	const get = route({
+		method: "GET",
+		path: `${base}/:id`,
+		summary: "One campaign with live counters: contacts total/pending/done, in flight, calls today, window open, next opening.",
+		tags,
+		headers: ["If-None-Match"],
+		responses: {
+			200: { description: "Campaign", schema: AutocallCampaign, headers: ["ETag"] },
+			304: { description: "Not modified" },
+		},
+		async handler({ env, principal, params, request }) {
+			const row = await findCampaign(env.DB, principal, params);
+			const live = await pacerOf(env, row.id).view(row.id);
+			return resourceResponse(request, present(row, live), row.version);
+		},
+	});
+
+	const patch = route({
+		method: "PATCH",
+		path: `${base}/:id`,
+		summary:
+			"Change pacing or the window, also while the campaign runs (raise max_concurrent_calls gradually); lowering a cap never ends a live call.",
+		tags,
+		body: UpdateCampaignBody,
+		headers: ["If-Match"],
+		responses: {
+			200: { description: "Campaign", schema: AutocallCampaign, headers: ["ETag"] },
+			412: { description: "Changed since the If-Match ETag" },
+		},
+		async handler({ env, principal, params, body, request }) {
+			const current = await findCampaign(env.DB, principal, params);
+			const { working_days, retry_failed, ...rest } = body;
+			const updated = await updateVersioned<StoredCampaign>(env.DB, {
+				table: "autocall_campaigns",
+				id: current.id,
+				accountId: principal.accountId,
+				expected: expectedVersion(request),
+				set: {
+					...rest,
+					...(working_days ? { working_days: JSON.stringify(working_days) } : {}),
+					...(retry_failed === undefined ? {} : { retry_failed: retry_failed ? 1 : 0 }),
+				},
+				now: nowIso(),
+			});
+			const row = { ...updated, account_id: principal.accountId };
+			await pacerOf(env, row.id).configure(row.id, configFromRow(row));
+			return resourceResponse(request, present(row, await pacerOf(env, row.id).view(row.id)), row.version);
+		},
+	});
+
+	const action = (name: "pause" | "resume" | "cancel", summary: string) =>
+		route({
+			method: "POST",
+			path: `${base}/:id/${name}`,
+			summary,
+			tags,
+			idempotent: true,
+			responses: {
+				200: { description: "Campaign", schema: AutocallCampaign },
+				409: { description: `The campaign's status does not allow ${name}` },
+			},
+			async handler({ env, principal, params }) {
+				const row = await findCampaign(env.DB, principal, params);
+				const pacer = pacerOf(env, row.id);
+				const result = await pacer[name](row.id);
+				if (!result.ok) throw new ApiError(409, `Cannot ${name} a campaign that is ${result.status}.`);
+				const fresh = await findCampaign(env.DB, principal, params);
+				return Response.json(present(fresh, await pacer.view(row.id)), { headers: { ETag: `"v${fresh.version}"` } });
+			},
+		});
+
+	const calls = route({
+		method: "GET",
+		path: `${base}/:id/calls`,
+		summary: "The calls this campaign placed.",
+		tags,
+		query: PageQuery,
+		responses: { 200: { description: "A page of calls", schema: pageOf(Call) } },
+		async handler({ env, principal, params, query }) {
+			const campaign = await findCampaign(env.DB, principal, params);
+			const after = afterCursor(query.cursor);
+			const { results } = await env.DB.prepare(
+				`SELECT id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome,
+				        created_at, updated_at, started_at, answered_at, ended_at, duration_seconds
+				   FROM calls WHERE campaign_id = ? AND account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
+			)
+				.bind(campaign.id, principal.accountId, ...after.binds, query.limit + 1)
+				.all<{ id: string; created_at: string }>();
+			const { rows, next_cursor } = page(results, query.limit);
+			return Response.json({ data: rows, next_cursor });
+		},
+	});
+
+	return [
+		create,
+		list,
+		get,
+		patch,
+		action("pause", "Pause: nothing new starts; calls in flight finish and are recorded."),
+		action("resume", "Resume where it stopped (scheduled if its start is still ahead, else active)."),
+		action("cancel", "Cancel for good; calls in flight finish and are recorded."),
+		calls,
+	];
+}

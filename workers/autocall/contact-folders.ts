@@ -1,0 +1,147 @@
+import type { z } from "zod";
+import { ApiError, notFound } from "../http/errors";
+import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { uuidParam } from "../http/params";
+import { type CheckedRow, checkRow, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import { nowIso } from "../lib/time";
+import { type Route, route } from "../routing/route";
+import { BulkImportReport } from "../telesales/schemas";
+import { ContactFolder, ContactFolderBody, ContactImportBody, ContactInput } from "./schemas";
+
+const tags = ["autocall"];
+const INSERT_CHUNK = 1_000;
+
+export async function findFolder(db: D1Database, accountId: string, id: string) {
+	const row = await db
+		.prepare("SELECT id, name, created_at FROM contact_folders WHERE id = ? AND account_id = ?")
+		.bind(id, accountId)
+		.first<{ id: string; name: string; created_at: string }>();
+	if (!row) throw notFound("Contact folder");
+	return row;
+}
+
+/** Contact rows may be a bare phone string or an object. */
+export const asContactRow = (raw: unknown) => (typeof raw === "string" ? { phone: raw } : raw);
+
+export function checkContacts(rows: unknown[], region: string): CheckedRow<z.infer<typeof ContactInput>>[] {
+	return rows.map((raw) => checkRow(asContactRow(raw), region, ContactInput));
+}
+
+export function rejectInvalidContacts(checked: CheckedRow<unknown>[], field: string) {
+	const errors = invalidRowErrors(checked, field);
+	if (Object.keys(errors).length)
+		throw new ApiError(422, `The given data was invalid: ${Object.keys(errors)[0]}: ${Object.values(errors)[0]?.[0]}`, errors);
+}
+
+/** Routes under one base: `/api/autocall/contact-folders` and its `/api/public/v1/` alias. */
+export function contactFolderRoutes(base: string): Route[] {
+	const create = route({
+		method: "POST",
+		path: base,
+		summary: "Create a contact folder.",
+		tags,
+		body: ContactFolderBody,
+		responses: { 201: { description: "Folder", schema: ContactFolder } },
+		async handler({ env, principal, body }) {
+			const row = { id: crypto.randomUUID(), name: body.name, contacts: 0, created_at: nowIso() };
+			await env.DB.prepare("INSERT INTO contact_folders (id, account_id, name, created_at) VALUES (?, ?, ?, ?)")
+				.bind(row.id, principal.accountId, row.name, row.created_at)
+				.run();
+			return Response.json(row, { status: 201 });
+		},
+	});
+
+	const list = route({
+		method: "GET",
+		path: base,
+		summary: "The account's contact folders.",
+		tags,
+		query: PageQuery,
+		responses: { 200: { description: "A page of folders", schema: pageOf(ContactFolder) } },
+		async handler({ env, principal, query }) {
+			const after = afterCursor(query.cursor, "f");
+			const { results } = await env.DB.prepare(
+				`SELECT f.id, f.name, f.created_at, (SELECT count(*) FROM contacts c WHERE c.folder_id = f.id) AS contacts
+				   FROM contact_folders f WHERE f.account_id = ? AND ${after.sql} ORDER BY f.created_at, f.id LIMIT ?`,
+			)
+				.bind(principal.accountId, ...after.binds, query.limit + 1)
+				.all<{ id: string; created_at: string }>();
+			const { rows, next_cursor } = page(results, query.limit);
+			return Response.json({ data: rows, next_cursor });
+		},
+	});
+
+	const get = route({
+		method: "GET",
+		path: `${base}/:id`,
+		summary: "One contact folder with its contact count.",
+		tags,
+		responses: { 200: { description: "Folder", schema: ContactFolder } },
+		async handler({ env, principal, params }) {
+			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
+			const count = await env.DB.prepare("SELECT count(*) AS n FROM contacts WHERE folder_id = ?")
+				.bind(folder.id)
+				.first<{ n: number }>();
+			return Response.json({ ...folder, contacts: count?.n ?? 0 });
+		},
+	});
+
+	const importContacts = route({
+		method: "POST",
+		path: `${base}/:id/contacts/bulk-import`,
+		summary: "Import up to 10,000 contacts into a folder, with a per-row report; a phone already in the folder is a duplicate.",
+		tags,
+		body: ContactImportBody,
+		maxBodyBytes: 8 * 1024 * 1024,
+		responses: { 201: { description: "Per-row report", schema: BulkImportReport } },
+		async handler({ env, principal, params, body }) {
+			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
+			const checked = checkContacts(body.contacts, principal.defaultRegion);
+			if (body.atomic) rejectInvalidContacts(checked, "contacts");
+			const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
+			const { results } = await env.DB.prepare(
+				"SELECT phone, id FROM contacts WHERE folder_id = ? AND phone IN (SELECT value FROM json_each(?))",
+			)
+				.bind(folder.id, JSON.stringify(phones))
+				.all<{ phone: string; id: string }>();
+			const plan = planImport(checked, new Map(results.map((row) => [row.phone, row.id])));
+			const now = nowIso();
+			const statements: D1PreparedStatement[] = [];
+			for (let start = 0; start < plan.creates.length; start += INSERT_CHUNK) {
+				const chunk = plan.creates
+					.slice(start, start + INSERT_CHUNK)
+					.map((c) => ({ ...c, attributes: JSON.stringify(c.attributes) }));
+				statements.push(
+					env.DB.prepare(
+						`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
+						 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3 FROM json_each(?4)`,
+					).bind(principal.accountId, folder.id, now, JSON.stringify(chunk)),
+				);
+			}
+			if (statements.length) await env.DB.batch(statements);
+			return Response.json(summarise(plan), { status: 201 });
+		},
+	});
+
+	const listContacts = route({
+		method: "GET",
+		path: `${base}/:id/contacts`,
+		summary: "A folder's contacts.",
+		tags,
+		query: PageQuery,
+		responses: { 200: { description: "A page of contacts" } },
+		async handler({ env, principal, params, query }) {
+			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
+			const after = afterCursor(query.cursor);
+			const { results } = await env.DB.prepare(
+				`SELECT id, phone, name, attributes, created_at FROM contacts WHERE folder_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
+			)
+				.bind(folder.id, ...after.binds, query.limit + 1)
+				.all<{ id: string; created_at: string; attributes: string }>();
+			const { rows, next_cursor } = page(results, query.limit);
+			return Response.json({ data: rows.map((row) => ({ ...row, attributes: JSON.parse(row.attributes) })), next_cursor });
+		},
+	});
+
+	return [create, list, get, importContacts, listContacts];
+}

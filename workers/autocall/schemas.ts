@@ -1,0 +1,126 @@
+import { z } from "zod";
+import { isValidTimeZone, parseClock } from "../../durable-objects/campaign/schedule";
+
+export const MAX_CONTACTS = 10_000;
+
+const Clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "HH:MM, 24-hour local time.");
+const TimeZone = z.string().refine(isValidTimeZone, { message: "Not an IANA time zone, e.g. America/New_York." });
+const WorkingDays = z
+	.array(z.int().min(1).max(7))
+	.min(1)
+	.max(7)
+	.refine((days) => new Set(days).size === days.length, { message: "Each day once (1 = Monday … 7 = Sunday)." });
+
+export const ContactInput = z.strictObject({
+	phone: z.string().min(3).max(32),
+	name: z.string().trim().max(200).default(""),
+	attributes: z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).default({}),
+});
+
+/** Pacing and window fields, shared by create and PATCH. */
+const pacing = {
+	timezone: TimeZone,
+	start_time: Clock,
+	end_time: Clock,
+	working_days: WorkingDays,
+	max_concurrent_calls: z.int().min(1).max(100),
+	max_calls_per_day: z.int().min(1).max(1_000_000).nullable(),
+	retry_failed: z.boolean(),
+	max_retry_attempts: z.int().min(0).max(3),
+	retry_delay_seconds: z.int().min(30).max(86_400),
+};
+
+function windowIsOrdered(value: { start_time?: string; end_time?: string }, ctx: z.RefinementCtx) {
+	if (value.start_time && value.end_time && parseClock(value.start_time) >= parseClock(value.end_time)) {
+		ctx.addIssue({ code: "custom", path: ["end_time"], message: "Must be after start_time (windows do not cross midnight)." });
+	}
+}
+
+/** The seed's batch-call payload, as written. */
+export const CreateCampaignBody = z
+	.strictObject({
+		name: z.string().trim().min(1).max(200),
+		agent_id: z.uuid(),
+		contact_source: z.enum(["folder", "inline"]),
+		contact_folder_id: z.uuid().optional(),
+		contacts: z
+			.array(z.union([z.string(), z.unknown()]))
+			.max(MAX_CONTACTS)
+			.optional(),
+		schedule_type: z.enum(["immediate", "scheduled"]).default("immediate"),
+		scheduled_at: z.iso.datetime({ offset: true }).optional(),
+		timezone: pacing.timezone.default("UTC"),
+		start_time: pacing.start_time.default("09:00"),
+		end_time: pacing.end_time.default("17:00"),
+		working_days: pacing.working_days.default([1, 2, 3, 4, 5]),
+		max_concurrent_calls: pacing.max_concurrent_calls.default(10),
+		max_calls_per_day: pacing.max_calls_per_day.default(null),
+		retry_failed: pacing.retry_failed.default(false),
+		max_retry_attempts: pacing.max_retry_attempts.default(1),
+		retry_delay_seconds: pacing.retry_delay_seconds.default(300),
+	})
+	.superRefine((value, ctx) => {
+		windowIsOrdered(value, ctx);
+		if (value.schedule_type === "scheduled" && !value.scheduled_at) {
+			ctx.addIssue({ code: "custom", path: ["scheduled_at"], message: "Required when schedule_type is scheduled." });
+		}
+		if (value.contact_source === "folder" && !value.contact_folder_id) {
+			ctx.addIssue({ code: "custom", path: ["contact_folder_id"], message: "Required when contact_source is folder." });
+		}
+		if (value.contact_source === "inline" && !value.contacts?.length) {
+			ctx.addIssue({ code: "custom", path: ["contacts"], message: "At least one contact when contact_source is inline." });
+		}
+	});
+
+export const UpdateCampaignBody = z
+	.strictObject({ name: z.string().trim().min(1).max(200), ...pacing })
+	.partial()
+	.superRefine(windowIsOrdered);
+
+const Status = z.enum(["draft", "scheduled", "active", "paused", "completed", "cancelled", "failed"]);
+
+export const AutocallCampaign = z.object({
+	id: z.uuid(),
+	name: z.string(),
+	agent_id: z.uuid(),
+	contact_source: z.enum(["folder", "inline"]),
+	contact_folder_id: z.uuid().nullable(),
+	schedule_type: z.enum(["immediate", "scheduled"]),
+	scheduled_at: z.iso.datetime().nullable(),
+	timezone: z.string(),
+	start_time: z.string(),
+	end_time: z.string(),
+	working_days: z.array(z.int()),
+	max_concurrent_calls: z.int(),
+	max_calls_per_day: z.int().nullable(),
+	retry_failed: z.boolean(),
+	max_retry_attempts: z.int(),
+	retry_delay_seconds: z.int(),
+	status: Status,
+	version: z.int(),
+	created_at: z.iso.datetime(),
+	updated_at: z.iso.datetime(),
+	live: z
+		.object({
+			contacts: z.object({ total: z.int(), pending: z.int(), in_flight: z.int(), done: z.int() }),
+			in_flight: z.int(),
+			calls_today: z.int(),
+			window_open: z.boolean(),
+			next_opening_at: z.iso.datetime().nullable(),
+		})
+		.optional(),
+});
+
+export const ContactFolderBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+
+export const ContactFolder = z.object({
+	id: z.uuid(),
+	name: z.string(),
+	contacts: z.int().optional(),
+	created_at: z.iso.datetime(),
+});
+
+export const ContactImportBody = z.strictObject({
+	contacts: z.array(z.unknown()).min(1).max(MAX_CONTACTS),
+	atomic: z.boolean().default(false),
+});

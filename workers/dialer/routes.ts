@@ -1,0 +1,33 @@
+import { z } from "zod";
+import { parseJson, readBodyText, validate } from "../http/body";
+import { ApiError } from "../http/errors";
+import { verifyProviderSignature } from "../lib/signatures";
+import { publicRoute, type Route } from "../routing/route";
+import { applyProviderEvent, ProviderEvent } from "./provider-events";
+
+/** Signed inbound callbacks carry no token: the signature is the authentication. */
+const dialerCallback = publicRoute({
+	method: "POST",
+	path: "/api/webhooks/dialer",
+	summary:
+		"Call progress from the dialer provider. Signed with `X-Callgate-Signature: t=<unix>,v1=<hex HMAC-SHA256(DIALER_SECRET, t.body)>`; deduplicated by event_id; out-of-order events never move a call backwards.",
+	tags: ["webhooks"],
+	headers: ["X-Callgate-Signature"],
+	responses: {
+		200: {
+			description: "Applied, duplicate or stale",
+			schema: z.object({ result: z.enum(["applied", "duplicate", "stale", "unknown-call"]) }),
+		},
+		401: { description: "Bad or missing signature" },
+	},
+	async handler({ env, request }) {
+		const text = await readBodyText(request, 64 * 1024);
+		if (!(await verifyProviderSignature(env.DIALER_SECRET ?? "", text, request.headers.get("X-Callgate-Signature")))) {
+			throw new ApiError(401, "Invalid or missing callback signature.");
+		}
+		const event = validate(ProviderEvent, parseJson(text));
+		return Response.json({ result: await applyProviderEvent(env, event) });
+	},
+});
+
+export const dialerRoutes: Route[] = [dialerCallback];
