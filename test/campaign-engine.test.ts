@@ -1,0 +1,117 @@
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { CallOutcome } from "../durable-objects/campaign/pacing";
+import { type CampaignWindow, isWindowOpen, localTime, parseClock } from "../durable-objects/campaign/schedule";
+import { createCampaign, pacerOf, phones, takeOver } from "./campaign-helpers";
+import { callJson, pbxAccount } from "./helpers";
+
+/** A seeded generator, so a failing run can be replayed. */
+function random(seed: number) {
+	let state = seed;
+	return () => {
+		state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+		return state / 2 ** 31;
+	};
+}
+
+type LogEntry = {
+	id: string;
+	contact_id: string;
+	attempt: number;
+	started_at: number;
+	ended_at: number | null;
+	outcome: string | null;
+	local_date: string;
+};
+
+function checkInvariants(log: LogEntry[], window: CampaignWindow, maxConcurrent: number, maxPerDay: number, maxAttempts: number) {
+	const perDay = new Map<string, number>();
+	const attempts = new Set<string>();
+	for (const call of log) {
+		const open = log.filter(
+			(other) => other.started_at <= call.started_at && (other.ended_at === null || other.ended_at > call.started_at),
+		);
+		expect(open.length, `in flight at ${new Date(call.started_at).toISOString()}`).toBeLessThanOrEqual(maxConcurrent);
+		const day = localTime(call.started_at, window.timezone).date;
+		expect(call.local_date).toBe(day);
+		perDay.set(day, (perDay.get(day) ?? 0) + 1);
+		expect(
+			isWindowOpen(call.started_at, window),
+			`started outside the window at ${new Date(call.started_at).toISOString()}`,
+		).toBe(true);
+		const key = `${call.contact_id}#${call.attempt}`;
+		expect(attempts.has(key), `dialled twice: ${key}`).toBe(false);
+		attempts.add(key);
+		expect(call.attempt).toBeLessThanOrEqual(maxAttempts);
+	}
+	for (const [day, count] of perDay) expect(count, `calls on ${day}`).toBeLessThanOrEqual(maxPerDay);
+	return perDay;
+}
+
+describe("campaign pacing invariants", () => {
+	it("holds every cap over ~1,500 simulated calls with random durations and outcomes, across DST and evictions", async () => {
+		const account = await pbxAccount();
+		const config = {
+			contacts: phones(1_000),
+			scheduled_at: "2030-03-04T15:00:00Z",
+			timezone: "America/New_York",
+			start_time: "09:00",
+			end_time: "17:00",
+			working_days: [1, 2, 3, 4, 5],
+			max_concurrent_calls: 7,
+			max_calls_per_day: 160,
+			retry_failed: true,
+			max_retry_attempts: 2,
+			retry_delay_seconds: 1800,
+		};
+		const campaign = await createCampaign(account, config);
+		expect(campaign.status).toBe("scheduled");
+		const window: CampaignWindow = {
+			timezone: config.timezone,
+			startMinute: parseClock(config.start_time),
+			endMinute: parseClock(config.end_time),
+			workingDays: config.working_days,
+			scheduledAt: Date.parse(config.scheduled_at),
+		};
+		const pacer = pacerOf(campaign.id);
+		const clock = { now: Date.parse("2030-03-04T12:00:00Z") };
+		const { inject, dialled } = takeOver(campaign.id, clock);
+		await inject();
+		await pacer.wake(campaign.id);
+		expect(dialled).toHaveLength(0); // before scheduled_at
+
+		const rand = random(20300304);
+		const outcomes: CallOutcome[] = ["completed", "completed", "completed", "no_answer", "busy", "failed"];
+		let evictions = 0;
+		for (let step = 0; step < 4_000 && (await pacer.view(campaign.id)).status !== "completed"; step++) {
+			clock.now += Math.floor(rand() * 9 * 60_000) + 1_000;
+			const open = (await pacer.callLog()).filter((call) => call.ended_at === null);
+			for (const call of open) {
+				if (rand() < 0.6)
+					await pacer.callEnded(campaign.id, call.id, outcomes[Math.floor(rand() * outcomes.length)] ?? "completed");
+			}
+			if (rand() < 0.01) {
+				await evictDurableObject(pacer);
+				await inject();
+				evictions++;
+			}
+			await runDurableObjectAlarm(pacer);
+		}
+		const log = await pacer.callLog();
+		expect((await pacer.view(campaign.id)).status).toBe("completed");
+		expect(log.length).toBeGreaterThan(1_200);
+		expect(evictions).toBeGreaterThan(0);
+		const perDay = checkInvariants(log, window, 7, 160, 3);
+		// DST began on Sunday 2030-03-10: the days after it were dialled too, at the shifted UTC times.
+		expect([...perDay.keys()].some((day) => day > "2030-03-10")).toBe(true);
+		expect(log.some((call) => call.started_at < window.scheduledAt!)).toBe(false);
+		// Every call the pacer recorded went to the dialer once, and only those.
+		expect(new Set(dialled.map((call) => call.callId)).size).toBe(log.length);
+		// Retries only for no-answer and busy.
+		for (const call of log.filter((c) => c.attempt > 1)) {
+			const previous = log.find((c) => c.contact_id === call.contact_id && c.attempt === call.attempt - 1);
+			expect(["no_answer", "busy"]).toContain(previous?.outcome);
+			expect(call.started_at - (previous?.ended_at ?? 0)).toBeGreaterThanOrEqual(1_800_000);
+		}
+	});
+});
