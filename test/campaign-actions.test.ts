@@ -252,7 +252,11 @@ describe("creating campaigns", () => {
 				body: payload,
 				headers: key,
 			}),
-			callJson<{ id: string }>("/api/public/v1/batch-calls", { token: account.token, body: payload, headers: key }),
+			callJson<{ id: string; live: { contacts: { total: number } } }>("/api/public/v1/batch-calls", {
+				token: account.token,
+				body: payload,
+				headers: key,
+			}),
 		]);
 		const created = [a, b].find((r) => r.status === 201);
 		expect(created?.body.live.contacts.total).toBe(5);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { CallOutcome } from "../durable-objects/campaign/pacing";
 import { type CampaignWindow, isWindowOpen, localTime, parseClock } from "../durable-objects/campaign/schedule";
 import { createCampaign, pacerOf, phones, takeOver } from "./campaign-helpers";
-import { callJson, pbxAccount } from "./helpers";
+import { pbxAccount } from "./helpers";
 
 /** A seeded generator, so a failing run can be replayed. */
 function random(seed: number) {
@@ -104,7 +104,7 @@ describe("campaign pacing invariants", () => {
 		const perDay = checkInvariants(log, window, 7, 160, 3);
 		// DST began on Sunday 2030-03-10: the days after it were dialled too, at the shifted UTC times.
 		expect([...perDay.keys()].some((day) => day > "2030-03-10")).toBe(true);
-		expect(log.some((call) => call.started_at < window.scheduledAt!)).toBe(false);
+		expect(log.some((call) => call.started_at < (window.scheduledAt ?? 0))).toBe(false);
 		// Every call the pacer recorded went to the dialer once, and only those.
 		expect(new Set(dialled.map((call) => call.callId)).size).toBe(log.length);
 		// Retries only for no-answer and busy.

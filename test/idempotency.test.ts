@@ -188,7 +188,8 @@ describe("Idempotency-Key", () => {
 		);
 		expect(campaigns.filter((r) => r.status === 201)).toHaveLength(1);
 		expect(await countRows("telesales_campaigns", "account_id = ?", account.id)).toBe(1);
-		const campaignId = ((await campaigns.find((r) => r.status === 201)?.json()) as { id: string }).id;
+		const winner = campaigns.find((r) => r.status === 201);
+		const campaignId = winner ? (await winner.json<{ id: string }>()).id : "";
 
 		const leadKey = crypto.randomUUID();
 		const leads = await burst(100, () =>

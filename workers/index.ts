@@ -14,7 +14,7 @@ const app = createApp(routes);
 export default {
 	fetch: app,
 	/** Every minute: wake campaigns that are due, close calls that outlived their maximum, purge expired claims. */
-	async scheduled(controller, env) {
+	async scheduled(controller, env, _ctx) {
 		const now = controller.scheduledTime;
 		const [sweep, closed, purged] = await Promise.all([
 			sweepDueCampaigns(env, now),
