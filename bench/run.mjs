@@ -1,12 +1,16 @@
 // `npm run bench`: starts the local server and loads it from this second process. Scenarios
 // that are compared run interleaved in the same run (bare, guarded, bare, guarded...) so that
 // their ratios are measured side by side on the same noisy machine.
+// BENCH_ONLY=guard,writes,import,campaigns picks sections; BENCH_SECONDS / BENCH_ROUNDS size them.
 import { randomUUID } from "node:crypto";
+import { manyCampaigns, refillLatency } from "./campaigns.mjs";
 import { header, load, row } from "./load.mjs";
 import { api, benchAccount, startServer } from "./server.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ONLY = process.env.BENCH_ONLY?.split(",");
+const wanted = (section) => !ONLY || ONLY.includes(section);
 
 const merge = (runs) => ({
 	rps: runs.reduce((sum, r) => sum + r.rps, 0) / runs.length,
@@ -26,73 +30,81 @@ async function interleaved(scenarios) {
 	return stats;
 }
 
-async function bulkImportRate(base, token, rows = 10_000, repeats = 3) {
+async function guardSection({ base, auth }) {
+	console.log("## The guard\n");
+	const stats = await interleaved({
+		bare: { name: "GET /health (bare)", url: `${base}/health` },
+		guarded: { name: "GET /api/auth/me (token + guard)", url: `${base}/api/auth/me`, headers: auth },
+		guardedDb: { name: "GET /api/pbx/users (guard + D1 query)", url: `${base}/api/pbx/users`, headers: auth },
+	});
+	const ratio = (stats.guarded.rps / stats.bare.rps).toFixed(2);
+	console.log(`\nguarded/bare throughput: ${ratio}   p50 guarded − bare: ${stats.guarded.p50 - stats.bare.p50} ms\n`);
+}
+
+async function writesSection({ base, auth, token }) {
+	console.log("## Idempotent writes (POST /api/pbx/calls/click-to-call)\n");
+	await api(base, "/api/pbx/extensions", { token, body: { extension: "1001", name: "Bench" } });
+	const body = JSON.stringify({ from_extension: "1001", to_phone: "0987654321" });
+	const post = {
+		url: `${base}/api/pbx/calls/click-to-call`,
+		method: "POST",
+		headers: { ...auth, "Content-Type": "application/json" },
+		body,
+	};
+	const replayKey = randomUUID();
+	await api(base, "/api/pbx/calls/click-to-call", { token, body: JSON.parse(body), headers: { "Idempotency-Key": replayKey } });
+	const freshKey = (request) => ({ ...request, headers: { ...request.headers, "Idempotency-Key": randomUUID() } });
+	const stats = await interleaved({
+		plain: { name: "POST, no key", ...post },
+		keyed: { name: "POST, new Idempotency-Key each", ...post, requests: [{ setupRequest: freshKey }] },
+		replay: { name: "POST, replay of one key", ...post, headers: { ...post.headers, "Idempotency-Key": replayKey } },
+	});
+	const keyed = (stats.keyed.rps / stats.plain.rps).toFixed(2);
+	const replay = (stats.replay.rps / stats.plain.rps).toFixed(2);
+	console.log(`\nkeyed/plain throughput: ${keyed}   replay/plain: ${replay}\n`);
+}
+
+async function importSection({ base, token }, rows = 10_000, repeats = 3) {
+	console.log("## Bulk import (10,000 leads per request, fresh campaign each)\n");
 	const leads = Array.from({ length: rows }, (_, i) => ({ phone: `09${String(10_000_000 + i).slice(-8)}`, name: `Lead ${i}` }));
-	const rates = [];
 	for (let i = 0; i < repeats; i++) {
 		const campaign = await api(base, "/api/telesales/campaigns", { token, body: { name: `Import ${i}` } });
 		const started = performance.now();
 		const report = await api(base, `/api/telesales/campaigns/${campaign.body.id}/leads/bulk-import`, { token, body: { leads } });
 		const seconds = (performance.now() - started) / 1000;
 		if (report.status !== 201 || report.body.created !== rows) throw new Error(`import failed: ${report.status}`);
-		rates.push({ seconds, rowsPerSecond: rows / seconds });
+		console.log(`- ${seconds.toFixed(2)} s → ${Math.round(rows / seconds).toLocaleString("en-US")} rows/s`);
 	}
-	return rates;
+	console.log("");
 }
 
-const server = await startServer();
+async function campaignSection({ base, token }) {
+	console.log("## Campaign engine (simulated dialer, 1 s calls)\n");
+	const refill = await refillLatency(base, token);
+	console.log(
+		`- slot refill latency (call end → next call start, max_concurrent_calls 1, ${refill.calls} calls): p50 ${refill.p50} ms, p99 ${refill.p99} ms, max ${refill.max} ms`,
+	);
+	const many = await manyCampaigns(base, token, { campaigns: Number(process.env.BENCH_CAMPAIGNS ?? 1000) });
+	console.log(
+		`- ${many.campaigns} active campaigns × 4 contacts (max_concurrent_calls 2, max_calls_per_day 3): created in ${many.createdIn.toFixed(1)} s, all done ${many.ranIn.toFixed(1)} s after the first create, ${many.calls} calls, ${many.unfinished} unfinished`,
+	);
+	console.log(
+		`- invariant violations: ${many.problems.length}${many.problems.length ? `\n${many.problems.slice(0, 10).join("\n")}` : ""}`,
+	);
+	if (many.problems.length || many.unfinished) process.exitCode = 1;
+}
+
+const server = await startServer({ vars: { SIMULATED_CALL_SECONDS: "1" } });
 try {
 	const { token } = await benchAccount(server.base);
-	const auth = { Authorization: `Bearer ${token}` };
-	await api(server.base, "/api/pbx/extensions", { token, body: { extension: "1001", name: "Bench" } });
-	const callBody = JSON.stringify({ from_extension: "1001", to_phone: "0987654321" });
-	const post = { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: callBody };
-	const replayKey = randomUUID();
-	await api(server.base, "/api/pbx/calls/click-to-call", {
-		token,
-		body: JSON.parse(callBody),
-		headers: { "Idempotency-Key": replayKey },
-	});
-
+	const context = { base: server.base, token, auth: { Authorization: `Bearer ${token}` } };
 	console.log(
-		`\ncallgate benchmark — ${ROUNDS} interleaved rounds of ${DURATION} s per scenario, 10 connections, wrangler dev on loopback\n`,
+		`\ncallgate benchmark — ${ROUNDS} interleaved rounds of ${DURATION} s per load scenario, 10 connections, wrangler dev on loopback\n`,
 	);
-	console.log("## The guard\n");
-	const guard = await interleaved({
-		bare: { name: "GET /health (bare)", url: `${server.base}/health` },
-		guarded: { name: "GET /api/auth/me (token + guard)", url: `${server.base}/api/auth/me`, headers: auth },
-		guardedDb: { name: "GET /api/pbx/users (guard + D1 query)", url: `${server.base}/api/pbx/users`, headers: auth },
-	});
-	console.log(
-		`\nguarded/bare throughput: ${(guard.guarded.rps / guard.bare.rps).toFixed(2)}   p50 guarded − bare: ${guard.guarded.p50 - guard.bare.p50} ms\n`,
-	);
-
-	console.log("## Idempotent writes (POST /api/pbx/calls/click-to-call)\n");
-	const writes = await interleaved({
-		plain: { name: "POST, no key", url: `${server.base}/api/pbx/calls/click-to-call`, ...post },
-		keyed: {
-			name: "POST, new Idempotency-Key each",
-			url: `${server.base}/api/pbx/calls/click-to-call`,
-			...post,
-			requests: [
-				{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, "Idempotency-Key": randomUUID() } }) },
-			],
-		},
-		replay: {
-			name: "POST, replay of one key",
-			url: `${server.base}/api/pbx/calls/click-to-call`,
-			...post,
-			headers: { ...post.headers, "Idempotency-Key": replayKey },
-		},
-	});
-	console.log(
-		`\nkeyed/plain throughput: ${(writes.keyed.rps / writes.plain.rps).toFixed(2)}   replay/plain: ${(writes.replay.rps / writes.plain.rps).toFixed(2)}\n`,
-	);
-
-	console.log("## Bulk import (10,000 leads per request, fresh campaign each)\n");
-	for (const { seconds, rowsPerSecond } of await bulkImportRate(server.base, token)) {
-		console.log(`- ${seconds.toFixed(2)} s → ${Math.round(rowsPerSecond).toLocaleString("en-US")} rows/s`);
-	}
+	if (wanted("guard")) await guardSection(context);
+	if (wanted("writes")) await writesSection(context);
+	if (wanted("import")) await importSection(context);
+	if (wanted("campaigns")) await campaignSection(context);
 } finally {
 	server.stop();
 }

@@ -7,7 +7,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = `${root}node_modules/wrangler/bin/wrangler.js`;
 const env = { ...process.env, CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
-export async function startServer({ port = 8790, persistTo = `${root}.wrangler/bench-state` } = {}) {
+export async function startServer({ port = 8790, persistTo = `${root}.wrangler/bench-state`, vars = {} } = {}) {
 	rmSync(persistTo, { recursive: true, force: true });
 	const migrate = spawnSync(
 		process.execPath,
@@ -33,6 +33,7 @@ export async function startServer({ port = 8790, persistTo = `${root}.wrangler/b
 			"--log-level",
 			"error",
 			"--show-interactive-dev-session=false",
+			...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 		],
 		{ cwd: root, env, stdio: ["ignore", "ignore", "inherit"] },
 	);
