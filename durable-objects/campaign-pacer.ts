@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Dialer, dialerFor } from "../workers/dialer/dialer";
 import { type AccountEvent, newEvent } from "../workers/events/event";
-import { publishEvents } from "../workers/events/publish";
+import { dispatchEvents, eventStatements } from "../workers/events/outbox";
 import { type CampaignRow, type CampaignStatus, configFromRow, type PacerConfig } from "./campaign/config";
 import { type CallOutcome, shouldRetry, startBudget } from "./campaign/pacing";
 import { isWindowOpen, localTime, nextOpening, startOfNextLocalDay } from "./campaign/schedule";
@@ -64,6 +64,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
 			CREATE INDEX IF NOT EXISTS calls_open ON calls (ended_at, deadline_at);
+			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 		`);
 	}
 
@@ -177,15 +178,15 @@ export class CampaignPacer extends DurableObject<Env> {
 	// --- decisions (synchronous: one event, no interleaving) ---
 
 	/** Starts as many calls as the window, the slots and today's cap allow; sets the next alarm. */
-	private pump(): { started: StartedCall[]; events: AccountEvent[] } {
+	private pump(): { started: StartedCall[] } {
 		const state = this.state();
-		const result = { started: [] as StartedCall[], events: [] as AccountEvent[] };
+		const result = { started: [] as StartedCall[] };
 		if (!state) return result;
 		const now = this.clock();
 		const { config } = state;
 		if (state.status === "scheduled" && (config.window.scheduledAt === null || now >= config.window.scheduledAt)) {
 			this.save({ ...state, status: "active" });
-			result.events.push(this.event("campaign.activated", now));
+			this.event("campaign.activated", now);
 		}
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
@@ -199,7 +200,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		if (this.status() === "active" && this.count("SELECT count(*) AS n FROM contacts WHERE state != 'done'") === 0) {
 			this.save({ ...this.requireState(), status: "completed" });
-			result.events.push(this.event("campaign.completed", now));
+			this.event("campaign.completed", now);
 		}
 		this.scheduleAlarm(now);
 		return result;
@@ -224,6 +225,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			now + maxCallMs,
 			localDate,
 		);
+		this.event("call.started", now, { call_id: call.callId, contact_id: call.contactId, to: call.phone, attempt: call.attempt });
 		return call;
 	}
 
@@ -256,9 +258,8 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (!decision) return { ok: false, status: state.status };
 			if (decision.to === state.status) return { ok: true, status: state.status };
 			this.save({ ...state, status: decision.to });
-			const outcome = this.pump();
-			if (decision.event) outcome.events.unshift(this.event(decision.event, this.clock()));
-			await this.settle(outcome);
+			if (decision.event) this.event(decision.event, this.clock());
+			await this.settle(this.pump());
 			return { ok: true, status: this.status() };
 		});
 	}
@@ -299,16 +300,22 @@ export class CampaignPacer extends DurableObject<Env> {
 
 	// --- effects (asynchronous, after the decision is stored) ---
 
-	/** Records started calls in D1, dials them, and publishes what happened; a failed dial ends its call. */
-	private async settle({ started, events }: { started: StartedCall[]; events: AccountEvent[] }): Promise<void> {
+	/**
+	 * Records started calls and pending events in D1 (one transaction), dials the calls, and
+	 * dispatches the events; a failed dial ends its call. Events left in the outbox by a crash
+	 * go out with the next settle.
+	 */
+	private async settle({ started }: { started: StartedCall[] }): Promise<void> {
 		const state = this.requireState();
 		const { config } = state;
 		const now = this.clock();
 		this.mirrorCampaign(state.status, this.wakeAt);
-		if (started.length) {
-			await this.enqueueMirror(() =>
-				this.env.DB.batch(
-					started.flatMap((call) => [
+		const outbox = this.sql<{ seq: number; event: string }>("SELECT seq, event FROM outbox ORDER BY seq");
+		const events = outbox.map((row) => JSON.parse(row.event) as AccountEvent);
+		if (started.length || events.length) {
+			await this.enqueueMirror(async () => {
+				await this.env.DB.batch([
+					...started.flatMap((call) => [
 						this.env.DB.prepare(
 							`INSERT OR IGNORE INTO calls (id, account_id, kind, campaign_id, contact_id, attempt, to_phone, status, created_at, updated_at, started_at)
 							 VALUES (?, ?, 'campaign', ?, ?, ?, ?, 'dialing', ?, ?, ?)`,
@@ -328,18 +335,11 @@ export class CampaignPacer extends DurableObject<Env> {
 							call.contactId,
 						),
 					]),
-				),
-			);
-			events.push(
-				...started.map((call) =>
-					this.event("call.started", call.startedAt, {
-						call_id: call.callId,
-						contact_id: call.contactId,
-						to: call.phone,
-						attempt: call.attempt,
-					}),
-				),
-			);
+					...eventStatements(this.env.DB, config.accountId, events),
+				]);
+				const flushed = outbox.at(-1)?.seq;
+				if (flushed !== undefined) this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", flushed);
+			});
 		}
 		const failedDials = await Promise.all(
 			started.map((call) =>
@@ -358,8 +358,8 @@ export class CampaignPacer extends DurableObject<Env> {
 					}),
 			),
 		);
-		await publishEvents(this.env, config.accountId, events).catch((error: unknown) =>
-			console.warn("event publish failed", error instanceof Error ? error.message : String(error)),
+		await dispatchEvents(this.env, config.accountId, events).catch((error: unknown) =>
+			console.warn("event dispatch failed", error instanceof Error ? error.message : String(error)),
 		);
 		for (const callId of failedDials) if (callId) await this.callEnded(config.campaignId, callId, "failed");
 	}
@@ -453,8 +453,14 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.ctx.storage.kv.put(STATE, state);
 	}
 
-	private event(type: string, at: number, data: Record<string, unknown> = {}): AccountEvent {
-		return newEvent(type, { campaign_id: this.requireState().config.campaignId, status: this.state()?.status, ...data }, at);
+	/** Written to the outbox in the same step as the change it reports, so no event is lost. */
+	private event(type: string, at: number, data: Record<string, unknown> = {}): void {
+		const event = newEvent(
+			type,
+			{ campaign_id: this.requireState().config.campaignId, status: this.state()?.status, ...data },
+			at,
+		);
+		this.ctx.storage.sql.exec("INSERT INTO outbox (event) VALUES (?)", JSON.stringify(event));
 	}
 
 	private inFlight(): number {

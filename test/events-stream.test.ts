@@ -45,7 +45,10 @@ describe("GET /api/pbx/events", () => {
 		await reader.read();
 		const campaign = await createCampaign(owner, { contacts: phones(1) });
 		await call(`/api/autocall/campaigns/${campaign.id}/pause`, { method: "POST", token: owner.token });
-		const next = await Promise.race([reader.read().then(() => "event"), new Promise((resolve) => setTimeout(() => resolve("quiet"), 300))]);
+		const next = await Promise.race([
+			reader.read().then(() => "event"),
+			new Promise((resolve) => setTimeout(() => resolve("quiet"), 300)),
+		]);
 		expect(next).toBe("quiet");
 		await reader.cancel();
 	});

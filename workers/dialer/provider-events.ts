@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CallOutcome } from "../../durable-objects/campaign/pacing";
-import { newEvent } from "../events/event";
-import { publishEvents } from "../events/publish";
+import type { AccountEvent } from "../events/event";
+import { dispatchEvents, eventStatements } from "../events/outbox";
 
 export const ProviderEvent = z.strictObject({
 	event_id: z.string().min(1).max(200),
@@ -43,35 +43,44 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 	if (!call) return "unknown-call";
 	if (rank(event.status) <= rank(call.status)) return "stale";
 	const final = FINAL.has(event.status);
-	const moved = await env.DB.prepare(
-		`UPDATE calls SET status = ?1, updated_at = ?2,
-		        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
-		        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
-		        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
-		        duration_seconds = coalesce(?4, duration_seconds)
-		  WHERE id = ?5 AND status = ?6`,
-	)
-		.bind(event.status, event.occurred_at, final ? 1 : 0, event.duration_seconds ?? null, call.id, call.status)
-		.run();
-	// Another event moved the call first: re-read and decide again.
-	if (moved.meta.changes === 0) {
+	// The call's one completion event: its id is fixed, so it is recorded once with the update that causes it.
+	const completed: AccountEvent[] = final
+		? [
+				{
+					id: `evt_call_completed_${call.id.replaceAll("-", "")}`,
+					type: "call.completed",
+					created_at: event.occurred_at,
+					data: {
+						call_id: call.id,
+						campaign_id: call.campaign_id,
+						to: call.to_phone,
+						outcome: event.status,
+						attempt: call.attempt,
+						duration_seconds: event.duration_seconds ?? null,
+					},
+				},
+			]
+		: [];
+	const [moved] = await env.DB.batch([
+		env.DB.prepare(
+			`UPDATE calls SET status = ?1, updated_at = ?2,
+			        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
+			        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
+			        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
+			        duration_seconds = coalesce(?4, duration_seconds)
+			  WHERE id = ?5 AND status = ?6`,
+		).bind(event.status, event.occurred_at, final ? 1 : 0, event.duration_seconds ?? null, call.id, call.status),
+		...eventStatements(env.DB, call.account_id, completed),
+	]);
+	// Another event moved the call first: forget this one's id and decide again on the new state.
+	if (!moved || moved.meta.changes === 0) {
 		await env.DB.prepare("DELETE FROM provider_events WHERE event_id = ?").bind(event.event_id).run();
 		return applyProviderEvent(env, event, provider);
 	}
-	if (final) {
-		if (call.campaign_id) {
-			const pacer = env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(call.campaign_id));
-			await pacer.callEnded(call.campaign_id, call.id, event.status as CallOutcome);
-		}
-		const data = {
-			call_id: call.id,
-			campaign_id: call.campaign_id,
-			to: call.to_phone,
-			outcome: event.status,
-			attempt: call.attempt,
-			duration_seconds: event.duration_seconds ?? null,
-		};
-		await publishEvents(env, call.account_id, [newEvent("call.completed", data)]);
+	if (final && call.campaign_id) {
+		const pacer = env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(call.campaign_id));
+		await pacer.callEnded(call.campaign_id, call.id, event.status as CallOutcome);
 	}
+	await dispatchEvents(env, call.account_id, completed);
 	return "applied";
 }

@@ -1,0 +1,60 @@
+import { patternsFor } from "../webhooks/catalog";
+import type { AccountEvent } from "./event";
+
+/**
+ * Statements that record events and their webhook deliveries. Run them in the same batch
+ * (transaction) as the change that caused the events, so that none is lost; re-running them
+ * for the same events adds nothing (event ids are unique, one delivery per endpoint).
+ */
+export function eventStatements(db: D1Database, accountId: string, events: readonly AccountEvent[]): D1PreparedStatement[] {
+	return events.flatMap((event) => [
+		db
+			.prepare("INSERT OR IGNORE INTO events (id, account_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)")
+			.bind(event.id, accountId, event.type, JSON.stringify(event), event.created_at),
+		db
+			.prepare(
+				`INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+				 SELECT 'dlv_' || lower(hex(randomblob(16))), ?1, w.id, ?2, 'pending', 0, ?3, ?3, ?3
+				   FROM webhook_endpoints w
+				  WHERE w.account_id = ?1 AND w.enabled = 1
+				    AND EXISTS (SELECT 1 FROM json_each(w.events) s WHERE s.value IN (SELECT value FROM json_each(?4)))
+				    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ?2 AND d.endpoint_id = w.id)`,
+			)
+			.bind(accountId, event.id, event.created_at, JSON.stringify(patternsFor(event.type))),
+	]);
+}
+
+/** After the events are stored: push them to live streams and queue their webhook deliveries. */
+export async function dispatchEvents(env: Env, accountId: string, events: readonly AccountEvent[]): Promise<void> {
+	if (events.length === 0) return;
+	const { results } = await env.DB.prepare(
+		"SELECT id FROM webhook_deliveries WHERE event_id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND attempts = 0",
+	)
+		.bind(JSON.stringify(events.map((event) => event.id)))
+		.all<{ id: string }>();
+	await Promise.all([
+		env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(accountId)).publish([...events]),
+		enqueueDeliveries(
+			env,
+			results.map((row) => row.id),
+		),
+	]);
+}
+
+export async function enqueueDeliveries(env: Env, deliveryIds: readonly string[]): Promise<void> {
+	for (let start = 0; start < deliveryIds.length; start += 100) {
+		await env.WEBHOOK_QUEUE.sendBatch(deliveryIds.slice(start, start + 100).map((id) => ({ body: { delivery_id: id } })));
+	}
+}
+
+/** For changes that have nothing else to write: store the events, then dispatch them. */
+export async function recordEvents(
+	env: Env,
+	accountId: string,
+	events: readonly AccountEvent[],
+	alongWith: D1PreparedStatement[] = [],
+) {
+	if (events.length === 0 && alongWith.length === 0) return;
+	await env.DB.batch([...alongWith, ...eventStatements(env.DB, accountId, events)]);
+	await dispatchEvents(env, accountId, events);
+}
