@@ -2,6 +2,8 @@ import { createApp } from "./app";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { routes } from "./routes";
+import { consumeDeliveries, type DeliveryMessage } from "./webhooks/delivery";
+import { purgeProviderEvents, requeueStuckDeliveries } from "./webhooks/relay";
 
 export { AccountEvents } from "../durable-objects/account-events";
 export { CampaignPacer } from "../durable-objects/campaign-pacer";
@@ -23,4 +25,8 @@ export default {
 		]);
 		console.log(JSON.stringify({ cron: controller.cron, ...sweep, closed_calls: closed, purged_claims: purged }));
 	},
-} satisfies ExportedHandler<Env>;
+	/** Webhook deliveries. */
+	async queue(batch, env) {
+		await consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+	},
+} satisfies ExportedHandler<Env, DeliveryMessage>;

@@ -12,10 +12,12 @@ import { extensionRoutes } from "./pbx/extensions";
 import { queueRoutes } from "./pbx/queues";
 import { userRoutes } from "./pbx/users";
 import type { Route } from "./routing/route";
+import { smsRoutes } from "./sms/routes";
 import { bulkRoutes } from "./telesales/bulk";
 import { campaignRoutes } from "./telesales/campaigns";
 import { dispositionRoutes } from "./telesales/dispositions";
 import { leadRoutes } from "./telesales/leads";
+import { webhookEndpointRoutes } from "./webhooks/endpoints";
 
 /** Every route the API serves; the router and the OpenAPI document are both built from this list. */
 export const routes: Route[] = [
@@ -39,4 +41,6 @@ export const routes: Route[] = [
 	...contactFolderRoutes("/api/autocall/contact-folders"),
 	...contactFolderRoutes("/api/public/v1/contact-folders"),
 	...dialerRoutes,
+	...webhookEndpointRoutes,
+	...smsRoutes,
 ];

@@ -1,0 +1,183 @@
+import { z } from "zod";
+import type { AccountEvent } from "../events/event";
+import { dispatchEvents, eventStatements } from "../events/outbox";
+import { parseJson, readBodyText, validate } from "../http/body";
+import { ApiError, notFound } from "../http/errors";
+import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { uuidParam } from "../http/params";
+import { createOnce } from "../idempotency/create-once";
+import { requirePhone } from "../lib/phone";
+import { verifyProviderSignature } from "../lib/signatures";
+import { nowIso } from "../lib/time";
+import { publicRoute, type Route, route } from "../routing/route";
+import { smsSegments } from "./segments";
+
+const tags = ["integrations"];
+
+export const SendSmsBody = z.strictObject({
+	to: z.string().min(3).max(32),
+	from: z
+		.string()
+		.regex(/^[A-Za-z0-9 +]{1,15}$/, "A sender id: up to 15 letters, digits, spaces or +.")
+		.optional(),
+	text: z.string().min(1).max(1600),
+});
+
+const Sms = z.object({
+	id: z.uuid(),
+	to: z.string(),
+	from: z.string().nullable(),
+	text: z.string(),
+	segments: z.int(),
+	status: z.enum(["queued", "sent", "delivered", "failed"]),
+	created_at: z.iso.datetime(),
+	sent_at: z.iso.datetime().nullable(),
+	delivered_at: z.iso.datetime().nullable(),
+});
+
+export const SmsCallback = z.strictObject({
+	event_id: z.string().min(1).max(200),
+	message_id: z.uuid(),
+	status: z.enum(["delivered", "failed"]),
+	occurred_at: z.iso.datetime(),
+});
+
+const COLUMNS = 'id, to_phone AS "to", sender AS "from", text, segments, status, created_at, sent_at, delivered_at';
+
+async function findSms(db: D1Database, accountId: string, id: string) {
+	const row = await db.prepare(`SELECT ${COLUMNS} FROM sms_messages WHERE id = ? AND account_id = ?`).bind(id, accountId).first();
+	if (!row) throw notFound("SMS");
+	return row;
+}
+
+const smsEvent = (type: string, id: string, at: string, data: Record<string, unknown>): AccountEvent => ({
+	id: `evt_${type.replace(".", "_")}_${id.replaceAll("-", "")}`,
+	type,
+	created_at: at,
+	data: { message_id: id, ...data },
+});
+
+/**
+ * Applies a delivery report once: deduplicated by event id; a final status is never
+ * overwritten. The event it causes is written in the same transaction.
+ */
+export async function applySmsCallback(
+	env: Env,
+	callback: z.infer<typeof SmsCallback>,
+): Promise<"applied" | "duplicate" | "stale" | "unknown-message"> {
+	const fresh = await env.DB.prepare(
+		"INSERT OR IGNORE INTO provider_events (event_id, provider, received_at) VALUES (?, 'sms', ?)",
+	)
+		.bind(callback.event_id, nowIso())
+		.run();
+	if (fresh.meta.changes === 0) return "duplicate";
+	const message = await env.DB.prepare("SELECT account_id, status, to_phone FROM sms_messages WHERE id = ?")
+		.bind(callback.message_id)
+		.first<{ account_id: string; status: string; to_phone: string }>();
+	if (!message) return "unknown-message";
+	if (message.status === "delivered" || message.status === "failed") return "stale";
+	const event = smsEvent(`sms.${callback.status}`, callback.message_id, callback.occurred_at, {
+		to: message.to_phone,
+		status: callback.status,
+	});
+	await env.DB.batch([
+		env.DB.prepare(
+			"UPDATE sms_messages SET status = ?1, delivered_at = CASE WHEN ?1 = 'delivered' THEN ?2 ELSE delivered_at END, updated_at = ?2 WHERE id = ?3",
+		).bind(callback.status, callback.occurred_at, callback.message_id),
+		...eventStatements(env.DB, message.account_id, [event]),
+	]);
+	await dispatchEvents(env, message.account_id, [event]);
+	return "applied";
+}
+
+const send = route({
+	method: "POST",
+	path: "/api/integrations/sms",
+	summary: "Send an SMS through the configured provider (simulated locally: sent at once, delivered right after).",
+	tags,
+	body: SendSmsBody,
+	maxBodyBytes: 16 * 1024,
+	idempotent: true,
+	responses: { 201: { description: "The message", schema: Sms, headers: ["Location"] } },
+	async handler(c) {
+		const { env, principal, body } = c;
+		const to = requirePhone(body.to, principal.defaultRegion, "to");
+		const now = nowIso();
+		const sent = (id: string) => smsEvent("sms.sent", id, now, { to, segments: smsSegments(body.text) });
+		const { id, existed } = await createOnce(c, "sms", crypto.randomUUID(), (id) => [
+			env.DB.prepare(
+				"INSERT INTO sms_messages (id, account_id, to_phone, sender, text, segments, status, created_at, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
+			).bind(id, principal.accountId, to, body.from ?? null, body.text, smsSegments(body.text), now, now, now),
+			...eventStatements(env.DB, principal.accountId, [sent(id)]),
+		]);
+		if (!existed) {
+			c.ctx.waitUntil(
+				(async () => {
+					await dispatchEvents(env, principal.accountId, [sent(id)]);
+					if (env.SMS_PROVIDER === "simulated") {
+						await applySmsCallback(env, {
+							event_id: `sim_${id}_delivered`,
+							message_id: id,
+							status: "delivered",
+							occurred_at: nowIso(),
+						});
+					}
+				})().catch((error: unknown) =>
+					console.error("sms follow-up failed", id, error instanceof Error ? error.message : String(error)),
+				),
+			);
+		}
+		return Response.json(await findSms(env.DB, principal.accountId, id), {
+			status: 201,
+			headers: { Location: `/api/integrations/sms/${id}` },
+		});
+	},
+});
+
+const list = route({
+	method: "GET",
+	path: "/api/integrations/sms",
+	summary: "The account's SMS messages.",
+	tags,
+	query: PageQuery,
+	responses: { 200: { description: "A page of messages", schema: pageOf(Sms) } },
+	async handler({ env, principal, query }) {
+		const after = afterCursor(query.cursor);
+		const { results } = await env.DB.prepare(
+			`SELECT ${COLUMNS} FROM sms_messages WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
+		)
+			.bind(principal.accountId, ...after.binds, query.limit + 1)
+			.all<{ id: string; created_at: string }>();
+		const { rows, next_cursor } = page(results, query.limit);
+		return Response.json({ data: rows, next_cursor });
+	},
+});
+
+const get = route({
+	method: "GET",
+	path: "/api/integrations/sms/:id",
+	summary: "One SMS message and its delivery status.",
+	tags,
+	responses: { 200: { description: "The message", schema: Sms } },
+	handler: async ({ env, principal, params }) =>
+		Response.json(await findSms(env.DB, principal.accountId, uuidParam(params, "id", "SMS"))),
+});
+
+const callback = publicRoute({
+	method: "POST",
+	path: "/api/webhooks/sms",
+	summary:
+		"Delivery reports from the SMS provider, signed like dialer callbacks (X-Callgate-Signature with SMS_SECRET); deduplicated by event_id.",
+	tags: ["webhooks"],
+	headers: ["X-Callgate-Signature"],
+	responses: { 200: { description: "Applied, duplicate or stale" }, 401: { description: "Bad or missing signature" } },
+	async handler({ env, request }) {
+		const text = await readBodyText(request, 64 * 1024);
+		if (!(await verifyProviderSignature(env.SMS_SECRET ?? "", text, request.headers.get("X-Callgate-Signature")))) {
+			throw new ApiError(401, "Invalid or missing callback signature.");
+		}
+		return Response.json({ result: await applySmsCallback(env, validate(SmsCallback, parseJson(text))) });
+	},
+});
+
+export const smsRoutes: Route[] = [send, list, get, callback];
