@@ -12,6 +12,8 @@ export default defineConfig({
 					PASSWORD_HASH_ITERATIONS: "1000",
 					BOOTSTRAP_ADMIN_PASSWORD: "admin-password",
 				},
+				// Tests drive the webhook consumer themselves (createMessageBatch), with a stubbed fetch and a clock.
+				queueConsumers: {},
 			},
 		})),
 	],
