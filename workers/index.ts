@@ -15,18 +15,23 @@ const app = createApp(routes);
 
 export default {
 	fetch: app,
-	/** Every minute: wake campaigns that are due, close calls that outlived their maximum, purge expired claims. */
+	/**
+	 * Every minute: wake campaigns that are due, close calls that outlived their maximum,
+	 * re-queue webhook deliveries whose message was lost, purge expired claims and old event ids.
+	 */
 	async scheduled(controller, env, _ctx) {
 		const now = controller.scheduledTime;
-		const [sweep, closed, purged] = await Promise.all([
+		const [sweep, closedCalls, requeued, claims, providerEvents] = await Promise.all([
 			sweepDueCampaigns(env, now),
 			closeStaleCalls(env, now),
+			requeueStuckDeliveries(env, now),
 			purgeExpiredClaims(env.DB, now),
+			purgeProviderEvents(env, now),
 		]);
-		console.log(JSON.stringify({ cron: controller.cron, ...sweep, closed_calls: closed, purged_claims: purged }));
+		console.log(JSON.stringify({ cron: controller.cron, ...sweep, closedCalls, requeued, purged: { claims, providerEvents } }));
 	},
-	/** Webhook deliveries. */
-	async queue(batch, env) {
-		await consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+	/** Webhook deliveries, one message each; the consumer schedules its own retries. */
+	async queue(batch, env, _ctx) {
+		await consumeDeliveries(batch, env);
 	},
 } satisfies ExportedHandler<Env, DeliveryMessage>;
