@@ -1,11 +1,12 @@
 // `npm run bench`: starts the local server and loads it from this second process. Scenarios
 // that are compared run interleaved in the same run (bare, guarded, bare, guarded...) so that
 // their ratios are measured side by side on the same noisy machine.
-// BENCH_ONLY=guard,writes,import,campaigns picks sections; BENCH_SECONDS / BENCH_ROUNDS size them.
+// BENCH_ONLY=guard,writes,import,webhooks,campaigns picks sections; BENCH_SECONDS / BENCH_ROUNDS size them.
 import { randomUUID } from "node:crypto";
 import { manyCampaigns, refillLatency } from "./campaigns.mjs";
 import { header, load, row } from "./load.mjs";
 import { api, benchAccount, startServer } from "./server.mjs";
+import { webhookFanOut } from "./webhooks.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -94,6 +95,15 @@ async function campaignSection({ base, token }) {
 	if (many.problems.length || many.unfinished) process.exitCode = 1;
 }
 
+async function webhookSection({ base, token }) {
+	console.log("## Webhook fan-out (local receiver, every signature verified with standardwebhooks)\n");
+	const result = await webhookFanOut(base, token);
+	console.log(
+		`- ${result.delivered}/${result.expected} deliveries (200 SMS × 2 events × 5 endpoints) in ${result.seconds.toFixed(1)} s → ${result.perSecond.toFixed(0)} deliveries/s, ${result.invalid} bad signatures\n`,
+	);
+	if (result.delivered < result.expected || result.invalid) process.exitCode = 1;
+}
+
 const server = await startServer({ vars: { SIMULATED_CALL_SECONDS: "1" } });
 try {
 	const { token } = await benchAccount(server.base);
@@ -104,6 +114,7 @@ try {
 	if (wanted("guard")) await guardSection(context);
 	if (wanted("writes")) await writesSection(context);
 	if (wanted("import")) await importSection(context);
+	if (wanted("webhooks")) await webhookSection(context);
 	if (wanted("campaigns")) await campaignSection(context);
 } finally {
 	server.stop();
