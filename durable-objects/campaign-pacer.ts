@@ -161,6 +161,11 @@ export class CampaignPacer extends DurableObject<Env> {
 		return this.snapshot();
 	}
 
+	/** Calls still in flight (what a provider has yet to report on). */
+	openCalls(): { id: string; started_at: number }[] {
+		return this.sql("SELECT id, started_at FROM calls WHERE ended_at IS NULL ORDER BY started_at, id");
+	}
+
 	callLog(): {
 		id: string;
 		contact_id: string;

@@ -3,7 +3,7 @@ import { hashPassword, iterationsFrom } from "../auth/passwords";
 import { forgetTokens } from "../guard/guard";
 import { limitFor, RATE_LIMIT_GROUPS, type RateLimitGroup, type RateLimitOverrides } from "../guard/rate-limit-groups";
 import { ApiError, notFound } from "../http/errors";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { created, json } from "../http/responses";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
@@ -88,13 +88,7 @@ const listAccounts = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of accounts", schema: pageOf(Account) } },
 	async handler({ env, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT * FROM accounts WHERE is_platform = 0 AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(...after.binds, query.limit + 1)
-			.all<AccountRow>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<AccountRow>(env.DB, `SELECT * FROM accounts WHERE is_platform = 0`, [], query);
 		return json({ data: rows.map(present), next_cursor });
 	},
 });

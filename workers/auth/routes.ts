@@ -2,7 +2,7 @@ import { z } from "zod";
 import { admitLoginAttempt, forgetTokens } from "../guard/guard";
 import { withHeaders } from "../guard/rate-limit-headers";
 import { ApiError, notFound } from "../http/errors";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { created, json, noContent } from "../http/responses";
 import { DAY, nowIso } from "../lib/time";
 import { publicRoute, type Route, route } from "../routing/route";
@@ -150,14 +150,13 @@ const listApiTokens = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of tokens", schema: pageOf(ApiToken) } },
 	async handler({ env, principal, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
+		const { rows, next_cursor } = await pageOfRows<TokenRecord>(
+			env.DB,
 			`SELECT id, name, created_at, expires_at, revoked_at FROM tokens
-			  WHERE account_id = ? AND kind = 'api' AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(principal.accountId, ...after.binds, query.limit + 1)
-			.all<TokenRecord>();
-		const { rows, next_cursor } = page(results, query.limit);
+			  WHERE account_id = ? AND kind = 'api'`,
+			[principal.accountId],
+			query,
+		);
 		return json({ data: rows, next_cursor });
 	},
 });

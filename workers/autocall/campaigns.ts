@@ -4,11 +4,12 @@ import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
 import { ApiError, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { createOnce } from "../idempotency/create-once";
 import { planImport } from "../lib/import-plan";
 import { nowIso } from "../lib/time";
+import { CALL_COLUMNS } from "../pbx/calls";
 import { Call } from "../pbx/schemas";
 import { type AuthedContext, type Route, route } from "../routing/route";
 import { checkContacts, findFolder, rejectInvalidContacts } from "./contact-folders";
@@ -176,13 +177,12 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		query: PageQuery,
 		responses: { 200: { description: "A page of campaigns", schema: pageOf(AutocallCampaign) } },
 		async handler({ env, principal, query }) {
-			const after = afterCursor(query.cursor);
-			const { results } = await env.DB.prepare(
-				`SELECT * FROM autocall_campaigns WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-			)
-				.bind(principal.accountId, ...after.binds, query.limit + 1)
-				.all<StoredCampaign>();
-			const { rows, next_cursor } = page(results, query.limit);
+			const { rows, next_cursor } = await pageOfRows<StoredCampaign>(
+				env.DB,
+				`SELECT * FROM autocall_campaigns WHERE account_id = ?`,
+				[principal.accountId],
+				query,
+			);
 			return Response.json({ data: rows.map((row) => present(row)), next_cursor });
 		},
 	});
@@ -267,15 +267,12 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		responses: { 200: { description: "A page of calls", schema: pageOf(Call) } },
 		async handler({ env, principal, params, query }) {
 			const campaign = await findCampaign(env.DB, principal, params);
-			const after = afterCursor(query.cursor);
-			const { results } = await env.DB.prepare(
-				`SELECT id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome,
-				        created_at, updated_at, started_at, answered_at, ended_at, duration_seconds
-				   FROM calls WHERE campaign_id = ? AND account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-			)
-				.bind(campaign.id, principal.accountId, ...after.binds, query.limit + 1)
-				.all<{ id: string; created_at: string }>();
-			const { rows, next_cursor } = page(results, query.limit);
+			const { rows, next_cursor } = await pageOfRows<{ id: string; created_at: string }>(
+				env.DB,
+				`SELECT ${CALL_COLUMNS} FROM calls WHERE campaign_id = ? AND account_id = ?`,
+				[campaign.id, principal.accountId],
+				query,
+			);
 			return Response.json({ data: rows, next_cursor });
 		},
 	});

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { ApiError, notFound } from "../http/errors";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { type CheckedRow, checkRow, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
 import { nowIso } from "../lib/time";
@@ -59,14 +59,14 @@ export function contactFolderRoutes(base: string): Route[] {
 		query: PageQuery,
 		responses: { 200: { description: "A page of folders", schema: pageOf(ContactFolder) } },
 		async handler({ env, principal, query }) {
-			const after = afterCursor(query.cursor, "f");
-			const { results } = await env.DB.prepare(
+			const { rows, next_cursor } = await pageOfRows<{ id: string; created_at: string }>(
+				env.DB,
 				`SELECT f.id, f.name, f.created_at, (SELECT count(*) FROM contacts c WHERE c.folder_id = f.id) AS contacts
-				   FROM contact_folders f WHERE f.account_id = ? AND ${after.sql} ORDER BY f.created_at, f.id LIMIT ?`,
-			)
-				.bind(principal.accountId, ...after.binds, query.limit + 1)
-				.all<{ id: string; created_at: string }>();
-			const { rows, next_cursor } = page(results, query.limit);
+				   FROM contact_folders f WHERE f.account_id = ?`,
+				[principal.accountId],
+				query,
+				"f",
+			);
 			return Response.json({ data: rows, next_cursor });
 		},
 	});
@@ -132,13 +132,12 @@ export function contactFolderRoutes(base: string): Route[] {
 		responses: { 200: { description: "A page of contacts" } },
 		async handler({ env, principal, params, query }) {
 			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
-			const after = afterCursor(query.cursor);
-			const { results } = await env.DB.prepare(
-				`SELECT id, phone, name, attributes, created_at FROM contacts WHERE folder_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-			)
-				.bind(folder.id, ...after.binds, query.limit + 1)
-				.all<{ id: string; created_at: string; attributes: string }>();
-			const { rows, next_cursor } = page(results, query.limit);
+			const { rows, next_cursor } = await pageOfRows<{ id: string; created_at: string; attributes: string }>(
+				env.DB,
+				`SELECT id, phone, name, attributes, created_at FROM contacts WHERE folder_id = ?`,
+				[folder.id],
+				query,
+			);
 			return Response.json({ data: rows.map((row) => ({ ...row, attributes: JSON.parse(row.attributes) })), next_cursor });
 		},
 	});

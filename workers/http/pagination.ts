@@ -30,7 +30,7 @@ export function decodeCursor(cursor: string | undefined): Position | undefined {
 }
 
 /** Fetches `limit + 1` rows to know whether there is a next page. */
-export function page<T extends Position>(rows: T[], limit: number): { rows: T[]; next_cursor: string | null } {
+function page<T extends Position>(rows: T[], limit: number): { rows: T[]; next_cursor: string | null } {
 	const more = rows.length > limit;
 	const kept = more ? rows.slice(0, limit) : rows;
 	const last = kept[kept.length - 1];
@@ -38,7 +38,7 @@ export function page<T extends Position>(rows: T[], limit: number): { rows: T[];
 }
 
 /** SQL fragment and bindings that continue after the cursor. */
-export function afterCursor(cursor: string | undefined, alias = ""): { sql: string; binds: string[] } {
+function afterCursor(cursor: string | undefined, alias = ""): { sql: string; binds: string[] } {
 	const position = decodeCursor(cursor);
 	if (!position) return { sql: "1 = 1", binds: [] };
 	const column = (name: string) => (alias ? `${alias}.${name}` : name);
@@ -49,3 +49,23 @@ export function afterCursor(cursor: string | undefined, alias = ""): { sql: stri
 }
 
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+
+/**
+ * One page of `select` (a query ending in its WHERE conditions), in keyset order. `alias` is
+ * the table alias that owns `created_at` and `id` when the query joins.
+ */
+export async function pageOfRows<T extends Position>(
+	db: D1Database,
+	select: string,
+	binds: unknown[],
+	query: PageQuery,
+	alias = "",
+): Promise<{ rows: T[]; next_cursor: string | null }> {
+	const after = afterCursor(query.cursor, alias);
+	const column = (name: string) => (alias ? `${alias}.${name}` : name);
+	const { results } = await db
+		.prepare(`${select} AND ${after.sql} ORDER BY ${column("created_at")}, ${column("id")} LIMIT ?`)
+		.bind(...binds, ...after.binds, query.limit + 1)
+		.all<T>();
+	return page(results, query.limit);
+}

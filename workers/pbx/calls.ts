@@ -1,6 +1,6 @@
 import { dialerFor } from "../dialer/dialer";
 import { ApiError, notFound } from "../http/errors";
-import { afterCursor, page, pageOf } from "../http/pagination";
+import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
@@ -11,15 +11,12 @@ import { Call, CallListQuery, ClickToCallBody } from "./schemas";
 
 const tags = ["pbx"];
 
+/** The public shape of a call row, shared by every route that lists calls. */
+export const CALL_COLUMNS =
+	"id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome, created_at, updated_at, started_at, answered_at, ended_at, duration_seconds";
+
 export async function findCall(db: D1Database, accountId: string, id: string) {
-	const row = await db
-		.prepare(
-			`SELECT id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome,
-			        created_at, updated_at, started_at, answered_at, ended_at, duration_seconds
-			   FROM calls WHERE id = ? AND account_id = ?`,
-		)
-		.bind(id, accountId)
-		.first();
+	const row = await db.prepare(`SELECT ${CALL_COLUMNS} FROM calls WHERE id = ? AND account_id = ?`).bind(id, accountId).first();
 	if (!row) throw notFound("Call");
 	return row;
 }
@@ -81,15 +78,12 @@ const list = route({
 	query: CallListQuery,
 	responses: { 200: { description: "A page of calls", schema: pageOf(Call) } },
 	async handler({ env, principal, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome,
-			        created_at, updated_at, started_at, answered_at, ended_at, duration_seconds
-			   FROM calls WHERE account_id = ? AND (? IS NULL OR status = ?) AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(principal.accountId, query.status ?? null, query.status ?? null, ...after.binds, query.limit + 1)
-			.all<{ created_at: string; id: string }>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<{ created_at: string; id: string }>(
+			env.DB,
+			`SELECT ${CALL_COLUMNS} FROM calls WHERE account_id = ? AND (? IS NULL OR status = ?)`,
+			[principal.accountId, query.status ?? null, query.status ?? null],
+			query,
+		);
 		return Response.json({ data: rows, next_cursor });
 	},
 });

@@ -1,7 +1,7 @@
 import type { Principal } from "../auth/principal";
 import { ApiError, notFound } from "../http/errors";
 import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { noContent } from "../http/responses";
 import { isUniqueViolation } from "../idempotency/claims";
 import { requirePhone } from "../lib/phone";
@@ -54,13 +54,12 @@ const list = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of extensions", schema: pageOf(Extension) } },
 	async handler({ env, principal, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT * FROM extensions WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(principal.accountId, ...after.binds, query.limit + 1)
-			.all<ExtensionRow>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<ExtensionRow>(
+			env.DB,
+			`SELECT * FROM extensions WHERE account_id = ?`,
+			[principal.accountId],
+			query,
+		);
 		return Response.json({ data: rows.map(present), next_cursor });
 	},
 });

@@ -3,7 +3,7 @@ import type { AccountEvent } from "../events/event";
 import { dispatchEvents, eventStatements } from "../events/outbox";
 import { parseJson, readBodyText, validate } from "../http/body";
 import { ApiError, notFound } from "../http/errors";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
@@ -142,13 +142,12 @@ const list = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of messages", schema: pageOf(Sms) } },
 	async handler({ env, principal, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT ${COLUMNS} FROM sms_messages WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(principal.accountId, ...after.binds, query.limit + 1)
-			.all<{ id: string; created_at: string }>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<{ id: string; created_at: string }>(
+			env.DB,
+			`SELECT ${COLUMNS} FROM sms_messages WHERE account_id = ?`,
+			[principal.accountId],
+			query,
+		);
 		return Response.json({ data: rows, next_cursor });
 	},
 });

@@ -1,6 +1,6 @@
 import { notFound } from "../http/errors";
 import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { noContent } from "../http/responses";
 import { createOnce } from "../idempotency/create-once";
@@ -62,13 +62,12 @@ const list = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of campaigns", schema: pageOf(Campaign) } },
 	async handler({ env, principal, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT ${COLUMNS} FROM telesales_campaigns WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(principal.accountId, ...after.binds, query.limit + 1)
-			.all<CampaignRow>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<CampaignRow>(
+			env.DB,
+			`SELECT ${COLUMNS} FROM telesales_campaigns WHERE account_id = ?`,
+			[principal.accountId],
+			query,
+		);
 		return Response.json({ data: rows, next_cursor });
 	},
 });

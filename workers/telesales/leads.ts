@@ -1,6 +1,6 @@
 import { ApiError, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
-import { afterCursor, page, pageOf } from "../http/pagination";
+import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { isUniqueViolation } from "../idempotency/claims";
 import { createOnce } from "../idempotency/create-once";
@@ -101,14 +101,12 @@ const list = route({
 	responses: { 200: { description: "A page of leads", schema: pageOf(Lead) } },
 	async handler({ env, principal, params, query }) {
 		const campaign = await findCampaign(env.DB, principal.accountId, params);
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT ${LEAD_COLUMNS} FROM leads WHERE campaign_id = ? AND (? IS NULL OR status = ?) AND ${after.sql}
-			  ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(campaign.id, query.status ?? null, query.status ?? null, ...after.binds, query.limit + 1)
-			.all<LeadRow>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<LeadRow>(
+			env.DB,
+			`SELECT ${LEAD_COLUMNS} FROM leads WHERE campaign_id = ? AND (? IS NULL OR status = ?)`,
+			[campaign.id, query.status ?? null, query.status ?? null],
+			query,
+		);
 		return Response.json({ data: rows.map(presentLead), next_cursor });
 	},
 });

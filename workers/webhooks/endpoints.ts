@@ -2,7 +2,7 @@ import type { Principal } from "../auth/principal";
 import { enqueueDeliveries } from "../events/outbox";
 import { ApiError, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
-import { afterCursor, PageQuery, page, pageOf } from "../http/pagination";
+import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { noContent } from "../http/responses";
 import { nowIso } from "../lib/time";
@@ -89,13 +89,12 @@ const list = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of endpoints", schema: pageOf(Endpoint) } },
 	async handler({ env, principal, query }) {
-		const after = afterCursor(query.cursor);
-		const { results } = await env.DB.prepare(
-			`SELECT ${COLUMNS} FROM webhook_endpoints WHERE account_id = ? AND ${after.sql} ORDER BY created_at, id LIMIT ?`,
-		)
-			.bind(principal.accountId, ...after.binds, query.limit + 1)
-			.all<EndpointRow>();
-		const { rows, next_cursor } = page(results, query.limit);
+		const { rows, next_cursor } = await pageOfRows<EndpointRow>(
+			env.DB,
+			`SELECT ${COLUMNS} FROM webhook_endpoints WHERE account_id = ?`,
+			[principal.accountId],
+			query,
+		);
 		return Response.json({ data: rows.map(present), next_cursor });
 	},
 });
@@ -201,18 +200,24 @@ const deliveries = route({
 	responses: { 200: { description: "A page of deliveries", schema: pageOf(Delivery) } },
 	async handler({ env, principal, params, query }) {
 		const endpoint = await findEndpoint(env.DB, principal, params);
-		const after = afterCursor(query.cursor, "d");
-		const { results } = await env.DB.prepare(
+		const { rows, next_cursor } = await pageOfRows<{
+			id: string;
+			created_at: string;
+			status: string;
+			next_attempt_at: string;
+			attempts: string;
+		}>(
+			env.DB,
 			`SELECT d.id, d.event_id, e.type AS event_type, d.status, d.next_attempt_at, d.created_at,
 			        (SELECT json_group_array(json_object('attempt', a.attempt, 'status_code', a.status_code, 'error', a.error,
 			                                             'latency_ms', a.latency_ms, 'attempted_at', a.attempted_at))
 			           FROM (SELECT * FROM webhook_attempts WHERE delivery_id = d.id ORDER BY attempt) a) AS attempts
 			   FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-			  WHERE d.endpoint_id = ? AND ${after.sql} ORDER BY d.created_at, d.id LIMIT ?`,
-		)
-			.bind(endpoint.id, ...after.binds, query.limit + 1)
-			.all<{ id: string; created_at: string; status: string; next_attempt_at: string; attempts: string }>();
-		const { rows, next_cursor } = page(results, query.limit);
+			  WHERE d.endpoint_id = ?`,
+			[endpoint.id],
+			query,
+			"d",
+		);
 		return Response.json({
 			data: rows.map((row) => ({
 				...row,
