@@ -437,6 +437,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		const state: PacerState = { config: configFromRow(row), status: row.status === "draft" ? "scheduled" : row.status };
 		this.save(state);
+		// A campaign created to start at once is active from its first moment: say so once.
+		if (state.status === "active") this.event("campaign.activated", this.clock());
 		return state;
 	}
 

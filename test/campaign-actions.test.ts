@@ -209,6 +209,10 @@ describe("the simulated dialer and the cron sweep", () => {
 		);
 		const outcome = Object.fromEntries(calls.body.data.map((c) => [c.to_phone.slice(-1), c.status]));
 		expect(outcome).toEqual({ "0": "completed", "1": "completed", "7": "no_answer", "8": "busy", "9": "failed" });
+		for (const type of ["campaign.activated", "campaign.completed"]) {
+			expect(await countRows("events", "account_id = ? AND type = ?", account.id, type), type).toBe(1);
+		}
+		expect(await countRows("events", "account_id = ? AND type = 'call.completed'", account.id)).toBe(5);
 	});
 
 	it("the cron handler wakes due campaigns", async () => {

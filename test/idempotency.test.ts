@@ -157,6 +157,8 @@ describe("Idempotency-Key", () => {
 		const crashed = await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers });
 		expect(prototype.complete).toBe(complete);
 		expect(crashed.status).toBe(500);
+		// Nothing internal on the wire.
+		expect(await crashed.json()).toEqual({ message: "Internal server error." });
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(1);
 
 		// The dead attempt still holds its key until its lock lapses.
