@@ -21,5 +21,7 @@ export default defineConfig({
 		include: ["test/**/*.test.ts"],
 		setupFiles: ["./test/setup/apply-migrations.ts"],
 		testTimeout: 30_000,
+		// The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
+		reporters: ["default", ["json", { outputFile: ".test-results/vitest.json" }]],
 	},
 });
