@@ -28,7 +28,12 @@ export interface CampaignSnapshot {
 	next_opening_at: string | null;
 }
 
-export type ActionResult = { ok: true; status: CampaignStatus } | { ok: false; status: CampaignStatus };
+/** An action's outcome, with the live counters after it (so the caller needs no second call). */
+export interface ActionResult {
+	ok: boolean;
+	status: CampaignStatus;
+	live: CampaignSnapshot;
+}
 
 const STATE = "state";
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
@@ -260,12 +265,13 @@ export class CampaignPacer extends DurableObject<Env> {
 	): Promise<ActionResult> {
 		return this.load(campaignId).then(async (state) => {
 			const decision = decide(state.status, state.config);
-			if (!decision) return { ok: false, status: state.status };
-			if (decision.to === state.status) return { ok: true, status: state.status };
-			this.save({ ...state, status: decision.to });
-			if (decision.event) this.event(decision.event, this.clock());
-			await this.settle(this.pump());
-			return { ok: true, status: this.status() };
+			if (!decision) return { ok: false, status: state.status, live: this.snapshot() };
+			if (decision.to !== state.status) {
+				this.save({ ...state, status: decision.to });
+				if (decision.event) this.event(decision.event, this.clock());
+				await this.settle(this.pump());
+			}
+			return { ok: true, status: this.status(), live: this.snapshot() };
 		});
 	}
 
@@ -366,6 +372,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		await dispatchEvents(this.env, config.accountId, events).catch((error: unknown) =>
 			console.warn("event dispatch failed", error instanceof Error ? error.message : String(error)),
 		);
+		// Callers read D1 next (ETag, status): let the record catch up before answering.
+		await this.mirror;
 		for (const callId of failedDials) if (callId) await this.callEnded(config.campaignId, callId, "failed");
 	}
 

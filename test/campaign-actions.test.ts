@@ -34,6 +34,9 @@ describe("campaign actions", () => {
 		expect(dialled).toHaveLength(3);
 		const paused = await post(account.token, `/api/autocall/campaigns/${campaign.id}/pause`);
 		expect(paused.body.status).toBe("paused");
+		// The answer's ETag is already the record's: usable for If-Match at once.
+		const current = await call(`/api/autocall/campaigns/${campaign.id}`, { token: account.token });
+		expect(current.headers.get("ETag")).toBe(paused.response.headers.get("ETag"));
 		for (const placed of dialled) expect(await pacer.callEnded(campaign.id, placed.callId, "completed")).toBe(true);
 		await runDurableObjectAlarm(pacer);
 		expect(dialled).toHaveLength(3);

@@ -254,7 +254,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 				const result = await pacer[name](row.id);
 				if (!result.ok) throw new ApiError(409, `Cannot ${name} a campaign that is ${result.status}.`);
 				const fresh = await findCampaign(env.DB, principal, params);
-				return Response.json(present(fresh, await pacer.view(row.id)), { headers: { ETag: `"v${fresh.version}"` } });
+				return Response.json(present(fresh, result.live), { headers: { ETag: `"v${fresh.version}"` } });
 			},
 		});
 
