@@ -1,4 +1,3 @@
-import type { Principal } from "./auth/principal";
 import { type Admission, admit } from "./guard/guard";
 import { rateLimitGroupFor } from "./guard/rate-limit-groups";
 import { withHeaders } from "./guard/rate-limit-headers";
@@ -83,5 +82,3 @@ async function releaseQuietly(admission: Admission) {
 		console.warn("connection slot release failed", error instanceof Error ? error.message : String(error));
 	}
 }
-
-export type { Principal };

@@ -1,8 +1,8 @@
-import { z } from "zod";
 import { admitLoginAttempt, forgetTokens } from "../guard/guard";
 import { withHeaders } from "../guard/rate-limit-headers";
 import { ApiError, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
+import { uuidParam } from "../http/params";
 import { created, json, noContent } from "../http/responses";
 import { DAY, nowIso } from "../lib/time";
 import { publicRoute, type Route, route } from "../routing/route";
@@ -13,7 +13,6 @@ import { ApiToken, CreateApiTokenBody, CreatedApiToken, LoginBody, MeResponse, T
 import { hashToken, newTokenSecret, SESSION_TTL_MS } from "./tokens";
 
 const tags = ["auth"];
-const IdParam = z.uuid();
 
 interface TokenRecord {
 	id: string;
@@ -168,11 +167,10 @@ const revokeApiToken = route({
 	tags,
 	responses: { 204: { description: "Revoked" }, 404: { description: "No such token in this account" } },
 	async handler({ env, principal, params }) {
-		if (!IdParam.safeParse(params.id).success) throw notFound("Token");
 		const revoked = await revokeTokens(
 			env.DB.prepare(
 				"UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND account_id = ? AND kind = 'api' RETURNING token_hash",
-			).bind(nowIso(), params.id, principal.accountId),
+			).bind(nowIso(), uuidParam(params, "id", "Token"), principal.accountId),
 			env,
 		);
 		if (revoked === 0) throw notFound("Token");
