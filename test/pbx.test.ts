@@ -36,6 +36,24 @@ describe("PBX", () => {
 		const list = await callJson<{ data: { status: string }[] }>("/api/pbx/calls", { token: account.token });
 		expect(list.body.data).toHaveLength(1);
 		expect(["queued", "ringing"]).toContain(list.body.data[0]?.status);
+		// The simulated dialer's callbacks move it on; a late duplicate changes nothing.
+		const { applyProviderEvent } = await import("../workers/dialer/provider-events");
+		const { env } = await import("cloudflare:workers");
+		const done = {
+			event_id: `t-${body.id}`,
+			call_id: body.id,
+			status: "completed" as const,
+			occurred_at: new Date().toISOString(),
+			duration_seconds: 42,
+		};
+		expect(await applyProviderEvent(env, done)).toBe("applied");
+		expect(await applyProviderEvent(env, done)).toBe("duplicate");
+		const completed = await callJson<{ status: string; started_at: string; duration_seconds: number }>(
+			`/api/pbx/calls/${body.id}`,
+			{ token: account.token },
+		);
+		expect(completed.body).toMatchObject({ status: "completed", duration_seconds: 42 });
+		expect(completed.body.started_at).not.toBeNull();
 		expect((await call("/api/pbx/calls?status=completed", { token: account.token })).status).toBe(200);
 	});
 

@@ -63,7 +63,7 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 		: [];
 	const [moved] = await env.DB.batch([
 		env.DB.prepare(
-			`UPDATE calls SET status = ?1, updated_at = ?2,
+			`UPDATE calls SET status = ?1, updated_at = ?2, started_at = coalesce(started_at, ?2),
 			        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
 			        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
 			        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
