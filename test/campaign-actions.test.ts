@@ -7,6 +7,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import type { DialerSimulator } from "../durable-objects/dialer-simulator";
 import worker from "../workers/index";
 import { signProviderPayload } from "../workers/lib/signatures";
@@ -113,6 +114,19 @@ describe("campaign actions", () => {
 		expect(dialled).toHaveLength(1);
 		await pacer.callEnded(campaign.id, dialled[0]?.callId ?? "", "completed");
 		expect(dialled).toHaveLength(2);
+	});
+
+	it("a dial the provider refuses ends as failed and frees its slot for the next contact", async () => {
+		const account = await pbxAccount();
+		const campaign = await createCampaign(account, { contacts: phones(3), max_concurrent_calls: 1 });
+		await runInDurableObject(pacerOf(campaign.id), (pacer: CampaignPacer) => {
+			pacer.clock = () => MONDAY_NOON_NY;
+			pacer.dialer = { place: async () => Promise.reject(new Error("provider down")) };
+		});
+		const view = await pacerOf(campaign.id).wake(campaign.id);
+		const log = await pacerOf(campaign.id).callLog();
+		expect(log.map((c) => c.outcome)).toEqual(["failed", "failed", "failed"]);
+		expect(view.status).toBe("completed");
 	});
 
 	it("a call with no final status after its maximum duration ends as timeout and frees its slot", async () => {

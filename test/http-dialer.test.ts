@@ -1,0 +1,53 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { dialerFor } from "../workers/dialer/dialer";
+import { verifyProviderSignature } from "../workers/lib/signatures";
+
+afterEach(() => {
+	vi.restoreAllMocks();
+});
+
+describe("the http dialer provider", () => {
+	it("posts each call to DIALER_URL, signed with DIALER_SECRET", async () => {
+		const sent: Request[] = [];
+		vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+			sent.push(new Request(input, init));
+			return new Response(null, { status: 202 });
+		});
+		const dialer = dialerFor({
+			...env,
+			DIALER_PROVIDER: "http",
+			DIALER_URL: "https://dialer.example/calls",
+			DIALER_SECRET: "s3cret",
+		});
+		const callId = crypto.randomUUID();
+		await dialer.place({ callId, accountId: "a", campaignId: null, to: "+84987654321", callerId: null });
+		expect(sent).toHaveLength(1);
+		const request = sent[0] as Request;
+		expect(request.url).toBe("https://dialer.example/calls");
+		const body = await request.text();
+		expect(JSON.parse(body)).toMatchObject({ call_id: callId, to: "+84987654321", callback_path: "/api/webhooks/dialer" });
+		expect(await verifyProviderSignature("s3cret", body, request.headers.get("X-Callgate-Signature"))).toBe(true);
+		expect(await verifyProviderSignature("other", body, request.headers.get("X-Callgate-Signature"))).toBe(false);
+	});
+
+	it("a refused call is an error the pacer turns into a failed call", async () => {
+		vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response(null, { status: 503 }));
+		const dialer = dialerFor({
+			...env,
+			DIALER_PROVIDER: "http",
+			DIALER_URL: "https://dialer.example/calls",
+			DIALER_SECRET: "s3cret",
+		});
+		await expect(
+			dialer.place({ callId: crypto.randomUUID(), accountId: "a", campaignId: null, to: "+84987654321", callerId: null }),
+		).rejects.toThrow(/HTTP 503/);
+	});
+
+	it("signatures outside the 5-minute tolerance are refused", async () => {
+		const { signProviderPayload } = await import("../workers/lib/signatures");
+		const old = await signProviderPayload("s3cret", "{}", Date.now() - 6 * 60_000);
+		expect(await verifyProviderSignature("s3cret", "{}", old)).toBe(false);
+		expect(await verifyProviderSignature("s3cret", "{}", "garbage")).toBe(false);
+	});
+});
