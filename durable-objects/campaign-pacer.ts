@@ -80,12 +80,14 @@ export class CampaignPacer extends DurableObject<Env> {
 		return this.snapshot();
 	}
 
-	/** A PATCH changed pacing or the window; lowering caps never touches live calls. */
-	async configure(campaignId: string, config: PacerConfig): Promise<void> {
+	/** A PATCH changed pacing or the window; lowering caps never touches live calls. Answers the live counters. */
+	async configure(campaignId: string, config: PacerConfig): Promise<CampaignSnapshot> {
 		const state = await this.load(campaignId);
-		if (config.version <= state.config.version) return;
-		this.save({ ...state, config });
-		await this.settle(this.pump());
+		if (config.version > state.config.version) {
+			this.save({ ...state, config });
+			await this.settle(this.pump());
+		}
+		return this.snapshot();
 	}
 
 	async pause(campaignId: string): Promise<ActionResult> {

@@ -2,12 +2,13 @@ import type { z } from "zod";
 import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/config";
 import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, invalidField, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { createOnce } from "../idempotency/create-once";
 import { planImport } from "../lib/import-plan";
+import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { CALL_COLUMNS } from "../pbx/calls";
 import { Call } from "../pbx/schemas";
@@ -16,7 +17,6 @@ import { checkContacts, findFolder, rejectInvalidContacts } from "./contact-fold
 import { AutocallCampaign, CreateCampaignBody, UpdateCampaignBody } from "./schemas";
 
 const tags = ["autocall"];
-const INSERT_CHUNK = 1_000;
 
 interface StoredCampaign extends CampaignRow {
 	name: string;
@@ -66,9 +66,6 @@ async function findCampaign(db: D1Database, principal: Principal, params: Record
 	return row;
 }
 
-const invalid = (field: string, message: string) =>
-	new ApiError(422, `The given data was invalid: ${field}: ${message}`, { [field]: [message] });
-
 /** The campaign's own copy of its contacts: inline ones (normalised, deduplicated) or the folder's as of now. */
 async function contactsFor(c: AuthedContext<z.infer<typeof CreateCampaignBody>, undefined>): Promise<CampaignContact[]> {
 	const { env, principal, body } = c;
@@ -79,12 +76,12 @@ async function contactsFor(c: AuthedContext<z.infer<typeof CreateCampaignBody>, 
 	}
 	const folderId = body.contact_folder_id ?? "";
 	await findFolder(env.DB, principal.accountId, folderId).catch(() => {
-		throw invalid("contact_folder_id", "No such contact folder in this account.");
+		throw invalidField("contact_folder_id", "No such contact folder in this account.");
 	});
 	const { results } = await env.DB.prepare("SELECT phone, name FROM contacts WHERE folder_id = ? ORDER BY created_at, id")
 		.bind(folderId)
 		.all<CampaignContact>();
-	if (results.length === 0) throw invalid("contact_folder_id", "The folder has no contacts.");
+	if (results.length === 0) throw invalidField("contact_folder_id", "The folder has no contacts.");
 	return results.map((contact) => ({ ...contact, id: crypto.randomUUID() }));
 }
 
@@ -94,19 +91,15 @@ function insertContacts(
 	campaignId: string,
 	contacts: CampaignContact[],
 ): D1PreparedStatement[] {
-	const statements: D1PreparedStatement[] = [];
-	for (let start = 0; start < contacts.length; start += INSERT_CHUNK) {
-		const chunk = contacts.slice(start, start + INSERT_CHUNK).map((contact, index) => ({ ...contact, position: start + index }));
-		statements.push(
-			db
-				.prepare(
-					`INSERT INTO campaign_contacts (id, campaign_id, account_id, phone, name, position)
-					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.position' FROM json_each(?3)`,
-				)
-				.bind(campaignId, accountId, JSON.stringify(chunk)),
-		);
-	}
-	return statements;
+	const rows = contacts.map((contact, position) => ({ ...contact, position }));
+	return statementsForRows(rows, (json) =>
+		db
+			.prepare(
+				`INSERT INTO campaign_contacts (id, campaign_id, account_id, phone, name, position)
+				 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.position' FROM json_each(?3)`,
+			)
+			.bind(campaignId, accountId, json),
+	);
 }
 
 /** Routes under one base: `/api/autocall/campaigns` and its alias `/api/public/v1/batch-calls`. */
@@ -232,8 +225,8 @@ export function autocallCampaignRoutes(base: string): Route[] {
 				now: nowIso(),
 			});
 			const row = { ...updated, account_id: principal.accountId };
-			await pacerOf(env, row.id).configure(row.id, configFromRow(row));
-			return resourceResponse(request, present(row, await pacerOf(env, row.id).view(row.id)), row.version);
+			const live = await pacerOf(env, row.id).configure(row.id, configFromRow(row));
+			return resourceResponse(request, present(row, live), row.version);
 		},
 	});
 

@@ -1,15 +1,15 @@
 import type { z } from "zod";
-import { ApiError, notFound } from "../http/errors";
+import { invalidFields, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { type CheckedRow, checkRow, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { BulkImportReport } from "../telesales/schemas";
 import { ContactFolder, ContactFolderBody, ContactImportBody, ContactInput } from "./schemas";
 
 const tags = ["autocall"];
-const INSERT_CHUNK = 1_000;
 
 export async function findFolder(db: D1Database, accountId: string, id: string) {
 	const row = await db
@@ -29,8 +29,7 @@ export function checkContacts(rows: unknown[], region: string): CheckedRow<z.inf
 
 export function rejectInvalidContacts(checked: CheckedRow<unknown>[], field: string) {
 	const errors = invalidRowErrors(checked, field);
-	if (Object.keys(errors).length)
-		throw new ApiError(422, `The given data was invalid: ${Object.keys(errors)[0]}: ${Object.values(errors)[0]?.[0]}`, errors);
+	if (Object.keys(errors).length) throw invalidFields(errors);
 }
 
 /** Routes under one base: `/api/autocall/contact-folders` and its `/api/public/v1/` alias. */
@@ -106,18 +105,13 @@ export function contactFolderRoutes(base: string): Route[] {
 				.all<{ phone: string; id: string }>();
 			const plan = planImport(checked, new Map(results.map((row) => [row.phone, row.id])));
 			const now = nowIso();
-			const statements: D1PreparedStatement[] = [];
-			for (let start = 0; start < plan.creates.length; start += INSERT_CHUNK) {
-				const chunk = plan.creates
-					.slice(start, start + INSERT_CHUNK)
-					.map((c) => ({ ...c, attributes: JSON.stringify(c.attributes) }));
-				statements.push(
-					env.DB.prepare(
-						`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
-						 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3 FROM json_each(?4)`,
-					).bind(principal.accountId, folder.id, now, JSON.stringify(chunk)),
-				);
-			}
+			const contacts = plan.creates.map((contact) => ({ ...contact, attributes: JSON.stringify(contact.attributes) }));
+			const statements = statementsForRows(contacts, (json) =>
+				env.DB.prepare(
+					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
+					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3 FROM json_each(?4)`,
+				).bind(principal.accountId, folder.id, now, json),
+			);
 			if (statements.length) await env.DB.batch(statements);
 			return Response.json(summarise(plan), { status: 201 });
 		},

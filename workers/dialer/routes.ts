@@ -1,7 +1,5 @@
 import { z } from "zod";
-import { parseJson, readBodyText, validate } from "../http/body";
-import { ApiError } from "../http/errors";
-import { verifyProviderSignature } from "../lib/signatures";
+import { readSignedCallback } from "../http/signed-callback";
 import { publicRoute, type Route } from "../routing/route";
 import { applyProviderEvent, ProviderEvent } from "./provider-events";
 
@@ -21,11 +19,7 @@ const dialerCallback = publicRoute({
 		401: { description: "Bad or missing signature" },
 	},
 	async handler({ env, request }) {
-		const text = await readBodyText(request, 64 * 1024);
-		if (!(await verifyProviderSignature(env.DIALER_SECRET ?? "", text, request.headers.get("X-Callgate-Signature")))) {
-			throw new ApiError(401, "Invalid or missing callback signature.");
-		}
-		const event = validate(ProviderEvent, parseJson(text));
+		const event = await readSignedCallback(request, env.DIALER_SECRET, ProviderEvent);
 		return Response.json({ result: await applyProviderEvent(env, event) });
 	},
 });

@@ -27,10 +27,17 @@ export function validationError(error: z.ZodError, prefix: string[] = []): ApiEr
 		const key = [...prefix, ...issue.path.map(String)].join(".") || "body";
 		errors[key] = [...(errors[key] ?? []), issue.message];
 	}
-	const first = Object.entries(errors)[0];
-	const message = first ? `The given data was invalid: ${first[0]}: ${first[1][0]}` : "The given data was invalid.";
-	return new ApiError(422, message, errors);
+	return invalidFields(errors);
 }
+
+/** 422 with field errors: from a schema, or from checks that need the database or the account. */
+export function invalidFields(errors: FieldErrors, message?: string): ApiError {
+	const first = Object.entries(errors)[0];
+	const summary = first ? `The given data was invalid: ${first[0]}: ${first[1][0]}` : "The given data was invalid.";
+	return new ApiError(422, message ?? summary, errors);
+}
+
+export const invalidField = (field: string, message: string) => invalidFields({ [field]: [message] });
 
 /** The one place an error becomes a response: `{"message", "errors"?}` and nothing internal. */
 export function errorResponse(error: unknown): Response {

@@ -4,13 +4,15 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
 	return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function toBase64Url(bytes: Uint8Array): string {
-	return btoa(String.fromCharCode(...bytes))
-		.replaceAll("+", "-")
-		.replaceAll("/", "_")
-		.replace(/=+$/, "");
+export function toBase64(bytes: ArrayBuffer | Uint8Array): string {
+	return btoa(String.fromCharCode(...new Uint8Array(bytes)));
 }
 
+export function toBase64Url(bytes: Uint8Array): string {
+	return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** Decodes base64 in either alphabet, padded or not. */
 export function fromBase64Url(text: string): Uint8Array {
 	const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
 	return Uint8Array.from(binary, (char) => char.charCodeAt(0));

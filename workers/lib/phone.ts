@@ -1,6 +1,6 @@
 import type { CountryCode } from "libphonenumber-js/max";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
-import { ApiError } from "../http/errors";
+import { invalidField } from "../http/errors";
 
 /** E.164 for a number written as people write it, read in the account's default region. */
 export function toE164(input: string, region: string): string | null {
@@ -13,9 +13,6 @@ export const invalidPhoneMessage = (region: string) => `Not a valid phone number
 /** 422 naming the field when the number is not valid. */
 export function requirePhone(input: string, region: string, field: string): string {
 	const e164 = toE164(input, region);
-	if (!e164)
-		throw new ApiError(422, `The given data was invalid: ${field}: ${invalidPhoneMessage(region)}`, {
-			[field]: [invalidPhoneMessage(region)],
-		});
+	if (!e164) throw invalidField(field, invalidPhoneMessage(region));
 	return e164;
 }

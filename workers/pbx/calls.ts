@@ -1,5 +1,5 @@
 import { dialerFor } from "../dialer/dialer";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, invalidField, notFound } from "../http/errors";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { createOnce } from "../idempotency/create-once";
@@ -33,9 +33,7 @@ const clickToCall = route({
 		const { env, principal, body } = c;
 		const toPhone = requirePhone(body.to_phone, principal.defaultRegion, "to_phone");
 		const extension = await findExtension(env.DB, principal.accountId, body.from_extension).catch(() => {
-			throw new ApiError(422, "The given data was invalid: from_extension: No such extension in this account.", {
-				from_extension: ["No such extension in this account."],
-			});
+			throw invalidField("from_extension", "No such extension in this account.");
 		});
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
 		const callerId = body.caller_id ? requirePhone(body.caller_id, principal.defaultRegion, "caller_id") : extension.caller_id;
@@ -43,11 +41,7 @@ const clickToCall = route({
 			const owned = await env.DB.prepare("SELECT 1 FROM caller_ids WHERE account_id = ? AND number = ?")
 				.bind(principal.accountId, callerId)
 				.first();
-			if (!owned) {
-				throw new ApiError(422, "The given data was invalid: caller_id: Not one of this account's caller ids.", {
-					caller_id: ["Not one of this account's caller ids."],
-				});
-			}
+			if (!owned) throw invalidField("caller_id", "Not one of this account's caller ids.");
 		}
 		const now = nowIso();
 		const { id, existed } = await createOnce(c, "call", crypto.randomUUID(), (id) => [

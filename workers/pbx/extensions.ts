@@ -1,5 +1,5 @@
 import type { Principal } from "../auth/principal";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, invalidField, notFound } from "../http/errors";
 import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { noContent } from "../http/responses";
@@ -40,10 +40,7 @@ export async function findExtension(db: D1Database, accountId: string, extension
 async function checkUser(db: D1Database, principal: Principal, userId: string | null) {
 	if (userId === null) return;
 	const user = await db.prepare("SELECT 1 FROM users WHERE id = ? AND account_id = ?").bind(userId, principal.accountId).first();
-	if (!user)
-		throw new ApiError(422, "The given data was invalid: user_id: No such user in this account.", {
-			user_id: ["No such user in this account."],
-		});
+	if (!user) throw invalidField("user_id", "No such user in this account.");
 }
 
 const list = route({

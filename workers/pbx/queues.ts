@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, invalidField, notFound } from "../http/errors";
 import { cacheableResponse } from "../http/etag";
 import { uuidParam } from "../http/params";
 import { noContent } from "../http/responses";
@@ -49,7 +49,7 @@ const create = route({
 			const missing = members.filter((extension) => !known.has(extension));
 			if (missing.length) {
 				const message = `Unknown extensions: ${missing.join(", ")}.`;
-				throw new ApiError(422, `The given data was invalid: extensions: ${message}`, { extensions: [message] });
+				throw invalidField("extensions", message);
 			}
 		}
 		const row = { id: crypto.randomUUID(), name: body.name, strategy: body.strategy, extensions: members, created_at: nowIso() };

@@ -1,13 +1,12 @@
 import { z } from "zod";
 import type { AccountEvent } from "../events/event";
 import { dispatchEvents, eventStatements } from "../events/outbox";
-import { parseJson, readBodyText, validate } from "../http/body";
-import { ApiError, notFound } from "../http/errors";
+import { notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { readSignedCallback } from "../http/signed-callback";
 import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
-import { verifyProviderSignature } from "../lib/signatures";
 import { nowIso } from "../lib/time";
 import { publicRoute, type Route, route } from "../routing/route";
 import { smsSegments } from "./segments";
@@ -171,11 +170,7 @@ const callback = publicRoute({
 	headers: ["X-Callgate-Signature"],
 	responses: { 200: { description: "Applied, duplicate or stale" }, 401: { description: "Bad or missing signature" } },
 	async handler({ env, request }) {
-		const text = await readBodyText(request, 64 * 1024);
-		if (!(await verifyProviderSignature(env.SMS_SECRET ?? "", text, request.headers.get("X-Callgate-Signature")))) {
-			throw new ApiError(401, "Invalid or missing callback signature.");
-		}
-		return Response.json({ result: await applySmsCallback(env, validate(SmsCallback, parseJson(text))) });
+		return Response.json({ result: await applySmsCallback(env, await readSignedCallback(request, env.SMS_SECRET, SmsCallback)) });
 	},
 });
 

@@ -1,9 +1,10 @@
 import type { z } from "zod";
 import type { Principal } from "../auth/principal";
-import { ApiError } from "../http/errors";
+import { invalidFields } from "../http/errors";
 import { isUniqueViolation } from "../idempotency/claims";
 import { createOnce } from "../idempotency/create-once";
 import { type CheckedRow, checkRow, type ImportPlan, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { findCampaign } from "./campaigns";
@@ -19,8 +20,6 @@ import {
 
 const tags = ["telesales"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Rows per INSERT … SELECT FROM json_each(?): one bound parameter, well under D1's value size cap. */
-const INSERT_CHUNK = 1_000;
 /** A concurrent import can take a phone between our read and our write; replan that many times. */
 const PLAN_ATTEMPTS = 3;
 
@@ -39,23 +38,17 @@ function insertStatements(
 	plan: ImportPlan<z.infer<typeof LeadBody>>,
 	now: string,
 ): D1PreparedStatement[] {
-	const statements: D1PreparedStatement[] = [];
-	for (let start = 0; start < plan.creates.length; start += INSERT_CHUNK) {
-		const chunk = plan.creates
-			.slice(start, start + INSERT_CHUNK)
-			.map((lead) => ({ ...lead, attributes: JSON.stringify(lead.attributes) }));
-		statements.push(
-			db
-				.prepare(
-					`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
-					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.email', value ->> '$.status',
-					        value ->> '$.notes', value ->> '$.attributes', ?3, ?3
-					   FROM json_each(?4)`,
-				)
-				.bind(principal.accountId, campaignId, now, JSON.stringify(chunk)),
-		);
-	}
-	return statements;
+	const leads = plan.creates.map((lead) => ({ ...lead, attributes: JSON.stringify(lead.attributes) }));
+	return statementsForRows(leads, (json) =>
+		db
+			.prepare(
+				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
+				 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.email', value ->> '$.status',
+				        value ->> '$.notes', value ->> '$.attributes', ?3, ?3
+				   FROM json_each(?4)`,
+			)
+			.bind(principal.accountId, campaignId, now, json),
+	);
 }
 
 const bulkImport = route({
@@ -97,7 +90,7 @@ const bulkImport = route({
 function rejectInvalidRows(checked: CheckedRow<unknown>[]) {
 	const errors = invalidRowErrors(checked, "leads");
 	const count = new Set(Object.keys(errors).map((key) => key.split(".")[1])).size;
-	if (count) throw new ApiError(422, `The given data was invalid: ${count} invalid rows; nothing was imported.`, errors);
+	if (count) throw invalidFields(errors, `The given data was invalid: ${count} invalid rows; nothing was imported.`);
 }
 
 const bulkPatch = route({

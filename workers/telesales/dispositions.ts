@@ -1,4 +1,4 @@
-import { ApiError } from "../http/errors";
+import { ApiError, invalidField } from "../http/errors";
 import { uuidParam } from "../http/params";
 import { isUniqueViolation } from "../idempotency/claims";
 import { nowIso } from "../lib/time";
@@ -24,10 +24,7 @@ const record = route({
 		const call = await env.DB.prepare("SELECT 1 FROM calls WHERE id = ? AND account_id = ?")
 			.bind(body.call_id, principal.accountId)
 			.first();
-		if (!call)
-			throw new ApiError(422, "The given data was invalid: call_id: No such call in this account.", {
-				call_id: ["No such call in this account."],
-			});
+		if (!call) throw invalidField("call_id", "No such call in this account.");
 		const row = { id: crypto.randomUUID(), lead_id: lead.id, ...body, created_at: nowIso() };
 		try {
 			await env.DB.batch([

@@ -1,6 +1,6 @@
 import type { Principal } from "../auth/principal";
 import { enqueueDeliveries } from "../events/outbox";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, invalidField, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -34,7 +34,7 @@ const present = (row: EndpointRow) => ({ ...row, events: JSON.parse(row.events) 
 
 function checkUrl(env: Env, url: string) {
 	const problem = webhookUrlProblem(url, env.ENVIRONMENT);
-	if (problem) throw new ApiError(422, `The given data was invalid: url: ${problem}`, { url: [problem] });
+	if (problem) throw invalidField("url", problem);
 }
 
 async function findEndpoint(db: D1Database, principal: Principal, params: Record<string, string>): Promise<EndpointRow> {

@@ -1,7 +1,5 @@
-import { fromBase64Url, randomBytes } from "../lib/crypto";
+import { fromBase64Url, randomBytes, toBase64 } from "../lib/crypto";
 import { SECRET_PREFIX } from "./signing";
-
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 
 export const newWebhookSecret = () => SECRET_PREFIX + toBase64(randomBytes(24));
 

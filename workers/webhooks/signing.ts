@@ -1,10 +1,8 @@
-import { fromBase64Url } from "../lib/crypto";
+import { fromBase64Url, toBase64 } from "../lib/crypto";
 import { hmacSha256 } from "../lib/signatures";
 
 /** Standard Webhooks: secrets are `whsec_` + base64 key bytes. */
 export const SECRET_PREFIX = "whsec_";
-
-const toBase64 = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
 
 function keyOf(secret: string): Uint8Array {
 	return fromBase64Url(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret);
