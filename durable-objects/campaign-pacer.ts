@@ -19,6 +19,17 @@ export interface StartedCall {
 	startedAt: number;
 }
 
+/** A call the pacer started, as its own storage records it. */
+export type PlacedCall = {
+	id: string;
+	contact_id: string;
+	attempt: number;
+	started_at: number;
+	ended_at: number | null;
+	outcome: string | null;
+	local_date: string;
+};
+
 export interface CampaignSnapshot {
 	status: CampaignStatus;
 	contacts: { total: number; pending: number; in_flight: number; done: number };
@@ -173,16 +184,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		return this.sql("SELECT id, started_at FROM calls WHERE ended_at IS NULL ORDER BY started_at, id");
 	}
 
-	callLog(): {
-		id: string;
-		contact_id: string;
-		attempt: number;
-		started_at: number;
-		ended_at: number | null;
-		outcome: string | null;
-		local_date: string;
-	}[] {
-		return this.sql(
+	callLog(): PlacedCall[] {
+		return this.sql<PlacedCall>(
 			"SELECT id, contact_id, attempt, started_at, ended_at, outcome, local_date FROM calls ORDER BY started_at, id",
 		);
 	}

@@ -2,6 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CallOutcome } from "../durable-objects/campaign/pacing";
 import { type CampaignWindow, isWindowOpen, localTime, parseClock } from "../durable-objects/campaign/schedule";
+import type { PlacedCall } from "../durable-objects/campaign-pacer";
 import { createCampaign, pacerOf, phones, takeOver } from "./campaign-helpers";
 import { pbxAccount } from "./helpers";
 
@@ -14,17 +15,13 @@ function random(seed: number) {
 	};
 }
 
-type LogEntry = {
-	id: string;
-	contact_id: string;
-	attempt: number;
-	started_at: number;
-	ended_at: number | null;
-	outcome: string | null;
-	local_date: string;
-};
-
-function checkInvariants(log: LogEntry[], window: CampaignWindow, maxConcurrent: number, maxPerDay: number, maxAttempts: number) {
+function checkInvariants(
+	log: PlacedCall[],
+	window: CampaignWindow,
+	maxConcurrent: number,
+	maxPerDay: number,
+	maxAttempts: number,
+) {
 	const perDay = new Map<string, number>();
 	const attempts = new Set<string>();
 	for (const call of log) {
