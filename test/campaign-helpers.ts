@@ -51,6 +51,7 @@ export function takeOver(id: string, clock: { now: number }, dialled: OutboundCa
 			pacer.dialer = {
 				place: async (call) => {
 					dialled.push(call);
+					return { kind: "accepted" };
 				},
 			};
 		});
