@@ -31,17 +31,22 @@ describe("the http dialer provider", () => {
 		expect(await verifyProviderSignature("other", body, request.headers.get("X-Callgate-Signature"))).toBe(false);
 	});
 
-	it("a refused call is an error the pacer turns into a failed call", async () => {
-		vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response(null, { status: 503 }));
+	it("a refusal is a classified result, not an error: 5xx is transient with its Retry-After, other 4xx permanent", async () => {
+		vi.spyOn(globalThis, "fetch")
+			.mockResolvedValueOnce(new Response("down for maintenance", { status: 503, headers: { "Retry-After": "7" } }))
+			.mockResolvedValueOnce(Response.json({ message: "Invalid number" }, { status: 400 }))
+			.mockRejectedValueOnce(new TypeError("fetch failed"));
 		const dialer = dialerFor({
 			...env,
 			DIALER_PROVIDER: "http",
 			DIALER_URL: "https://dialer.example/calls",
 			DIALER_SECRET: "s3cret",
 		});
-		await expect(
-			dialer.place({ callId: crypto.randomUUID(), accountId: "a", campaignId: null, to: "+84987654321", callerId: null }),
-		).rejects.toThrow(/HTTP 503/);
+		const place = () =>
+			dialer.place({ callId: crypto.randomUUID(), accountId: "a", campaignId: null, to: "+84987654321", callerId: null });
+		expect(await place()).toEqual({ kind: "transient", reason: "HTTP 503: down for maintenance", retryAfterMs: 7000 });
+		expect(await place()).toEqual({ kind: "permanent", reason: "HTTP 400: Invalid number" });
+		expect(await place()).toEqual({ kind: "transient", reason: "The provider could not be reached." });
 	});
 
 	it("signatures outside the 5-minute tolerance are refused", async () => {

@@ -1,11 +1,13 @@
 import { createApp } from "./app";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
 import { purgeExpiredClaims } from "./idempotency/claims";
+import { handOverQueuedCalls } from "./pbx/dial-backstop";
 import { routes } from "./routes";
 import { consumeDeliveries, type DeliveryMessage } from "./webhooks/delivery";
 import { purgeProviderEvents, requeueStuckDeliveries } from "./webhooks/relay";
 
 export { AccountEvents } from "../durable-objects/account-events";
+export { CallDispatcher } from "../durable-objects/call-dispatcher";
 export { CampaignPacer } from "../durable-objects/campaign-pacer";
 export { DialerSimulator } from "../durable-objects/dialer-simulator";
 export { IdempotencyRecord } from "../durable-objects/idempotency-record";
@@ -16,19 +18,23 @@ const app = createApp(routes);
 export default {
 	fetch: app,
 	/**
-	 * Every minute: wake campaigns that are due, close calls that outlived their maximum,
-	 * re-queue webhook deliveries whose message was lost, purge expired claims and old event ids.
+	 * Every minute: wake campaigns that are due, close calls that outlived their maximum, hand
+	 * over click-to-calls still queued, re-queue webhook deliveries whose message was lost,
+	 * purge expired claims and old event ids.
 	 */
 	async scheduled(controller, env, _ctx) {
 		const now = controller.scheduledTime;
-		const [sweep, closedCalls, requeued, claims, providerEvents] = await Promise.all([
+		const [sweep, closedCalls, requeued, claims, providerEvents, dials] = await Promise.all([
 			sweepDueCampaigns(env, now),
 			closeStaleCalls(env, now),
 			requeueStuckDeliveries(env, now),
 			purgeExpiredClaims(env.DB, now),
 			purgeProviderEvents(env, now),
+			handOverQueuedCalls(env, now),
 		]);
-		console.log(JSON.stringify({ cron: controller.cron, ...sweep, closedCalls, requeued, purged: { claims, providerEvents } }));
+		console.log(
+			JSON.stringify({ cron: controller.cron, ...sweep, closedCalls, requeued, dials, purged: { claims, providerEvents } }),
+		);
 	},
 	/** Webhook deliveries, one message each; the consumer schedules its own retries. */
 	async queue(batch, env, _ctx) {

@@ -1,4 +1,5 @@
-import { dialerFor } from "../dialer/dialer";
+import type { z } from "zod";
+import { handOver } from "../../durable-objects/call-dispatcher";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -13,10 +14,13 @@ const tags = ["pbx"];
 
 /** The public shape of a call row, shared by every route that lists calls. */
 export const CALL_COLUMNS =
-	"id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome, created_at, updated_at, started_at, answered_at, ended_at, duration_seconds";
+	"id, kind, campaign_id, contact_id, attempt, from_extension, to_phone, caller_id, status, outcome, created_at, updated_at, started_at, answered_at, ended_at, duration_seconds, failure_reason";
 
 export async function findCall(db: D1Database, accountId: string, id: string) {
-	const row = await db.prepare(`SELECT ${CALL_COLUMNS} FROM calls WHERE id = ? AND account_id = ?`).bind(id, accountId).first();
+	const row = await db
+		.prepare(`SELECT ${CALL_COLUMNS} FROM calls WHERE id = ? AND account_id = ?`)
+		.bind(id, accountId)
+		.first<z.infer<typeof Call>>();
 	if (!row) throw notFound("Call");
 	return row;
 }
@@ -24,7 +28,8 @@ export async function findCall(db: D1Database, accountId: string, id: string) {
 const clickToCall = route({
 	method: "POST",
 	path: "/api/pbx/calls/click-to-call",
-	summary: "Ring an extension and connect it to a phone number. The call is queued for the dialer.",
+	summary:
+		"Ring an extension and connect it to a phone number. The call is queued for the dialer; one it cannot place within 60 s ends `failed` with a `failure_reason`.",
 	tags,
 	body: ClickToCallBody,
 	idempotent: true,
@@ -44,21 +49,21 @@ const clickToCall = route({
 			if (!owned) throw invalidField("caller_id", "Not one of this account's caller ids.");
 		}
 		const now = nowIso();
-		const { id, existed } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
+		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(
 				`INSERT INTO calls (id, account_id, kind, from_extension, to_phone, caller_id, status, created_at, updated_at)
 				 VALUES (?, ?, 'click_to_call', ?, ?, ?, 'queued', ?, ?)`,
 			).bind(id, principal.accountId, extension.extension, toPhone, callerId, now, now),
 		]);
 		const call = await findCall(env.DB, principal.accountId, id);
-		// Dialled once, by the request that created it; a replayed or resumed one never dials again.
-		if (!existed) {
-			const placing = dialerFor(env)
-				.place({ callId: id, accountId: principal.accountId, campaignId: null, to: toPhone, callerId })
-				.catch((error: unknown) =>
-					console.error("click-to-call dial failed", id, error instanceof Error ? error.message : String(error)),
-				);
-			c.ctx.waitUntil(placing);
+		// Also when an earlier attempt created it: that one may have died before handing it over.
+		// The dispatcher knows each call once, so it is dialled once whoever hands it over.
+		try {
+			await handOver(env, { ...call, account_id: principal.accountId });
+		} catch (error) {
+			// The call is committed, so 201 is the truth, and a 5xx would only invite retries:
+			// the cron backstop hands over what is still queued.
+			console.error("click-to-call hand-over failed", id, error instanceof Error ? error.message : String(error));
 		}
 		return Response.json(call, { status: 201, headers: { Location: `/api/pbx/calls/${id}` } });
 	},

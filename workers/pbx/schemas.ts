@@ -71,6 +71,7 @@ export const Call = z.object({
 	answered_at: z.iso.datetime().nullable(),
 	ended_at: z.iso.datetime().nullable(),
 	duration_seconds: z.int().nullable(),
+	failure_reason: z.string().nullable().describe("Why the provider refused the call, when it did."),
 });
 
 export const CallListQuery = z.object({
