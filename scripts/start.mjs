@@ -7,23 +7,18 @@ import { fileURLToPath } from "node:url";
 const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
 const run = (args, options = {}) => spawnSync(process.execPath, [wrangler, ...args], { stdio: "inherit", ...options });
 
-const migrate = run(["d1", "migrations", "apply", "DB", "--local"], { env: { ...process.env, CI: "true" } });
+// A `--persist-to <dir>` for wrangler dev is the migrations' too: the server must find its tables there.
+const args = process.argv.slice(2);
+const persistAt = args.findIndex((arg) => arg === "--persist-to" || arg.startsWith("--persist-to="));
+const persist = persistAt < 0 ? [] : args[persistAt].includes("=") ? [args[persistAt]] : args.slice(persistAt, persistAt + 2);
+
+const migrate = run(["d1", "migrations", "apply", "DB", "--local", ...persist], { env: { ...process.env, CI: "true" } });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const port = process.env.PORT ?? "8787";
 const server = spawn(
 	process.execPath,
-	[
-		wrangler,
-		"dev",
-		"--ip",
-		"127.0.0.1",
-		"--port",
-		port,
-		"--test-scheduled",
-		"--show-interactive-dev-session=false",
-		...process.argv.slice(2),
-	],
+	[wrangler, "dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", "--show-interactive-dev-session=false", ...args],
 	// No request.cf lookup: it needs the Internet and only fills in geolocation placeholders.
 	{ stdio: "inherit", env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env } },
 );
