@@ -15,7 +15,12 @@ export type ProviderEvent = z.infer<typeof ProviderEvent>;
 const FINAL = new Set(["completed", "no_answer", "busy", "failed", "timeout", "cancelled"]);
 /** Calls only move forward: an event older than the call's state changes nothing. */
 const RANK: Record<string, number> = { queued: 0, dialing: 1, ringing: 2, in_progress: 3 };
-const rank = (status: string) => (FINAL.has(status) ? 4 : (RANK[status] ?? 0));
+const FINAL_RANK = 4;
+const rank = (status: string) => (FINAL.has(status) ? FINAL_RANK : (RANK[status] ?? 0));
+/** The same ranking over the stored status, so the database decides against the row as it is when the batch runs. */
+const RANK_SQL = `CASE WHEN status IN (${[...FINAL].map((s) => `'${s}'`).join(", ")}) THEN ${FINAL_RANK} ${Object.entries(RANK)
+	.map(([s, r]) => `WHEN status = '${s}' THEN ${r}`)
+	.join(" ")} ELSE 0 END`;
 
 export type ApplyResult = "applied" | "duplicate" | "stale" | "unknown-call";
 
@@ -28,28 +33,37 @@ interface CallRow {
 	attempt: number;
 }
 
+const findCall = (env: Env, id: string) =>
+	env.DB.prepare("SELECT id, account_id, campaign_id, status, to_phone, attempt FROM calls WHERE id = ?")
+		.bind(id)
+		.first<CallRow>();
+
+/** The batch failed on the event id's primary key: this event was recorded, with its effect, before. */
+export const isRecordedAlready = (error: unknown) => String(error).includes("UNIQUE constraint failed: provider_events.event_id");
+
 /**
  * Applies one provider callback exactly once: deduped by event id, ignored when it would move
  * the call backwards (late or out-of-order delivery), and a final status frees the campaign slot.
+ *
+ * The event id, the call's update and its completion event commit in one batch, so an id is
+ * never recorded without its effect. Throws when the effect did not happen (the batch failed,
+ * or the campaign's pacer was not told): the callback answers 5xx and the provider's
+ * redelivery finishes the job.
  */
 export async function applyProviderEvent(env: Env, event: ProviderEvent, provider = "dialer"): Promise<ApplyResult> {
-	const fresh = await env.DB.prepare("INSERT OR IGNORE INTO provider_events (event_id, provider, received_at) VALUES (?, ?, ?)")
-		.bind(event.event_id, provider, new Date().toISOString())
-		.run();
-	if (fresh.meta.changes === 0) return "duplicate";
-	const call = await env.DB.prepare("SELECT id, account_id, campaign_id, status, to_phone, attempt FROM calls WHERE id = ?")
-		.bind(event.call_id)
-		.first<CallRow>();
+	const call = await findCall(env, event.call_id);
+	// Nothing to commit the id with, so it is not recorded.
 	if (!call) return "unknown-call";
-	if (rank(event.status) <= rank(call.status)) return "stale";
+	// One spelling of the instant, so that stored times compare as strings.
+	const at = new Date(event.occurred_at).toISOString();
 	const final = FINAL.has(event.status);
-	// The call's one completion event: its id is fixed, so it is recorded once with the update that causes it.
+	// The call's one completion event: its id is fixed, and it is written only by the update that ends the call.
 	const completed: AccountEvent[] = final
 		? [
 				{
 					id: `evt_call_completed_${call.id.replaceAll("-", "")}`,
 					type: "call.completed",
-					created_at: event.occurred_at,
+					created_at: at,
 					data: {
 						call_id: call.id,
 						campaign_id: call.campaign_id,
@@ -61,26 +75,56 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 				},
 			]
 		: [];
-	const [moved] = await env.DB.batch([
-		env.DB.prepare(
-			`UPDATE calls SET status = ?1, updated_at = ?2, started_at = coalesce(started_at, ?2),
-			        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
-			        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
-			        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
-			        duration_seconds = coalesce(?4, duration_seconds)
-			  WHERE id = ?5 AND status = ?6`,
-		).bind(event.status, event.occurred_at, final ? 1 : 0, event.duration_seconds ?? null, call.id, call.status),
-		...eventStatements(env.DB, call.account_id, completed),
+	let moved: D1Result | undefined;
+	try {
+		[, moved] = await env.DB.batch([
+			// A plain insert: an id seen before fails the whole batch, effect included.
+			env.DB.prepare("INSERT INTO provider_events (event_id, provider, received_at) VALUES (?, ?, ?)").bind(
+				event.event_id,
+				provider,
+				new Date().toISOString(),
+			),
+			env.DB.prepare(
+				`UPDATE calls SET status = ?1, updated_at = ?2, started_at = coalesce(started_at, ?2),
+				        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
+				        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
+				        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
+				        duration_seconds = coalesce(?4, duration_seconds)
+				  WHERE id = ?5 AND ${RANK_SQL} < ?6`,
+			).bind(event.status, at, final ? 1 : 0, event.duration_seconds ?? null, call.id, rank(event.status)),
+			// Only this update ends the call with this outcome at this instant: not a call closed
+			// otherwise (a timeout), nor one another final event got to first.
+			...eventStatements(env.DB, call.account_id, completed, {
+				sql: "EXISTS (SELECT 1 FROM calls WHERE id = ? AND status = ? AND ended_at = ?)",
+				binds: [call.id, event.status, at],
+			}),
+		]);
+	} catch (error) {
+		if (!isRecordedAlready(error)) throw error;
+		await notifyPacerAgain(env, event.call_id);
+		return "duplicate";
+	}
+	if (!moved || moved.meta.changes === 0) return "stale";
+	await Promise.all([
+		final && call.campaign_id ? notifyPacer(env, call.campaign_id, call.id, event.status as CallOutcome) : undefined,
+		dispatchEvents(env, call.account_id, completed),
 	]);
-	// Another event moved the call first: forget this one's id and decide again on the new state.
-	if (!moved || moved.meta.changes === 0) {
-		await env.DB.prepare("DELETE FROM provider_events WHERE event_id = ?").bind(event.event_id).run();
-		return applyProviderEvent(env, event, provider);
-	}
-	if (final && call.campaign_id) {
-		const pacer = env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(call.campaign_id));
-		await pacer.callEnded(call.campaign_id, call.id, event.status as CallOutcome);
-	}
-	await dispatchEvents(env, call.account_id, completed);
 	return "applied";
+}
+
+/** Frees the call's campaign slot; the pacer ignores a call it already closed. */
+async function notifyPacer(env: Env, campaignId: string, callId: string, outcome: CallOutcome): Promise<void> {
+	const pacer = env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(campaignId));
+	await pacer.callEnded(campaignId, callId, outcome);
+}
+
+/**
+ * A redelivery of a recorded event: the first delivery may have failed after its commit, before
+ * the pacer heard of the call's end, so tell it again (idempotent) while the call is final.
+ */
+async function notifyPacerAgain(env: Env, callId: string): Promise<void> {
+	const call = await findCall(env, callId);
+	if (call?.campaign_id && FINAL.has(call.status)) {
+		await notifyPacer(env, call.campaign_id, call.id, call.status as CallOutcome);
+	}
 }

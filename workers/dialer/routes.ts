@@ -8,7 +8,7 @@ const dialerCallback = publicRoute({
 	method: "POST",
 	path: "/api/webhooks/dialer",
 	summary:
-		"Call progress from the dialer provider. Signed with `X-Callgate-Signature: t=<unix>,v1=<hex HMAC-SHA256(DIALER_SECRET, t.body)>`; deduplicated by event_id; out-of-order events never move a call backwards.",
+		"Call progress from the dialer provider. Signed with `X-Callgate-Signature: t=<unix>,v1=<hex HMAC-SHA256(DIALER_SECRET, t.body)>`; deduplicated by event_id; out-of-order events never move a call backwards. A 5xx means the event was not applied: deliver it again.",
 	tags: ["webhooks"],
 	headers: ["X-Callgate-Signature"],
 	responses: {
@@ -17,6 +17,7 @@ const dialerCallback = publicRoute({
 			schema: z.object({ result: z.enum(["applied", "duplicate", "stale", "unknown-call"]) }),
 		},
 		401: { description: "Bad or missing signature" },
+		500: { description: "Not applied (or its campaign not yet told): redeliver the same event" },
 	},
 	async handler({ env, request }) {
 		const event = await readSignedCallback(request, env.DIALER_SECRET, ProviderEvent);

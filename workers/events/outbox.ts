@@ -1,44 +1,82 @@
+import { nowIso } from "../lib/time";
 import { patternsFor } from "../webhooks/catalog";
 import type { AccountEvent } from "./event";
+
+/**
+ * A condition the events' rows are written under, checked inside the transaction: for events
+ * that only exist if the change before them in the batch took effect. Its SQL comes last in
+ * each statement, so its plain `?` placeholders take `binds` after the statement's own.
+ */
+export interface EventGuard {
+	sql: string;
+	binds: unknown[];
+}
 
 /**
  * Statements that record events and their webhook deliveries. Run them in the same batch
  * (transaction) as the change that caused the events, so that none is lost; re-running them
  * for the same events adds nothing (event ids are unique, one delivery per endpoint).
  */
-export function eventStatements(db: D1Database, accountId: string, events: readonly AccountEvent[]): D1PreparedStatement[] {
+export function eventStatements(
+	db: D1Database,
+	accountId: string,
+	events: readonly AccountEvent[],
+	guard: EventGuard = { sql: "1", binds: [] },
+): D1PreparedStatement[] {
+	// A delivery's clock is ours, not the event's: an event stamped by a provider's skewed clock
+	// must neither wait for its first attempt nor look overdue to the relay.
+	const queuedAt = nowIso();
 	return events.flatMap((event) => [
 		db
-			.prepare("INSERT OR IGNORE INTO events (id, account_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-			.bind(event.id, accountId, event.type, JSON.stringify(event), event.created_at),
+			.prepare(
+				`INSERT OR IGNORE INTO events (id, account_id, type, payload, created_at)
+				 SELECT ?1, ?2, ?3, ?4, ?5 WHERE ${guard.sql}`,
+			)
+			.bind(event.id, accountId, event.type, JSON.stringify(event), event.created_at, ...guard.binds),
+		// Deliveries need the event's row (a foreign key): under a guard that held it back, none are made.
 		db
 			.prepare(
 				`INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
 				 SELECT 'dlv_' || lower(hex(randomblob(16))), ?1, w.id, ?2, 'pending', 0, ?3, ?3, ?3
 				   FROM webhook_endpoints w
 				  WHERE w.account_id = ?1 AND w.enabled = 1
+				    AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?2)
 				    AND EXISTS (SELECT 1 FROM json_each(w.events) s WHERE s.value IN (SELECT value FROM json_each(?4)))
-				    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ?2 AND d.endpoint_id = w.id)`,
+				    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ?2 AND d.endpoint_id = w.id)
+				    AND ${guard.sql}`,
 			)
-			.bind(accountId, event.id, event.created_at, JSON.stringify(patternsFor(event.type))),
+			.bind(accountId, event.id, queuedAt, JSON.stringify(patternsFor(event.type)), ...guard.binds),
 	]);
 }
 
-/** After the events are stored: push them to live streams and queue their webhook deliveries. */
+/**
+ * After the events are stored: push them to live streams and queue their webhook deliveries.
+ * Best effort, never throws: the events and their deliveries are rows already, so a failure
+ * here only delays them (the cron relay queues deliveries whose message never went out) and
+ * must not turn a committed change into an error for its caller.
+ */
 export async function dispatchEvents(env: Env, accountId: string, events: readonly AccountEvent[]): Promise<void> {
 	if (events.length === 0) return;
-	const { results } = await env.DB.prepare(
-		"SELECT id FROM webhook_deliveries WHERE event_id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND attempts = 0",
-	)
-		.bind(JSON.stringify(events.map((event) => event.id)))
-		.all<{ id: string }>();
-	await Promise.all([
+	const outcomes = await Promise.allSettled([
 		env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(accountId)).publish([...events]),
-		enqueueDeliveries(
-			env,
-			results.map((row) => row.id),
-		),
+		env.DB.prepare(
+			"SELECT id FROM webhook_deliveries WHERE event_id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND attempts = 0",
+		)
+			.bind(JSON.stringify(events.map((event) => event.id)))
+			.all<{ id: string }>()
+			.then(({ results }) =>
+				enqueueDeliveries(
+					env,
+					results.map((row) => row.id),
+				),
+			),
 	]);
+	for (const outcome of outcomes) {
+		if (outcome.status === "rejected") {
+			const reason = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
+			console.warn("event dispatch failed; the relay will queue its deliveries", reason);
+		}
+	}
 }
 
 export async function enqueueDeliveries(env: Env, deliveryIds: readonly string[]): Promise<void> {

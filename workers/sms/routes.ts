@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isRecordedAlready } from "../dialer/provider-events";
 import type { AccountEvent } from "../events/event";
 import { dispatchEvents, eventStatements } from "../events/outbox";
 import { notFound } from "../http/errors";
@@ -58,33 +59,43 @@ const smsEvent = (type: string, id: string, at: string, data: Record<string, unk
 
 /**
  * Applies a delivery report once: deduplicated by event id; a final status is never
- * overwritten. The event it causes is written in the same transaction.
+ * overwritten. The event id, the message's update and the event it causes commit in one
+ * transaction, so a report that failed (thrown, answered 5xx) is applied by its redelivery.
  */
 export async function applySmsCallback(
 	env: Env,
 	callback: z.infer<typeof SmsCallback>,
 ): Promise<"applied" | "duplicate" | "stale" | "unknown-message"> {
-	const fresh = await env.DB.prepare(
-		"INSERT OR IGNORE INTO provider_events (event_id, provider, received_at) VALUES (?, 'sms', ?)",
-	)
-		.bind(callback.event_id, nowIso())
-		.run();
-	if (fresh.meta.changes === 0) return "duplicate";
-	const message = await env.DB.prepare("SELECT account_id, status, to_phone FROM sms_messages WHERE id = ?")
+	const message = await env.DB.prepare("SELECT account_id, to_phone FROM sms_messages WHERE id = ?")
 		.bind(callback.message_id)
-		.first<{ account_id: string; status: string; to_phone: string }>();
+		.first<{ account_id: string; to_phone: string }>();
+	// Nothing to commit the id with, so it is not recorded.
 	if (!message) return "unknown-message";
-	if (message.status === "delivered" || message.status === "failed") return "stale";
-	const event = smsEvent(`sms.${callback.status}`, callback.message_id, callback.occurred_at, {
-		to: message.to_phone,
-		status: callback.status,
-	});
-	await env.DB.batch([
-		env.DB.prepare(
-			"UPDATE sms_messages SET status = ?1, delivered_at = CASE WHEN ?1 = 'delivered' THEN ?2 ELSE delivered_at END, updated_at = ?2 WHERE id = ?3",
-		).bind(callback.status, callback.occurred_at, callback.message_id),
-		...eventStatements(env.DB, message.account_id, [event]),
-	]);
+	const at = new Date(callback.occurred_at).toISOString();
+	const event = smsEvent(`sms.${callback.status}`, callback.message_id, at, { to: message.to_phone, status: callback.status });
+	let updated: D1Result | undefined;
+	try {
+		[, updated] = await env.DB.batch([
+			// A plain insert: an id seen before fails the whole batch, effect included.
+			env.DB.prepare("INSERT INTO provider_events (event_id, provider, received_at) VALUES (?, 'sms', ?)").bind(
+				callback.event_id,
+				nowIso(),
+			),
+			env.DB.prepare(
+				`UPDATE sms_messages SET status = ?1, delivered_at = CASE WHEN ?1 = 'delivered' THEN ?2 ELSE delivered_at END, updated_at = ?2
+				  WHERE id = ?3 AND status NOT IN ('delivered', 'failed')`,
+			).bind(callback.status, at, callback.message_id),
+			// The event only when this report made the message final with this status.
+			...eventStatements(env.DB, message.account_id, [event], {
+				sql: "EXISTS (SELECT 1 FROM sms_messages WHERE id = ? AND status = ? AND updated_at = ?)",
+				binds: [callback.message_id, callback.status, at],
+			}),
+		]);
+	} catch (error) {
+		if (isRecordedAlready(error)) return "duplicate";
+		throw error;
+	}
+	if (!updated || updated.meta.changes === 0) return "stale";
 	await dispatchEvents(env, message.account_id, [event]);
 	return "applied";
 }
@@ -165,10 +176,17 @@ const callback = publicRoute({
 	method: "POST",
 	path: "/api/webhooks/sms",
 	summary:
-		"Delivery reports from the SMS provider, signed like dialer callbacks (X-Callgate-Signature with SMS_SECRET); deduplicated by event_id.",
+		"Delivery reports from the SMS provider, signed like dialer callbacks (X-Callgate-Signature with SMS_SECRET); deduplicated by event_id. A 5xx means the report was not applied: deliver it again.",
 	tags: ["webhooks"],
 	headers: ["X-Callgate-Signature"],
-	responses: { 200: { description: "Applied, duplicate or stale" }, 401: { description: "Bad or missing signature" } },
+	responses: {
+		200: {
+			description: "Applied, duplicate, stale or for an unknown message",
+			schema: z.object({ result: z.enum(["applied", "duplicate", "stale", "unknown-message"]) }),
+		},
+		401: { description: "Bad or missing signature" },
+		500: { description: "Not applied: redeliver the same report" },
+	},
 	async handler({ env, request }) {
 		return Response.json({ result: await applySmsCallback(env, await readSignedCallback(request, env.SMS_SECRET, SmsCallback)) });
 	},

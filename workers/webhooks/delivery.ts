@@ -10,7 +10,8 @@ export interface DeliveryMessage {
 /** An endpoint failing for this long, with a delivery dead, is disabled. */
 export const DISABLE_AFTER_MS = 3 * DAY;
 const ATTEMPT_TIMEOUT_MS = 10_000;
-const LEASE_MS = 60_000;
+/** How long a claimed delivery is held by its attempt; a crashed attempt's delivery is free again after it. */
+export const LEASE_MS = 60_000;
 
 interface Claimed {
 	id: string;
@@ -75,17 +76,20 @@ export async function attemptDelivery(
 	const delay = nextDelaySeconds(attempt, random, outcome.retryAfter);
 	const failingSince = delivery.failing_since ?? at;
 	if (delay === null) {
-		const statements = [record, finish("dead"), markFailing(env, delivery.endpoint_id, failingSince)];
-		if (now - Date.parse(failingSince) >= DISABLE_AFTER_MS) {
-			statements.push(disable(env, delivery.endpoint_id, "Deliveries failed for more than 3 days.", at));
-		}
-		await env.DB.batch(statements);
+		// Dead-lettered before it is marked dead: a failed send leaves the delivery leased, so the
+		// message's retry attempts it once more and dead-letters it then, rather than the row
+		// ending dead with no dead letter. A failure between the two only repeats both.
 		await env.WEBHOOK_DLQ.send({
 			delivery_id: delivery.id,
 			event_id: delivery.event_id,
 			endpoint_id: delivery.endpoint_id,
 			attempts: attempt,
 		});
+		const statements = [record, finish("dead"), markFailing(env, delivery.endpoint_id, failingSince)];
+		if (now - Date.parse(failingSince) >= DISABLE_AFTER_MS) {
+			statements.push(disable(env, delivery.endpoint_id, "Deliveries failed for more than 3 days.", at));
+		}
+		await env.DB.batch(statements);
 		return { done: true };
 	}
 	await env.DB.batch([
@@ -106,14 +110,18 @@ async function claim(env: Env, deliveryId: string, now: number): Promise<{ row: 
 		.bind(at, nowIso(now + LEASE_MS), deliveryId)
 		.first<{ id: string }>();
 	if (!leased) {
-		const current = await env.DB.prepare("SELECT status, next_attempt_at FROM webhook_deliveries WHERE id = ?")
+		const current = await env.DB.prepare("SELECT status, next_attempt_at, lease_until FROM webhook_deliveries WHERE id = ?")
 			.bind(deliveryId)
-			.first<{ status: string; next_attempt_at: string }>();
-		// Not due yet: a hop of a wait longer than one queue delay, or an early copy.
-		if (current?.status === "pending") {
-			const seconds = Math.ceil((Date.parse(current.next_attempt_at) - now) / 1000);
+			.first<{ status: string; next_attempt_at: string; lease_until: string | null }>();
+		const comeBackAt = (iso: string) => {
+			const seconds = Math.ceil((Date.parse(iso) - now) / 1000);
 			return { verdict: { done: false, retryInSeconds: Math.min(Math.max(1, seconds), MAX_QUEUE_DELAY_SECONDS) } };
-		}
+		};
+		// Not due yet: a hop of a wait longer than one queue delay, or an early copy.
+		if (current?.status === "pending") return comeBackAt(current.next_attempt_at);
+		// Leased: by a copy at work now, or by an attempt that failed before recording its result
+		// (this very message, retried). Only the lease's end tells which, so look again then.
+		if (current?.status === "sending") return comeBackAt(current.lease_until ?? at);
 		return { verdict: { done: true } };
 	}
 	const row = await env.DB.prepare(
