@@ -8,14 +8,19 @@ export interface StoredResponse {
 }
 
 export type BeginResult =
-	/** `resumed`: an earlier attempt with this key died mid-way; what it wrote may exist. */
-	| { kind: "proceed"; resumed: boolean; expiresAt: number }
+	/**
+	 * `holder` names this attempt: only it may complete or release the key. `now` is the
+	 * record's clock: a database claim that expired by then belongs to the key's previous life.
+	 */
+	| { kind: "proceed"; holder: string; now: number; expiresAt: number }
 	| { kind: "replay"; response: StoredResponse }
 	| { kind: "in-flight"; retryAfterSeconds: number }
 	| { kind: "mismatch" };
 
 type Entry =
-	| { state: "processing"; fingerprint: string; lockedUntil: number; expiresAt: number }
+	| { state: "processing"; fingerprint: string; holder: string; lockedUntil: number; expiresAt: number }
+	/** An attempt failed; the key keeps its body and its life, and the next attempt may run. */
+	| { state: "released"; fingerprint: string; expiresAt: number }
 	| { state: "done"; fingerprint: string; response: StoredResponse; expiresAt: number };
 
 const ENTRY = "entry";
@@ -25,6 +30,8 @@ const ENTRY = "entry";
  * life — claim, in-flight lock, cached response, expiry — is one small serialised state
  * machine. The lock is a lease so that a request that died mid-way does not block its key
  * forever; the database's idempotency claim stops that retry from creating a duplicate.
+ * Each lease has its own holder id, so an attempt that outlived its lease can neither
+ * release nor overwrite the attempt that took over from it.
  */
 export class IdempotencyRecord extends DurableObject<Env> {
 	clock: () => number = () => Date.now();
@@ -38,21 +45,31 @@ export class IdempotencyRecord extends DurableObject<Env> {
 			return { kind: "in-flight", retryAfterSeconds: Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000)) };
 		}
 		const expiresAt = entry?.expiresAt ?? now + ttlMs;
-		this.ctx.storage.kv.put<Entry>(ENTRY, { state: "processing", fingerprint, lockedUntil: now + lockMs, expiresAt });
+		const holder = crypto.randomUUID();
+		this.ctx.storage.kv.put<Entry>(ENTRY, { state: "processing", fingerprint, holder, lockedUntil: now + lockMs, expiresAt });
 		this.scheduleExpiry(expiresAt);
-		return { kind: "proceed", resumed: entry !== undefined, expiresAt };
+		return { kind: "proceed", holder, now, expiresAt };
 	}
 
-	complete(fingerprint: string, response: StoredResponse): void {
+	/** Caches the response of the current holder; a stale holder's is dropped. */
+	complete(holder: string, response: StoredResponse): boolean {
 		const entry = this.current(this.clock());
-		if (entry?.state !== "processing" || entry.fingerprint !== fingerprint) return;
-		this.ctx.storage.kv.put<Entry>(ENTRY, { state: "done", fingerprint, response, expiresAt: entry.expiresAt });
+		if (entry?.state !== "processing" || entry.holder !== holder) return false;
+		this.ctx.storage.kv.put<Entry>(ENTRY, {
+			state: "done",
+			fingerprint: entry.fingerprint,
+			response,
+			expiresAt: entry.expiresAt,
+		});
+		return true;
 	}
 
-	/** The first request failed or was refused: a retry may run. */
-	release(fingerprint: string): void {
+	/** The current holder failed or was refused: a retry may run at once. */
+	release(holder: string): boolean {
 		const entry = this.current(this.clock());
-		if (entry?.state === "processing" && entry.fingerprint === fingerprint) this.ctx.storage.kv.delete(ENTRY);
+		if (entry?.state !== "processing" || entry.holder !== holder) return false;
+		this.ctx.storage.kv.put<Entry>(ENTRY, { state: "released", fingerprint: entry.fingerprint, expiresAt: entry.expiresAt });
+		return true;
 	}
 
 	override async alarm(): Promise<void> {

@@ -140,7 +140,7 @@ describe("Idempotency-Key", () => {
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(2);
 	});
 
-	it("a crash between the write and caching the response does not let a retry create a duplicate", async () => {
+	it("a failure to cache the response after the write still answers the write, and a retry creates no duplicate", async () => {
 		const account = await pbxAccount();
 		const key = crypto.randomUUID();
 		const headers = { "Idempotency-Key": key };
@@ -154,14 +154,17 @@ describe("Idempotency-Key", () => {
 			prototype.complete = complete;
 			throw new Error("injected: crashed before caching the response");
 		};
-		const crashed = await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers });
+		const crashed = await callJson<{ id: string }>("/api/pbx/calls/click-to-call", {
+			token: account.token,
+			body: clickToCall,
+			headers,
+		});
 		expect(prototype.complete).toBe(complete);
-		expect(crashed.status).toBe(500);
-		// Nothing internal on the wire.
-		expect(await crashed.json()).toEqual({ message: "Internal server error." });
+		// The call was committed: the client is told so, not handed a 500 for a resource that exists.
+		expect(crashed.status).toBe(201);
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(1);
 
-		// The dead attempt still holds its key until its lock lapses.
+		// Nothing was cached, so the attempt still holds its key until its lock lapses.
 		expect((await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers })).status).toBe(409);
 		await runInDurableObject(recordOf(account.id, key), (record: IdempotencyRecord) => {
 			record.clock = () => Date.now() + 31_000;
@@ -172,10 +175,40 @@ describe("Idempotency-Key", () => {
 			headers,
 		});
 		expect(retry.status).toBe(201);
+		expect(retry.body.id).toBe(crashed.body.id);
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(1);
-		expect(await countRows("calls", "id = ?", retry.body.id)).toBe(1);
 		const replay = await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers });
 		expect(replay.headers.get("Idempotent-Replayed")).toBe("true");
+	});
+
+	it("each lock holder has its own identity: a stale holder can neither release nor overwrite the one that took over", async () => {
+		const stored = (body: string) => ({ status: 201, headers: {}, body });
+		await runInDurableObject(recordOf(crypto.randomUUID(), crypto.randomUUID()), (record: IdempotencyRecord) => {
+			const first = record.begin("fp", 30_000, DAY);
+			if (first.kind !== "proceed") throw new Error(first.kind);
+			record.clock = () => Date.now() + 31_000;
+			const second = record.begin("fp", 30_000, DAY);
+			if (second.kind !== "proceed") throw new Error(second.kind);
+			expect(second.holder).not.toBe(first.holder);
+			expect(second.expiresAt).toBe(first.expiresAt);
+
+			expect(record.release(first.holder)).toBe(false);
+			expect(record.begin("fp", 30_000, DAY).kind).toBe("in-flight");
+			expect(record.complete(first.holder, stored("stale"))).toBe(false);
+			expect(record.complete(second.holder, stored("current"))).toBe(true);
+			expect(record.begin("fp", 30_000, DAY)).toEqual({ kind: "replay", response: stored("current") });
+		});
+	});
+
+	it("a released key keeps its body and its life: a retry may run at once, another body is still a 422", async () => {
+		await runInDurableObject(recordOf(crypto.randomUUID(), crypto.randomUUID()), (record: IdempotencyRecord) => {
+			const first = record.begin("fp", 30_000, DAY);
+			if (first.kind !== "proceed") throw new Error(first.kind);
+			expect(record.release(first.holder)).toBe(true);
+			expect(record.begin("other", 30_000, DAY)).toEqual({ kind: "mismatch" });
+			const retry = record.begin("fp", 30_000, DAY);
+			expect(retry).toMatchObject({ kind: "proceed", expiresAt: first.expiresAt });
+		});
 	});
 
 	it("keyed creates on every supported telesales route: 100 concurrent copies, one resource", async () => {

@@ -6,30 +6,32 @@ export interface Claim {
 	resource_id: string;
 }
 
-/** What an earlier attempt with this key created, whatever its age. */
-export async function findClaim(db: D1Database, accountId: string, key: string): Promise<Claim | null> {
+/** What an earlier attempt in this key's current life created; an expired claim is no answer. */
+export async function findClaim(db: D1Database, accountId: string, use: IdempotencyUse): Promise<Claim | null> {
 	return db
-		.prepare("SELECT resource_type, resource_id FROM idempotency_claims WHERE account_id = ? AND idempotency_key = ?")
-		.bind(accountId, key)
+		.prepare(
+			"SELECT resource_type, resource_id FROM idempotency_claims WHERE account_id = ? AND idempotency_key = ? AND expires_at > ?",
+		)
+		.bind(accountId, use.key, nowIso(use.now))
 		.first<Claim>();
 }
 
 /**
- * Statements to run in the same batch (transaction) as the write they claim. A fresh use of
- * a key first drops the claim of the key's expired previous life (the idempotency record is
- * the authority on expiry); a resumed use must not, so that two live attempts collide on
- * the primary key and only one write survives.
+ * Statements to run in the same batch (transaction) as the write they claim. Only a claim
+ * left by the key's expired previous life is cleared (the record is the authority on
+ * expiry, hence its clock); a live claim stays, so any second attempt — after a 5xx, a lost
+ * answer or a lapsed lock — fails the whole batch on the primary key and writes nothing.
  */
 export function claimStatements(db: D1Database, accountId: string, use: IdempotencyUse, claim: Claim): D1PreparedStatement[] {
-	const insert = db
-		.prepare(
-			"INSERT INTO idempotency_claims (account_id, idempotency_key, resource_type, resource_id, expires_at) VALUES (?, ?, ?, ?, ?)",
-		)
-		.bind(accountId, use.key, claim.resource_type, claim.resource_id, nowIso(use.expiresAt));
-	if (use.resumed) return [insert];
 	return [
-		db.prepare("DELETE FROM idempotency_claims WHERE account_id = ? AND idempotency_key = ?").bind(accountId, use.key),
-		insert,
+		db
+			.prepare("DELETE FROM idempotency_claims WHERE account_id = ? AND idempotency_key = ? AND expires_at <= ?")
+			.bind(accountId, use.key, nowIso(use.now)),
+		db
+			.prepare(
+				"INSERT INTO idempotency_claims (account_id, idempotency_key, resource_type, resource_id, expires_at) VALUES (?, ?, ?, ?, ?)",
+			)
+			.bind(accountId, use.key, claim.resource_type, claim.resource_id, nowIso(use.expiresAt)),
 	];
 }
 

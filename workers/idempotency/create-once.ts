@@ -3,8 +3,10 @@ import { claimStatements, findClaim, isUniqueViolation } from "./claims";
 
 /**
  * Writes a new resource in one transaction with the request's idempotency claim. When an
- * earlier attempt with the same key already created it (it died before its response was
- * cached, or still runs past its lock), nothing is written and that resource's id returns.
+ * earlier attempt with the same key already created it (it failed or died after its write
+ * committed, or still runs past its lock), the claim's primary key fails the batch, nothing
+ * is written and that resource's id returns. The claim is read only on that conflict: the
+ * usual path pays no extra round trip.
  */
 export async function createOnce(
 	c: Pick<AuthedContext<unknown, unknown>, "env" | "principal" | "idempotency">,
@@ -13,14 +15,19 @@ export async function createOnce(
 	writes: (id: string) => D1PreparedStatement[],
 ): Promise<{ id: string; existed: boolean }> {
 	const { env, principal, idempotency: use } = c;
-	const earlier = use?.resumed ? await findClaim(env.DB, principal.accountId, use.key) : null;
-	if (earlier) return { id: earlier.resource_id, existed: true };
-	const claims = use ? claimStatements(env.DB, principal.accountId, use, { resource_type: resourceType, resource_id: id }) : [];
+	if (!use) {
+		await env.DB.batch(writes(id));
+		return { id, existed: false };
+	}
 	try {
-		await env.DB.batch([...claims, ...writes(id)]);
+		await env.DB.batch([
+			...claimStatements(env.DB, principal.accountId, use, { resource_type: resourceType, resource_id: id }),
+			...writes(id),
+		]);
 	} catch (error) {
-		const winner = use && isUniqueViolation(error) ? await findClaim(env.DB, principal.accountId, use.key) : null;
-		if (winner) return { id: winner.resource_id, existed: true };
+		// Another unique index (a lead's phone, say) is the caller's business.
+		const earlier = isUniqueViolation(error) ? await findClaim(env.DB, principal.accountId, use) : null;
+		if (earlier) return { id: earlier.resource_id, existed: true };
 		throw error;
 	}
 	return { id, existed: false };

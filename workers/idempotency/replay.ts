@@ -12,17 +12,21 @@ const REPLAYED_HEADERS = ["content-type", "location", "etag"];
 /** Responses a retry must be free to redo: refusals and failures. */
 const isFinal = (status: number) => status < 500 && status !== 409 && status !== 429;
 
+export interface IdempotencyUse {
+	key: string;
+	/** When the key's claim expires: the record's 24 hours, so that D1 and the record agree. */
+	expiresAt: number;
+	/** The record's clock when this attempt took the key; a claim that expired by then is the key's previous life. */
+	now: number;
+}
+
 /**
  * Runs `handle` at most once per (account, key): concurrent copies get 409, later copies the
  * first response with `Idempotent-Replayed: true`, another body under the same key a 422.
+ * The record only coordinates attempts; what makes a committed write final is its D1 claim
+ * (see `createOnce`), so a failure to talk to the record after the handler ran never turns
+ * the handler's answer into a 5xx.
  */
-export interface IdempotencyUse {
-	key: string;
-	/** An earlier attempt with this key died after claiming it: reuse what it created. */
-	resumed: boolean;
-	expiresAt: number;
-}
-
 export async function once(
 	env: Env,
 	scope: string,
@@ -42,15 +46,18 @@ export async function once(
 		case "replay":
 			return replayed(begun.response);
 	}
+	// Left holding, the key stays locked until the lease lapses; then a retry runs and finds
+	// through the D1 claim whatever this attempt committed.
+	const release = () => quietly("release", record.release(begun.holder));
 	let response: Response;
 	try {
-		response = await handle({ key, resumed: begun.resumed, expiresAt: begun.expiresAt });
+		response = await handle({ key, expiresAt: begun.expiresAt, now: begun.now });
 	} catch (error) {
-		await record.release(fingerprint);
+		await release();
 		throw error;
 	}
 	if (!isFinal(response.status)) {
-		await record.release(fingerprint);
+		await release();
 		return response;
 	}
 	const stored: StoredResponse = {
@@ -58,8 +65,16 @@ export async function once(
 		headers: Object.fromEntries([...response.headers].filter(([name]) => REPLAYED_HEADERS.includes(name.toLowerCase()))),
 		body: await response.text(),
 	};
-	await record.complete(fingerprint, stored);
+	await quietly("complete", record.complete(begun.holder, stored));
 	return new Response(stored.body, { status: stored.status, headers: response.headers });
+}
+
+async function quietly(step: string, done: Promise<unknown>): Promise<void> {
+	try {
+		await done;
+	} catch (error) {
+		console.warn(`idempotency ${step} failed`, error instanceof Error ? error.message : String(error));
+	}
 }
 
 function replayed(stored: StoredResponse): Response {
