@@ -1,22 +1,24 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Dialer, dialerFor } from "../workers/dialer/dialer";
+import { transient } from "../workers/dialer/dial-result";
+import { type Dialer, type DialResult, dialerFor } from "../workers/dialer/dialer";
 import { type AccountEvent, newEvent } from "../workers/events/event";
 import { dispatchEvents, eventStatements } from "../workers/events/outbox";
 import { type CampaignRow, type CampaignStatus, configFromRow, type PacerConfig } from "./campaign/config";
 import { type CallOutcome, shouldRetry, startBudget } from "./campaign/pacing";
+import {
+	AVAILABLE,
+	afterAcceptance,
+	afterRefusal,
+	dialBudget,
+	type ProviderHealth,
+	presentHealth,
+} from "./campaign/provider-health";
+import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
 import { isWindowOpen, localTime, nextOpening, startOfNextLocalDay } from "./campaign/schedule";
 
 interface PacerState {
 	config: PacerConfig;
 	status: CampaignStatus;
-}
-
-export interface StartedCall {
-	callId: string;
-	contactId: string;
-	phone: string;
-	attempt: number;
-	startedAt: number;
 }
 
 /** A call the pacer started, as its own storage records it. */
@@ -37,6 +39,7 @@ export interface CampaignSnapshot {
 	calls_today: number;
 	window_open: boolean;
 	next_opening_at: string | null;
+	provider: ReturnType<typeof presentHealth>;
 }
 
 /** An action's outcome, with the live counters after it (so the caller needs no second call). */
@@ -46,22 +49,51 @@ export interface ActionResult {
 	live: CampaignSnapshot;
 }
 
+/** Calls D1 says have ended (or are still open) that the pacer may not know about: from the cron. */
+export interface ReconcileReport {
+	ended: { id: string; outcome: CallOutcome }[];
+	open: string[];
+}
+
 const STATE = "state";
+const HEALTH = "provider";
+const MIRRORED = "mirrored";
+const RECORD_FAILURES = "record_failures";
+const RECORD_RETRY_AT = "record_retry_at";
+/** The deadline of a call not yet placed: it has no provider timer running. */
+const NOT_PLACED = Number.MAX_SAFE_INTEGER;
+/** Rows of the record written per D1 batch; more are written by the next round. */
+const RECORD_BATCH = 200;
+const MAX_RECORD_RETRY_MS = 60_000;
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
 
 /**
  * One per automated campaign: it alone decides when a call starts. Its SQLite storage holds
- * the contact queue, every call it started (with the local day it counts against) and the
- * campaign's status, so an eviction or restart loses nothing and dials nothing twice. Each
- * decision runs synchronously inside one event, so concurrent wake-ups, call ends and
- * actions cannot overshoot `max_concurrent_calls` or `max_calls_per_day`. D1 is kept up to
- * date afterwards, in order, for reads and the cron sweep.
+ * the contact queue, every call it started (with the local day it counts against), the
+ * campaign's status and the provider's health, so an eviction or restart loses nothing and
+ * dials nothing twice. Each decision runs synchronously inside one event, so concurrent
+ * wake-ups, call ends and actions cannot overshoot `max_concurrent_calls` or
+ * `max_calls_per_day`.
+ *
+ * A started call goes through `recording` (its D1 row is being written: the pacer never
+ * dials a call D1 does not have, or its callbacks would find nothing) → `dialing` (D1 has it;
+ * the dial request is out, or is repeated after a crash with the same call id, which the
+ * provider dedupes) → `placed` (the provider took it; a callback or the deadline ends it).
+ * A transient refusal moves it to `backoff`: the slot and the day's count are given back and
+ * the contact waits, with its attempt unused, until the provider is tried again.
+ *
+ * What D1 must learn is kept in a `sync` table (rows whose current state D1 lacks) and an
+ * event `outbox`, written by one batch at a time and retried by the alarm until D1 confirms.
  */
 export class CampaignPacer extends DurableObject<Env> {
-	/** Replaced in tests to drive time and to watch what is dialled. */
+	/** Replaced in tests to drive time, jitter and the provider. */
 	clock: () => number = () => Date.now();
+	random: () => number = () => Math.random();
 	dialer: Dialer;
-	private mirror: Promise<unknown> = Promise.resolve();
+	private driving: Promise<void> | null = null;
+	private again = false;
+	/** Dial requests this instance has out; after a restart, the `dialing` calls not in it are asked again. */
+	private readonly dialsOut = new Set<string>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -76,28 +108,32 @@ export class CampaignPacer extends DurableObject<Env> {
 				id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, attempt INTEGER NOT NULL,
 				started_at INTEGER NOT NULL, deadline_at INTEGER NOT NULL, local_date TEXT NOT NULL,
 				ended_at INTEGER, outcome TEXT,
+				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
 			CREATE INDEX IF NOT EXISTS calls_open ON calls (ended_at, deadline_at);
 			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
+			CREATE TABLE IF NOT EXISTS sync (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
 		`);
+		// Objects created before calls had stages: every call they hold was placed.
+		const columns = new Set(this.sql<{ name: string }>("PRAGMA table_info(calls)").map((column) => column.name));
+		if (!columns.has("stage")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN stage TEXT NOT NULL DEFAULT 'placed'");
+		if (!columns.has("failure_reason")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN failure_reason TEXT");
 	}
 
 	/** Loads the campaign from D1 on first use, then starts whatever may start now. */
 	async wake(campaignId: string): Promise<CampaignSnapshot> {
 		await this.load(campaignId);
-		await this.settle(this.pump());
+		await this.drive();
 		return this.snapshot();
 	}
 
 	/** A PATCH changed pacing or the window; lowering caps never touches live calls. Answers the live counters. */
 	async configure(campaignId: string, config: PacerConfig): Promise<CampaignSnapshot> {
 		const state = await this.load(campaignId);
-		if (config.version > state.config.version) {
-			this.save({ ...state, config });
-			await this.settle(this.pump());
-		}
+		if (config.version > state.config.version) this.save({ ...state, config });
+		await this.drive();
 		return this.snapshot();
 	}
 
@@ -131,19 +167,35 @@ export class CampaignPacer extends DurableObject<Env> {
 	async callEnded(campaignId: string, callId: string, outcome: CallOutcome): Promise<boolean> {
 		await this.load(campaignId);
 		const ended = this.endCall(callId, outcome, this.clock());
-		if (!ended) return false;
-		await this.settle(this.pump());
-		return true;
+		// Already closed here: D1 may still lack the acknowledgement (a lost batch answer), so write it again.
+		if (!ended) this.markClosedAgain([callId]);
+		await this.drive();
+		return ended;
+	}
+
+	/**
+	 * The cron's reconciliation: calls final in D1 that this pacer has not acknowledged are
+	 * ended here (their outcome was lost on the way), and calls this pacer ended that D1 still
+	 * shows open are written again. Answers how many calls it ended.
+	 */
+	async reconcile(campaignId: string, report: ReconcileReport): Promise<number> {
+		await this.load(campaignId);
+		const now = this.clock();
+		const closed = report.ended.filter((call) => this.endCall(call.id, call.outcome, now)).length;
+		this.markClosedAgain([...report.ended.map((call) => call.id), ...report.open]);
+		await this.drive();
+		return closed;
 	}
 
 	override async alarm(): Promise<void> {
-		const state = this.state();
-		if (!state) return;
+		if (!this.state()) return;
 		const now = this.clock();
-		const expired = this.sql<{ id: string }>("SELECT id FROM calls WHERE ended_at IS NULL AND deadline_at <= ?", now);
-		const timedOut = expired.filter((call) => this.endCall(call.id, "timeout", now)).map((call) => call.id);
-		if (timedOut.length) this.mirrorTimeouts(timedOut, now);
-		await this.settle(this.pump());
+		const expired = this.sql<{ id: string }>(
+			"SELECT id FROM calls WHERE ended_at IS NULL AND stage = 'placed' AND deadline_at <= ?",
+			now,
+		);
+		for (const call of expired) this.endCall(call.id, "timeout", now);
+		await this.drive();
 	}
 
 	snapshot(): CampaignSnapshot {
@@ -155,7 +207,6 @@ export class CampaignPacer extends DurableObject<Env> {
 				row.n,
 			]),
 		);
-		const inFlight = this.inFlight();
 		const opening = state.status === "active" || state.status === "scheduled" ? nextOpening(now, state.config.window) : null;
 		return {
 			status: state.status,
@@ -165,14 +216,14 @@ export class CampaignPacer extends DurableObject<Env> {
 				in_flight: counts.in_flight ?? 0,
 				done: counts.done ?? 0,
 			},
-			in_flight: inFlight,
+			in_flight: this.inFlight(),
 			calls_today: this.startedOn(localTime(now, state.config.window.timezone).date),
 			window_open: isWindowOpen(now, state.config.window),
 			next_opening_at: iso(opening),
+			provider: presentHealth(this.health()),
 		};
 	}
 
-	/** Every call this campaign started, for audits and invariant checks. */
 	/** Loads the campaign if needed and reports its live counters, starting nothing. */
 	async view(campaignId: string): Promise<CampaignSnapshot> {
 		await this.load(campaignId);
@@ -181,22 +232,60 @@ export class CampaignPacer extends DurableObject<Env> {
 
 	/** Calls still in flight (what a provider has yet to report on). */
 	openCalls(): { id: string; started_at: number }[] {
-		return this.sql("SELECT id, started_at FROM calls WHERE ended_at IS NULL ORDER BY started_at, id");
+		return this.sql("SELECT id, started_at FROM calls WHERE ended_at IS NULL AND stage != 'backoff' ORDER BY started_at, id");
 	}
 
+	/** Every call this campaign started (dial requested), for audits and invariant checks. */
 	callLog(): PlacedCall[] {
 		return this.sql<PlacedCall>(
-			"SELECT id, contact_id, attempt, started_at, ended_at, outcome, local_date FROM calls ORDER BY started_at, id",
+			`SELECT id, contact_id, attempt, started_at, ended_at, outcome, local_date FROM calls
+			  WHERE stage IN ('dialing', 'placed') ORDER BY started_at, id`,
 		);
+	}
+
+	/** Rows and events D1 has yet to confirm (for tests and operations). */
+	unrecorded(): { rows: number; events: number } {
+		return {
+			rows: this.count("SELECT count(*) AS n FROM sync"),
+			events: this.count("SELECT count(*) AS n FROM outbox"),
+		};
+	}
+
+	// --- the driver: decide, record in D1, dial, and again while anything changed ---
+
+	/**
+	 * Runs the effects of what was decided. One driver at a time: callers arriving while it runs
+	 * ask for another round and wait for it, so no call is recorded or dialled twice at once.
+	 */
+	private drive(): Promise<void> {
+		this.again = true;
+		if (!this.driving) {
+			this.driving = this.runDriver().finally(() => {
+				this.driving = null;
+			});
+		}
+		return this.driving;
+	}
+
+	private async runDriver(): Promise<void> {
+		try {
+			while (this.again) {
+				this.again = false;
+				this.pump();
+				if (!(await this.record())) break;
+				if (await this.dialRecorded()) this.again = true;
+			}
+		} finally {
+			this.scheduleAlarm(this.clock());
+		}
 	}
 
 	// --- decisions (synchronous: one event, no interleaving) ---
 
-	/** Starts as many calls as the window, the slots and today's cap allow; sets the next alarm. */
-	private pump(): { started: StartedCall[] } {
+	/** Starts as many calls as the window, the slots, today's cap and the provider allow. */
+	private pump(): void {
 		const state = this.state();
-		const result = { started: [] as StartedCall[] };
-		if (!state) return result;
+		if (!state) return;
 		const now = this.clock();
 		const { config } = state;
 		if (state.status === "scheduled" && (config.window.scheduledAt === null || now >= config.window.scheduledAt)) {
@@ -205,222 +294,336 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
-			const budget = startBudget(config.maxConcurrent, this.inFlight(), config.maxPerDay, this.startedOn(local.date));
-			const due = this.sql<{ id: string; phone: string; attempts: number }>(
-				"SELECT id, phone, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ? ORDER BY next_due_at, position LIMIT ?",
+			const slots = startBudget(config.maxConcurrent, this.inFlight(), config.maxPerDay, this.startedOn(local.date));
+			const budget = dialBudget(this.health(), now, slots, this.unanswered());
+			const due = this.sql<{ id: string; attempts: number }>(
+				"SELECT id, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ? ORDER BY next_due_at, position LIMIT ?",
 				now,
 				budget,
 			);
-			for (const contact of due) result.started.push(this.startCall(contact, now, local.date));
+			for (const contact of due) this.startCall(contact, now, local.date);
 		}
 		if (this.status() === "active" && this.count("SELECT count(*) AS n FROM contacts WHERE state != 'done'") === 0) {
 			this.save({ ...this.requireState(), status: "completed" });
 			this.event("campaign.completed", now);
 		}
-		this.scheduleAlarm(now);
-		return result;
 	}
 
-	private startCall(contact: { id: string; phone: string; attempts: number }, now: number, localDate: string): StartedCall {
-		const call: StartedCall = {
-			callId: crypto.randomUUID(),
-			contactId: contact.id,
-			phone: contact.phone,
-			attempt: contact.attempts + 1,
-			startedAt: now,
-		};
-		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
-		this.ctx.storage.sql.exec("UPDATE contacts SET state = 'in_flight', attempts = ? WHERE id = ?", call.attempt, contact.id);
-		this.ctx.storage.sql.exec(
-			"INSERT INTO calls (id, contact_id, attempt, started_at, deadline_at, local_date) VALUES (?, ?, ?, ?, ?, ?)",
-			call.callId,
+	/** Reserves the slot and the day's count; the call is dialled once D1 has its row. */
+	private startCall(contact: { id: string; attempts: number }, now: number, localDate: string): void {
+		const attempt = contact.attempts + 1;
+		// An attempt the provider refused for a transient reason keeps its call id: it is the provider's dedupe key.
+		const [waiting] = this.sql<{ id: string }>(
+			"SELECT id FROM calls WHERE contact_id = ? AND attempt = ? AND stage = 'backoff' AND ended_at IS NULL",
 			contact.id,
-			call.attempt,
+			attempt,
+		);
+		const callId = waiting?.id ?? crypto.randomUUID();
+		this.ctx.storage.sql.exec("UPDATE contacts SET state = 'in_flight', attempts = ? WHERE id = ?", attempt, contact.id);
+		this.ctx.storage.sql.exec(
+			`INSERT INTO calls (id, contact_id, attempt, started_at, deadline_at, local_date, stage) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'recording')
+			 ON CONFLICT (id) DO UPDATE SET stage = 'recording', started_at = ?4, deadline_at = ?5, local_date = ?6`,
+			callId,
+			contact.id,
+			attempt,
 			now,
-			now + maxCallMs,
+			NOT_PLACED,
 			localDate,
 		);
-		this.event("call.started", now, { call_id: call.callId, contact_id: call.contactId, to: call.phone, attempt: call.attempt });
-		return call;
+		this.markUnrecorded("call", callId);
+		this.markUnrecorded("contact", contact.id);
 	}
 
-	private endCall(callId: string, outcome: CallOutcome, now: number): boolean {
+	/** Ends a call the pacer holds open; repeats and unknown calls change nothing. */
+	private endCall(callId: string, outcome: CallOutcome, now: number, reason: string | null = null): boolean {
 		const state = this.requireState();
-		const [call] = this.sql<{ contact_id: string; attempt: number; ended_at: number | null }>(
-			"SELECT contact_id, attempt, ended_at FROM calls WHERE id = ?",
+		const [call] = this.sql<{ contact_id: string; attempt: number; ended_at: number | null; stage: string }>(
+			"SELECT contact_id, attempt, ended_at, stage FROM calls WHERE id = ?",
 			callId,
 		);
 		if (!call || call.ended_at !== null) return false;
-		this.ctx.storage.sql.exec("UPDATE calls SET ended_at = ?, outcome = ? WHERE id = ?", now, outcome, callId);
+		// A call in backoff that ends after all was taken by the provider despite its answer (a timed-out request).
+		this.ctx.storage.sql.exec(
+			"UPDATE calls SET ended_at = ?, outcome = ?, failure_reason = ?, stage = CASE WHEN stage = 'backoff' THEN 'placed' ELSE stage END WHERE id = ?",
+			now,
+			outcome,
+			reason,
+			callId,
+		);
 		const retry = shouldRetry(outcome, call.attempt, state.config.retry);
 		this.ctx.storage.sql.exec(
-			"UPDATE contacts SET state = ?, next_due_at = ?, last_outcome = ? WHERE id = ?",
+			"UPDATE contacts SET state = ?, attempts = max(attempts, ?), next_due_at = ?, last_outcome = ? WHERE id = ?",
 			retry ? "pending" : "done",
+			call.attempt,
 			retry ? now + state.config.retry.delayMs : 0,
 			outcome,
 			call.contact_id,
 		);
-		this.mirrorContact(call.contact_id, retry ? "pending" : "done", call.attempt, outcome);
+		this.markUnrecorded("call", callId);
+		this.markUnrecorded("contact", call.contact_id);
+		// Outcomes the pacer decides itself are announced here; a provider's come with its callback.
+		if (outcome === "timeout" || reason !== null) this.callCompleted(callId, outcome, reason, now);
 		return true;
 	}
 
-	private transition(
+	/** Applies what the provider answered to the dial requests of one round. */
+	private applyDialResults(results: { callId: string; result: DialResult }[], now: number): void {
+		const accepted = results.some(({ result }) => result.kind === "accepted");
+		// A round is one look at the provider: any acceptance means it is up; refusals alone are one more failure.
+		const refusal = results.find(({ result }) => result.kind === "transient")?.result;
+		let retryAt = now + 1000;
+		if (!accepted && refusal?.kind === "transient") retryAt = this.providerRefused(refusal, now);
+		const ordered = [...results].sort((a, b) => Number(b.result.kind === "accepted") - Number(a.result.kind === "accepted"));
+		for (const { callId, result } of ordered) {
+			const [call] = this.sql<{ contact_id: string; attempt: number }>(
+				"SELECT contact_id, attempt FROM calls WHERE id = ? AND stage = 'dialing' AND ended_at IS NULL",
+				callId,
+			);
+			// Ended while its dial was out (a callback outran the provider's answer, or the campaign was reconciled).
+			if (!call) continue;
+			if (result.kind === "accepted") this.placed(callId, call, now);
+			else if (result.kind === "permanent") this.endCall(callId, "failed", now, result.reason);
+			else this.backOff(callId, call, retryAt);
+		}
+	}
+
+	/** Opens or extends the outage; answers when the provider is to be tried again. */
+	private providerRefused(refusal: Extract<DialResult, { kind: "transient" }>, now: number): number {
+		const { health, began } = afterRefusal(this.health(), now, refusal.reason, this.random(), refusal.retryAfterMs);
+		this.saveHealth(health);
+		if (began) {
+			this.event("campaign.provider_unavailable", now, {
+				since: iso(health.since),
+				next_try_at: iso(health.nextTryAt),
+				last_error: health.lastError,
+			});
+		}
+		return health.nextTryAt ?? now + 1000;
+	}
+
+	private placed(callId: string, call: { contact_id: string; attempt: number }, now: number): void {
+		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
+		this.ctx.storage.sql.exec("UPDATE calls SET stage = 'placed', deadline_at = ? WHERE id = ?", now + maxCallMs, callId);
+		const { health, recovered } = afterAcceptance(this.health());
+		if (recovered) {
+			const outage = this.health();
+			this.event("campaign.provider_recovered", now, { unavailable_since: iso(outage.since), recovered_at: iso(now) });
+		}
+		this.saveHealth(health);
+		const [contact] = this.sql<{ phone: string }>("SELECT phone FROM contacts WHERE id = ?", call.contact_id);
+		this.event("call.started", now, { call_id: callId, contact_id: call.contact_id, to: contact?.phone, attempt: call.attempt });
+	}
+
+	/** Not a call attempt: the slot and the day's count go back, and the contact waits with its attempt unused. */
+	private backOff(callId: string, call: { contact_id: string; attempt: number }, dueAt: number): void {
+		this.ctx.storage.sql.exec("UPDATE calls SET stage = 'backoff', deadline_at = ? WHERE id = ?", NOT_PLACED, callId);
+		this.ctx.storage.sql.exec(
+			"UPDATE contacts SET state = 'pending', attempts = ?, next_due_at = ? WHERE id = ?",
+			call.attempt - 1,
+			dueAt,
+			call.contact_id,
+		);
+		this.markUnrecorded("call", callId);
+		this.markUnrecorded("contact", call.contact_id);
+	}
+
+	/**
+	 * Calls reserved but not yet handed to the provider go back to the queue when the campaign
+	 * stops: a paused campaign starts nothing new, and a cancelled one closes them. Dial
+	 * requests already out are not recalled; those calls finish and are recorded.
+	 */
+	private releaseUndialled(to: CampaignStatus, now: number): void {
+		const undialled = this.sql<{ id: string; contact_id: string; attempt: number; stage: string }>(
+			"SELECT id, contact_id, attempt, stage FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'backoff')",
+		);
+		for (const call of undialled) {
+			if (to === "cancelled") {
+				this.ctx.storage.sql.exec("UPDATE calls SET ended_at = ?, outcome = 'cancelled' WHERE id = ?", now, call.id);
+			} else if (call.stage === "recording") {
+				this.ctx.storage.sql.exec("UPDATE calls SET stage = 'backoff' WHERE id = ?", call.id);
+				this.ctx.storage.sql.exec(
+					"UPDATE contacts SET state = 'pending', attempts = ?, next_due_at = ? WHERE id = ?",
+					call.attempt - 1,
+					now,
+					call.contact_id,
+				);
+				this.markUnrecorded("contact", call.contact_id);
+			}
+			this.markUnrecorded("call", call.id);
+		}
+	}
+
+	private async transition(
 		campaignId: string,
 		decide: (status: CampaignStatus, config: PacerConfig) => { to: CampaignStatus; event?: string } | null,
 	): Promise<ActionResult> {
-		return this.load(campaignId).then(async (state) => {
-			const decision = decide(state.status, state.config);
-			if (!decision) return { ok: false, status: state.status, live: this.snapshot() };
-			if (decision.to !== state.status) {
-				this.save({ ...state, status: decision.to });
-				if (decision.event) this.event(decision.event, this.clock());
-				await this.settle(this.pump());
-			}
-			return { ok: true, status: this.status(), live: this.snapshot() };
-		});
+		const state = await this.load(campaignId);
+		const decision = decide(state.status, state.config);
+		if (!decision) return { ok: false, status: state.status, live: this.snapshot() };
+		if (decision.to !== state.status) {
+			const now = this.clock();
+			this.save({ ...state, status: decision.to });
+			if (decision.to === "paused" || decision.to === "cancelled") this.releaseUndialled(decision.to, now);
+			if (decision.event) this.event(decision.event, now);
+		}
+		await this.drive();
+		return { ok: true, status: this.status(), live: this.snapshot() };
 	}
 
-	/** When the campaign next needs waking without outside help; calls ending wake it too. */
+	/** When the campaign next needs waking without outside help; calls ending and dial answers wake it too. */
 	private nextWake(now: number): number | null {
 		const state = this.requireState();
 		const { window } = state.config;
-		const deadlines =
-			this.sql<{ at: number | null }>("SELECT min(deadline_at) AS at FROM calls WHERE ended_at IS NULL")[0]?.at ?? null;
-		let start: number | null = null;
+		const candidates: number[] = [];
+		const deadline = this.sql<{ at: number | null }>(
+			"SELECT min(deadline_at) AS at FROM calls WHERE ended_at IS NULL AND stage = 'placed'",
+		)[0]?.at;
+		if (deadline !== null && deadline !== undefined) candidates.push(deadline);
+		// D1 still lacks something, or a dial's answer was lost with a restart: try again soon.
+		if (this.count("SELECT count(*) AS n FROM sync") + this.count("SELECT count(*) AS n FROM outbox") > 0) {
+			candidates.push(this.ctx.storage.kv.get<number>(RECORD_RETRY_AT) ?? now + 1000);
+		}
+		if (this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')") > 0) {
+			candidates.push(now + 1000);
+		}
 		if (state.status === "active" || state.status === "scheduled") {
 			const earliestDue =
 				this.sql<{ at: number | null }>("SELECT min(next_due_at) AS at FROM contacts WHERE state = 'pending'")[0]?.at ?? null;
 			if (earliestDue !== null) {
 				const local = localTime(now, window.timezone);
 				const capReached = state.config.maxPerDay !== null && this.startedOn(local.date) >= state.config.maxPerDay;
-				const from = Math.max(earliestDue, capReached ? startOfNextLocalDay(now, window.timezone) : now);
-				// Due now, window open, under the cap: only full slots hold it back, and a call ending wakes it.
-				start =
+				const health = this.health();
+				const from = Math.max(
+					earliestDue,
+					capReached ? startOfNextLocalDay(now, window.timezone) : now,
+					health.state === "unavailable" ? (health.nextTryAt ?? now) : now,
+				);
+				// Due now, window open, under the cap, provider up: only full slots hold it back, and a call ending wakes it.
+				const start =
 					from <= now && state.status === "active" && isWindowOpen(now, window)
 						? null
 						: nextOpening(Math.max(from, now + 1), window);
+				if (start !== null) candidates.push(start);
 			}
 		}
-		const candidates = [deadlines, start].filter((at): at is number => at !== null);
 		return candidates.length ? Math.min(...candidates) : null;
 	}
 
 	private scheduleAlarm(now: number): void {
+		if (!this.state()) return;
 		const wake = this.nextWake(now);
-		if (wake === null) void this.ctx.storage.deleteAlarm();
-		else void this.ctx.storage.setAlarm(wake);
-		this.wakeAt = wake;
+		// Only fails when the object is already broken; its next instance sets the alarm again.
+		const ignore = () => undefined;
+		if (wake === null) this.ctx.storage.deleteAlarm().catch(ignore);
+		else this.ctx.storage.setAlarm(wake).catch(ignore);
 	}
 
-	private wakeAt: number | null = null;
-
-	// --- effects (asynchronous, after the decision is stored) ---
+	// --- effects ---
 
 	/**
-	 * Records started calls and pending events in D1 (one transaction), dials the calls, and
-	 * dispatches the events; a failed dial ends its call. Events left in the outbox by a crash
-	 * go out with the next settle.
+	 * Writes what D1 lacks — changed calls and contacts, the campaign's status and next wake,
+	 * and pending events — in one batch (a transaction), then promotes the recorded calls to
+	 * `dialing`. A failed batch (or one whose answer was lost) is written again later: every
+	 * statement writes current state, so a repeat is harmless. False when D1 failed.
 	 */
-	private async settle({ started }: { started: StartedCall[] }): Promise<void> {
+	private async record(): Promise<boolean> {
 		const state = this.requireState();
 		const { config } = state;
 		const now = this.clock();
-		this.mirrorCampaign(state.status, this.wakeAt);
-		const outbox = this.sql<{ seq: number; event: string }>("SELECT seq, event FROM outbox ORDER BY seq");
-		const events = outbox.map((row) => JSON.parse(row.event) as AccountEvent);
-		if (started.length || events.length) {
-			await this.enqueueMirror(async () => {
-				await this.env.DB.batch([
-					...started.flatMap((call) => [
-						this.env.DB.prepare(
-							`INSERT OR IGNORE INTO calls (id, account_id, kind, campaign_id, contact_id, attempt, to_phone, status, created_at, updated_at, started_at)
-							 VALUES (?, ?, 'campaign', ?, ?, ?, ?, 'dialing', ?, ?, ?)`,
-						).bind(
-							call.callId,
-							config.accountId,
-							config.campaignId,
-							call.contactId,
-							call.attempt,
-							call.phone,
-							iso(now),
-							iso(now),
-							iso(call.startedAt),
-						),
-						this.env.DB.prepare("UPDATE campaign_contacts SET status = 'in_flight', attempts = ? WHERE id = ?").bind(
-							call.attempt,
-							call.contactId,
-						),
-					]),
-					...eventStatements(this.env.DB, config.accountId, events),
-				]);
-				const flushed = outbox.at(-1)?.seq;
-				if (flushed !== undefined) this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", flushed);
-			});
-		}
-		const failedDials = await Promise.all(
-			started.map((call) =>
-				this.dialer
-					.place({
-						callId: call.callId,
-						accountId: config.accountId,
-						campaignId: config.campaignId,
-						to: call.phone,
-						callerId: null,
-					})
-					.then(() => null)
-					.catch((error: unknown) => {
-						console.warn("dial failed", call.callId, error instanceof Error ? error.message : String(error));
-						return call.callId;
-					}),
-			),
+		const rows = this.sql<{ kind: string; id: string; seq: number }>(
+			"SELECT kind, id, seq FROM sync ORDER BY seq LIMIT ?",
+			RECORD_BATCH,
 		);
+		const outbox = this.sql<{ seq: number; event: string }>("SELECT seq, event FROM outbox ORDER BY seq LIMIT ?", RECORD_BATCH);
+		const events = outbox.map((row) => JSON.parse(row.event) as AccountEvent);
+		const mirror: CampaignMirror = { status: state.status, wakeAt: this.nextWake(now), configVersion: config.version };
+		const mirrored = this.ctx.storage.kv.get<CampaignMirror>(MIRRORED);
+		const campaignChanged = JSON.stringify(mirror) !== JSON.stringify(mirrored);
+		if (!rows.length && !events.length && !campaignChanged) return true;
+
+		const ids = { accountId: config.accountId, campaignId: config.campaignId };
+		const statements = rows.flatMap((row) => this.recordStatements(row, ids, now));
+		try {
+			await this.env.DB.batch([
+				...statements,
+				...eventStatements(this.env.DB, config.accountId, events),
+				campaignStatement(this.env.DB, config.campaignId, mirror, now),
+			]);
+		} catch (error) {
+			const failures = (this.ctx.storage.kv.get<number>(RECORD_FAILURES) ?? 0) + 1;
+			this.ctx.storage.kv.put(RECORD_FAILURES, failures);
+			this.ctx.storage.kv.put(RECORD_RETRY_AT, now + Math.min(MAX_RECORD_RETRY_MS, 1000 * 2 ** (failures - 1)));
+			console.warn("campaign record write failed; retrying", error instanceof Error ? error.message : String(error));
+			return false;
+		}
+		this.ctx.storage.kv.delete(RECORD_FAILURES);
+		this.ctx.storage.kv.delete(RECORD_RETRY_AT);
+		this.ctx.storage.kv.put(MIRRORED, mirror);
+		// Rows changed again while the batch ran keep their newer mark, and go in the next batch.
+		for (const row of rows) {
+			this.ctx.storage.sql.exec("DELETE FROM sync WHERE kind = ? AND id = ? AND seq = ?", row.kind, row.id, row.seq);
+			if (row.kind === "call")
+				this.ctx.storage.sql.exec("UPDATE calls SET stage = 'dialing' WHERE id = ? AND stage = 'recording'", row.id);
+		}
+		const flushed = outbox.at(-1)?.seq;
+		if (flushed !== undefined) this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", flushed);
+		if (rows.length === RECORD_BATCH || outbox.length === RECORD_BATCH) this.again = true;
+		// Deliveries are rows already: a lost queue message is re-sent by the cron relay.
 		await dispatchEvents(this.env, config.accountId, events).catch((error: unknown) =>
 			console.warn("event dispatch failed", error instanceof Error ? error.message : String(error)),
 		);
-		// Callers read D1 next (ETag, status): let the record catch up before answering.
-		await this.mirror;
-		for (const callId of failedDials) if (callId) await this.callEnded(config.campaignId, callId, "failed");
+		return true;
 	}
 
-	private mirrorCampaign(status: CampaignStatus, wakeAt: number | null): void {
+	private recordStatements(
+		row: { kind: string; id: string },
+		ids: { accountId: string; campaignId: string },
+		now: number,
+	): D1PreparedStatement[] {
+		if (row.kind === "contact") {
+			const [contact] = this.sql<{ id: string; state: string; attempts: number; last_outcome: string | null }>(
+				"SELECT id, state, attempts, last_outcome FROM contacts WHERE id = ?",
+				row.id,
+			);
+			return contact ? [contactStatement(this.env.DB, contact)] : [];
+		}
+		const [call] = this.sql<PacerCall>(
+			`SELECT c.id, c.contact_id, c.attempt, k.phone, c.stage, c.started_at, c.ended_at, c.outcome, c.failure_reason
+			   FROM calls c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`,
+			row.id,
+		);
+		return call ? [callStatement(this.env.DB, ids, call, now)] : [];
+	}
+
+	/** Dials the calls D1 has recorded and nobody has asked the provider for yet. True when any was dialled. */
+	private async dialRecorded(): Promise<boolean> {
 		const { config } = this.requireState();
-		void this.enqueueMirror(() =>
-			this.env.DB.prepare(
-				`UPDATE autocall_campaigns SET next_wake_at = ?2,
-				        version = version + (status != ?1), status = ?1, updated_at = CASE WHEN status != ?1 THEN ?3 ELSE updated_at END
-				  WHERE id = ?4`,
-			)
-				.bind(status, iso(wakeAt), iso(this.clock()), config.campaignId)
-				.run(),
-		);
-	}
-
-	private mirrorContact(contactId: string, status: string, attempts: number, outcome: string): void {
-		void this.enqueueMirror(() =>
-			this.env.DB.prepare("UPDATE campaign_contacts SET status = ?, attempts = ?, last_outcome = ? WHERE id = ?")
-				.bind(status, attempts, outcome, contactId)
-				.run(),
-		);
-	}
-
-	private mirrorTimeouts(callIds: string[], now: number): void {
-		void this.enqueueMirror(() =>
-			this.env.DB.prepare(
-				"UPDATE calls SET status = 'timeout', outcome = 'timeout', ended_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND ended_at IS NULL",
-			)
-				.bind(iso(now), iso(now), JSON.stringify(callIds))
-				.run(),
-		);
-	}
-
-	/** D1 writes run one after another in the order decisions were made, so the record never goes back in time. */
-	private enqueueMirror<T>(write: () => Promise<T>): Promise<void> {
-		const next = this.mirror.then(write).then(
-			() => undefined,
-			(error: unknown) => console.error("campaign mirror write failed", error instanceof Error ? error.message : String(error)),
-		);
-		this.mirror = next;
-		return next;
+		const ready = this.sql<{ id: string; phone: string }>(
+			`SELECT c.id, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
+			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
+		).filter((call) => !this.dialsOut.has(call.id));
+		if (!ready.length) return false;
+		for (const call of ready) this.dialsOut.add(call.id);
+		try {
+			const results = await Promise.all(
+				ready.map(async (call) => ({
+					callId: call.id,
+					result: await this.dialer
+						.place({
+							callId: call.id,
+							accountId: config.accountId,
+							campaignId: config.campaignId,
+							to: call.phone,
+							callerId: null,
+						})
+						.catch(transient),
+				})),
+			);
+			this.applyDialResults(results, this.clock());
+		} finally {
+			for (const call of ready) this.dialsOut.delete(call.id);
+		}
+		return true;
 	}
 
 	// --- storage ---
@@ -473,6 +676,33 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.ctx.storage.kv.put(STATE, state);
 	}
 
+	private health(): ProviderHealth {
+		return this.ctx.storage.kv.get<ProviderHealth>(HEALTH) ?? AVAILABLE;
+	}
+
+	private saveHealth(health: ProviderHealth): void {
+		this.ctx.storage.kv.put(HEALTH, health);
+	}
+
+	/** D1 must learn this row's current state; a newer mark replaces an older one. */
+	private markUnrecorded(kind: "call" | "contact", id: string): void {
+		this.ctx.storage.sql.exec(
+			`INSERT INTO sync (kind, id, seq) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM sync))
+			 ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq`,
+			kind,
+			id,
+		);
+	}
+
+	/** Calls this pacer has closed: write them to D1 again (their acknowledgement may have been lost). */
+	private markClosedAgain(callIds: string[]): void {
+		for (const id of callIds) {
+			if (this.count("SELECT count(*) AS n FROM calls WHERE id = ? AND ended_at IS NOT NULL", id) > 0) {
+				this.markUnrecorded("call", id);
+			}
+		}
+	}
+
 	/** Written to the outbox in the same step as the change it reports, so no event is lost. */
 	private event(type: string, at: number, data: Record<string, unknown> = {}): void {
 		const event = newEvent(
@@ -480,15 +710,48 @@ export class CampaignPacer extends DurableObject<Env> {
 			{ campaign_id: this.requireState().config.campaignId, status: this.state()?.status, ...data },
 			at,
 		);
+		this.outbox(event);
+	}
+
+	private outbox(event: AccountEvent): void {
 		this.ctx.storage.sql.exec("INSERT INTO outbox (event) VALUES (?)", JSON.stringify(event));
 	}
 
+	/** The one completion event of a call the pacer ended itself; its id is fixed per call, like a callback's. */
+	private callCompleted(callId: string, outcome: CallOutcome, reason: string | null, now: number): void {
+		const [call] = this.sql<{ contact_id: string; attempt: number; phone: string }>(
+			"SELECT c.contact_id, c.attempt, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
+			callId,
+		);
+		if (!call) return;
+		this.outbox({
+			id: `evt_call_completed_${callId.replaceAll("-", "")}`,
+			type: "call.completed",
+			created_at: new Date(now).toISOString(),
+			data: {
+				call_id: callId,
+				campaign_id: this.requireState().config.campaignId,
+				to: call.phone,
+				outcome,
+				attempt: call.attempt,
+				duration_seconds: null,
+				failure_reason: reason,
+			},
+		});
+	}
+
+	/** Calls holding a slot: reserved, being dialled, or placed; not those waiting out a provider outage. */
 	private inFlight(): number {
-		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL");
+		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage != 'backoff'");
+	}
+
+	/** Dial requests not yet answered: while the provider is down, at most one such probe. */
+	private unanswered(): number {
+		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')");
 	}
 
 	private startedOn(localDate: string): number {
-		return this.count("SELECT count(*) AS n FROM calls WHERE local_date = ?", localDate);
+		return this.count("SELECT count(*) AS n FROM calls WHERE local_date = ? AND stage != 'backoff'", localDate);
 	}
 
 	private count(query: string, ...bindings: unknown[]): number {

@@ -116,17 +116,25 @@ describe("campaign actions", () => {
 		expect(dialled).toHaveLength(2);
 	});
 
-	it("a dial the provider refuses ends as failed and frees its slot for the next contact", async () => {
+	it("a dial the provider refuses for good (4xx) ends as failed with its reason and frees its slot for the next contact", async () => {
 		const account = await pbxAccount();
 		const campaign = await createCampaign(account, { contacts: phones(3), max_concurrent_calls: 1 });
 		await runInDurableObject(pacerOf(campaign.id), (pacer: CampaignPacer) => {
 			pacer.clock = () => MONDAY_NOON_NY;
-			pacer.dialer = { place: async () => Promise.reject(new Error("provider down")) };
+			pacer.dialer = { place: async () => ({ kind: "permanent", reason: "HTTP 400: Invalid number" }) };
 		});
 		const view = await pacerOf(campaign.id).wake(campaign.id);
 		const log = await pacerOf(campaign.id).callLog();
 		expect(log.map((c) => c.outcome)).toEqual(["failed", "failed", "failed"]);
 		expect(view.status).toBe("completed");
+		const calls = await callJson<{ data: { status: string; failure_reason: string }[] }>(
+			`/api/autocall/campaigns/${campaign.id}/calls`,
+			{ token: account.token },
+		);
+		expect(calls.body.data.map((c) => [c.status, c.failure_reason])).toEqual(
+			Array.from({ length: 3 }, () => ["failed", "HTTP 400: Invalid number"]),
+		);
+		expect(await countRows("events", "account_id = ? AND type = 'call.completed'", account.id)).toBe(3);
 	});
 
 	it("a call with no final status after its maximum duration ends as timeout and frees its slot", async () => {

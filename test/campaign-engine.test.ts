@@ -1,49 +1,9 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CallOutcome } from "../durable-objects/campaign/pacing";
-import { type CampaignWindow, isWindowOpen, localTime, parseClock } from "../durable-objects/campaign/schedule";
-import type { PlacedCall } from "../durable-objects/campaign-pacer";
-import { createCampaign, pacerOf, phones, takeOver } from "./campaign-helpers";
+import { type CampaignWindow, parseClock } from "../durable-objects/campaign/schedule";
+import { checkInvariants, createCampaign, pacerOf, phones, random, takeOver } from "./campaign-helpers";
 import { pbxAccount } from "./helpers";
-
-/** A seeded generator, so a failing run can be replayed. */
-function random(seed: number) {
-	let state = seed;
-	return () => {
-		state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-		return state / 2 ** 31;
-	};
-}
-
-function checkInvariants(
-	log: PlacedCall[],
-	window: CampaignWindow,
-	maxConcurrent: number,
-	maxPerDay: number,
-	maxAttempts: number,
-) {
-	const perDay = new Map<string, number>();
-	const attempts = new Set<string>();
-	for (const call of log) {
-		const open = log.filter(
-			(other) => other.started_at <= call.started_at && (other.ended_at === null || other.ended_at > call.started_at),
-		);
-		expect(open.length, `in flight at ${new Date(call.started_at).toISOString()}`).toBeLessThanOrEqual(maxConcurrent);
-		const day = localTime(call.started_at, window.timezone).date;
-		expect(call.local_date).toBe(day);
-		perDay.set(day, (perDay.get(day) ?? 0) + 1);
-		expect(
-			isWindowOpen(call.started_at, window),
-			`started outside the window at ${new Date(call.started_at).toISOString()}`,
-		).toBe(true);
-		const key = `${call.contact_id}#${call.attempt}`;
-		expect(attempts.has(key), `dialled twice: ${key}`).toBe(false);
-		attempts.add(key);
-		expect(call.attempt).toBeLessThanOrEqual(maxAttempts);
-	}
-	for (const [day, count] of perDay) expect(count, `calls on ${day}`).toBeLessThanOrEqual(maxPerDay);
-	return perDay;
-}
 
 describe("campaign pacing invariants", () => {
 	it("holds every cap over ~2,000 simulated calls with random durations and outcomes, across DST and evictions", {

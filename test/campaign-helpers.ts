@@ -1,6 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { CampaignPacer } from "../durable-objects/campaign-pacer";
+import { expect } from "vitest";
+import { type CampaignWindow, isWindowOpen, localTime } from "../durable-objects/campaign/schedule";
+import type { CampaignPacer, PlacedCall } from "../durable-objects/campaign-pacer";
 import type { OutboundCall } from "../workers/dialer/dialer";
 import { callJson, type pbxAccount } from "./helpers";
 
@@ -56,4 +58,44 @@ export function takeOver(id: string, clock: { now: number }, dialled: OutboundCa
 			};
 		});
 	return { inject, dialled };
+}
+
+/** A seeded generator, so a failing run can be replayed. */
+export function random(seed: number) {
+	let state = seed;
+	return () => {
+		state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+		return state / 2 ** 31;
+	};
+}
+
+/** The campaign invariants over a pacer's call log: slots, daily caps, window, no attempt twice. */
+export function checkInvariants(
+	log: PlacedCall[],
+	window: CampaignWindow,
+	maxConcurrent: number,
+	maxPerDay: number,
+	maxAttempts: number,
+) {
+	const perDay = new Map<string, number>();
+	const attempts = new Set<string>();
+	for (const call of log) {
+		const open = log.filter(
+			(other) => other.started_at <= call.started_at && (other.ended_at === null || other.ended_at > call.started_at),
+		);
+		expect(open.length, `in flight at ${new Date(call.started_at).toISOString()}`).toBeLessThanOrEqual(maxConcurrent);
+		const day = localTime(call.started_at, window.timezone).date;
+		expect(call.local_date).toBe(day);
+		perDay.set(day, (perDay.get(day) ?? 0) + 1);
+		expect(
+			isWindowOpen(call.started_at, window),
+			`started outside the window at ${new Date(call.started_at).toISOString()}`,
+		).toBe(true);
+		const key = `${call.contact_id}#${call.attempt}`;
+		expect(attempts.has(key), `dialled twice: ${key}`).toBe(false);
+		attempts.add(key);
+		expect(call.attempt).toBeLessThanOrEqual(maxAttempts);
+	}
+	for (const [day, count] of perDay) expect(count, `calls on ${day}`).toBeLessThanOrEqual(maxPerDay);
+	return perDay;
 }

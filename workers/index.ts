@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { reconcileCampaignCalls } from "./autocall/reconcile";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { handOverQueuedCalls } from "./pbx/dial-backstop";
@@ -18,22 +19,32 @@ const app = createApp(routes);
 export default {
 	fetch: app,
 	/**
-	 * Every minute: wake campaigns that are due, close calls that outlived their maximum, hand
+	 * Every minute: wake campaigns that are due, reconcile calls closed in D1 or in their pacer
+	 * but not in both, close calls that outlived their maximum, hand
 	 * over click-to-calls still queued, re-queue webhook deliveries whose message was lost,
 	 * purge expired claims and old event ids.
 	 */
 	async scheduled(controller, env, _ctx) {
 		const now = controller.scheduledTime;
-		const [sweep, closedCalls, requeued, claims, providerEvents, dials] = await Promise.all([
+		const [sweep, closedCalls, requeued, claims, providerEvents, dials, reconciled] = await Promise.all([
 			sweepDueCampaigns(env, now),
 			closeStaleCalls(env, now),
 			requeueStuckDeliveries(env, now),
 			purgeExpiredClaims(env.DB, now),
 			purgeProviderEvents(env, now),
 			handOverQueuedCalls(env, now),
+			reconcileCampaignCalls(env, now),
 		]);
 		console.log(
-			JSON.stringify({ cron: controller.cron, ...sweep, closedCalls, requeued, dials, purged: { claims, providerEvents } }),
+			JSON.stringify({
+				cron: controller.cron,
+				...sweep,
+				closedCalls,
+				requeued,
+				dials,
+				reconciled,
+				purged: { claims, providerEvents },
+			}),
 		);
 	},
 	/** Webhook deliveries, one message each; the consumer schedules its own retries. */

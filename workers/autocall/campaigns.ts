@@ -35,13 +35,29 @@ interface CampaignContact {
 
 export const pacerOf = (env: Env, campaignId: string) => env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(campaignId));
 
+/** The documented representation: explicit fields, never the row (it holds the pacer's bookkeeping). */
 function present(row: StoredCampaign, live?: CampaignSnapshot) {
-	const { account_id: _, next_wake_at: __, ...rest } = row as StoredCampaign & { next_wake_at?: string };
 	return {
-		...rest,
+		id: row.id,
+		name: row.name,
+		agent_id: row.agent_id,
+		contact_source: row.contact_source,
+		contact_folder_id: row.contact_folder_id,
+		schedule_type: row.schedule_type,
+		scheduled_at: row.scheduled_at,
+		timezone: row.timezone,
+		start_time: row.start_time,
+		end_time: row.end_time,
 		working_days: JSON.parse(row.working_days) as number[],
+		max_concurrent_calls: row.max_concurrent_calls,
+		max_calls_per_day: row.max_calls_per_day,
 		retry_failed: row.retry_failed === 1,
+		max_retry_attempts: row.max_retry_attempts,
+		retry_delay_seconds: row.retry_delay_seconds,
 		status: live?.status ?? row.status,
+		version: row.version,
+		created_at: row.created_at,
+		updated_at: row.updated_at,
 		...(live
 			? {
 					live: {
@@ -50,6 +66,7 @@ function present(row: StoredCampaign, live?: CampaignSnapshot) {
 						calls_today: live.calls_today,
 						window_open: live.window_open,
 						next_opening_at: live.next_opening_at,
+						provider: live.provider,
 					},
 				}
 			: {}),
@@ -225,7 +242,15 @@ export function autocallCampaignRoutes(base: string): Route[] {
 				now: nowIso(),
 			});
 			const row = { ...updated, account_id: principal.accountId };
-			const live = await pacerOf(env, row.id).configure(row.id, configFromRow(row));
+			// The change is committed: a pacer that cannot be reached now gets it from the cron sweep
+			// (its recorded config version is behind), so the answer is the stored campaign either way.
+			const handOver = () => pacerOf(env, row.id).configure(row.id, configFromRow(row));
+			const live = await handOver()
+				.catch(handOver)
+				.catch((error: unknown) => {
+					console.error("campaign configure failed", row.id, error instanceof Error ? error.message : String(error));
+					return undefined;
+				});
 			return resourceResponse(request, present(row, live), row.version);
 		},
 	});

@@ -107,6 +107,16 @@ export const AutocallCampaign = z.object({
 			calls_today: z.int(),
 			window_open: z.boolean(),
 			next_opening_at: z.iso.datetime().nullable(),
+			provider: z
+				.object({
+					state: z.enum(["available", "unavailable"]),
+					since: z.iso.datetime().nullable(),
+					next_try_at: z.iso.datetime().nullable(),
+					last_error: z.string().nullable(),
+				})
+				.describe(
+					"The dialer provider as this campaign sees it. While it refuses dials for a transient reason the campaign keeps its status, its contacts wait with their attempts unused, and one probe goes out at next_try_at.",
+				),
 		})
 		.optional(),
 });

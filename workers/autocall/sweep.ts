@@ -1,3 +1,4 @@
+import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/config";
 import { nowIso } from "../lib/time";
 import { pacerOf } from "./campaigns";
 
@@ -8,21 +9,31 @@ export const SWEEP_LIMIT = 900;
 
 /**
  * The cron backstop. Campaign objects wake themselves with alarms (window openings, retries,
- * timeouts) and on every call end; the sweep wakes those whose recorded wake time has passed
- * anyway — a lost alarm, a create whose first wake failed — in parallel batches.
+ * timeouts, record retries) and on every call end; the sweep wakes those whose recorded wake
+ * time has passed anyway — a lost alarm, a create whose first wake failed — and hands a
+ * PATCHed config to pacers still running an older one (the PATCH's own hand-over failed), in
+ * parallel batches.
  */
 export async function sweepDueCampaigns(env: Env, now = Date.now()): Promise<{ due: number; woken: number; failed: number }> {
 	const { results } = await env.DB.prepare(
-		`SELECT id FROM autocall_campaigns WHERE status IN ('scheduled', 'active') AND (next_wake_at IS NULL OR next_wake_at <= ?)
-		  ORDER BY next_wake_at LIMIT ?`,
+		`SELECT * FROM autocall_campaigns
+		  WHERE (status IN ('scheduled', 'active') AND (next_wake_at IS NULL OR next_wake_at <= ?1))
+		     OR (status IN ('scheduled', 'active', 'paused') AND pacer_version < version)
+		  ORDER BY next_wake_at LIMIT ?2`,
 	)
 		.bind(nowIso(now), SWEEP_LIMIT)
-		.all<{ id: string }>();
+		.all<CampaignRow & { pacer_version: number }>();
 	let woken = 0;
 	let failed = 0;
 	for (let start = 0; start < results.length; start += SWEEP_BATCH) {
 		const outcomes = await Promise.allSettled(
-			results.slice(start, start + SWEEP_BATCH).map(({ id }) => pacerOf(env, id).wake(id)),
+			results
+				.slice(start, start + SWEEP_BATCH)
+				.map((row) =>
+					row.pacer_version < row.version
+						? pacerOf(env, row.id).configure(row.id, configFromRow(row))
+						: pacerOf(env, row.id).wake(row.id),
+				),
 		);
 		for (const outcome of outcomes) {
 			if (outcome.status === "fulfilled") woken++;

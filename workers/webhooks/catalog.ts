@@ -7,6 +7,8 @@ export const EVENT_TYPES = [
 	"campaign.resumed",
 	"campaign.cancelled",
 	"campaign.completed",
+	"campaign.provider_unavailable",
+	"campaign.provider_recovered",
 	"sms.sent",
 	"sms.delivered",
 	"sms.failed",
