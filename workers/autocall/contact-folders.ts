@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { invalidFields, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
-import { type CheckedRow, checkRow, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import { type CheckedRow, checkRow, type ImportPlan, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
@@ -30,6 +30,36 @@ export function checkContacts(rows: unknown[], region: string): CheckedRow<z.inf
 export function rejectInvalidContacts(checked: CheckedRow<unknown>[], field: string) {
 	const errors = invalidRowErrors(checked, field);
 	if (Object.keys(errors).length) throw invalidFields(errors);
+}
+
+async function phonesInFolder(db: D1Database, folderId: string, phones: string[]): Promise<Map<string, string>> {
+	const { results } = await db
+		.prepare("SELECT phone, id FROM contacts WHERE folder_id = ? AND phone IN (SELECT value FROM json_each(?))")
+		.bind(folderId, JSON.stringify(phones))
+		.all<{ phone: string; id: string }>();
+	return new Map(results.map((row) => [row.phone, row.id]));
+}
+
+/**
+ * The plan as it turned out: a planned create whose id did not go in lost its phone to a
+ * concurrent import, so it (and any later row of this import repeating that phone) is a
+ * duplicate of the winner's contact. Every phone is thus reported created exactly once.
+ */
+export function settleRaces<T extends { phone: string }>(
+	plan: ImportPlan<T>,
+	inserted: ReadonlySet<string>,
+	winners: ReadonlyMap<string, string>,
+): ImportPlan<T> {
+	const lost = new Set(plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.id));
+	if (lost.size === 0) return plan;
+	return {
+		creates: plan.creates.filter((create) => !lost.has(create.id)),
+		rows: plan.rows.map((row) =>
+			row.result !== "invalid" && row.id !== undefined && lost.has(row.id)
+				? { row: row.row, result: "duplicate", id: winners.get(row.phone), phone: row.phone }
+				: row,
+		),
+	};
 }
 
 /** Routes under one base: `/api/autocall/contact-folders` and its `/api/public/v1/` alias. */
@@ -98,22 +128,28 @@ export function contactFolderRoutes(base: string): Route[] {
 			const checked = checkContacts(body.contacts, principal.defaultRegion);
 			if (body.atomic) rejectInvalidContacts(checked, "contacts");
 			const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
-			const { results } = await env.DB.prepare(
-				"SELECT phone, id FROM contacts WHERE folder_id = ? AND phone IN (SELECT value FROM json_each(?))",
-			)
-				.bind(folder.id, JSON.stringify(phones))
-				.all<{ phone: string; id: string }>();
-			const plan = planImport(checked, new Map(results.map((row) => [row.phone, row.id])));
+			const plan = planImport(checked, await phonesInFolder(env.DB, folder.id, phones));
 			const now = nowIso();
 			const contacts = plan.creates.map((contact) => ({ ...contact, attributes: JSON.stringify(contact.attributes) }));
+			// A concurrent import may take a phone between our read and our write: its rows are
+			// skipped rather than failing the whole import on the unique index, then re-planned.
 			const statements = statementsForRows(contacts, (json) =>
 				env.DB.prepare(
 					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
-					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3 FROM json_each(?4)`,
+					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3
+					   FROM json_each(?4) WHERE true
+					 ON CONFLICT (folder_id, phone) DO NOTHING
+					 RETURNING id`,
 				).bind(principal.accountId, folder.id, now, json),
 			);
-			if (statements.length) await env.DB.batch(statements);
-			return Response.json(summarise(plan), { status: 201 });
+			const inserted = new Set(
+				(statements.length ? await env.DB.batch<{ id: string }>(statements) : []).flatMap((result) =>
+					result.results.map((row) => row.id),
+				),
+			);
+			const lost = plan.creates.filter((contact) => !inserted.has(contact.id)).map((contact) => contact.phone);
+			const winners = lost.length ? await phonesInFolder(env.DB, folder.id, lost) : new Map<string, string>();
+			return Response.json(summarise(settleRaces(plan, inserted, winners)), { status: 201 });
 		},
 	});
 
