@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PRINCIPAL_TTL_MS } from "../../durable-objects/token-guard";
 import { hashPassword, iterationsFrom } from "../auth/passwords";
 import { forgetTokens } from "../guard/guard";
 import { limitFor, RATE_LIMIT_GROUPS, type RateLimitGroup, type RateLimitOverrides } from "../guard/rate-limit-groups";
@@ -31,12 +32,55 @@ function present(row: AccountRow) {
 	};
 }
 
+const isAccountId = (id: string) => z.uuid().safeParse(id).success;
+
 async function findAccount(env: Env, id: string): Promise<AccountRow> {
-	const row = z.uuid().safeParse(id).success
+	const row = isAccountId(id)
 		? await env.DB.prepare("SELECT * FROM accounts WHERE id = ? AND is_platform = 0").bind(id).first<AccountRow>()
 		: null;
 	if (!row) throw notFound("Account");
 	return row;
+}
+
+/**
+ * Guards cache their token's account for PRINCIPAL_TTL_MS, so forgetting only hurries a
+ * change along: the most recent tokens (the ones likely in use) are told at once, a bounded
+ * number more in the background, and every other token converges when its cache lapses. An
+ * account with thousands of tokens must not spend the request's subrequest budget on this.
+ */
+const FORGET_AT_ONCE = 10;
+const FORGET_AT_MOST = 40;
+const FORGET_BATCH = 10;
+
+async function forgetAccountTokens(env: Env, ctx: ExecutionContext, accountId: string, now: string): Promise<void> {
+	try {
+		const { results } = await env.DB.prepare(
+			`SELECT token_hash FROM tokens WHERE account_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+			  ORDER BY created_at DESC LIMIT ?`,
+		)
+			.bind(accountId, now, FORGET_AT_MOST)
+			.all<{ token_hash: string }>();
+		const hashes = results.map((row) => row.token_hash);
+		await forgetQuietly(env, hashes.slice(0, FORGET_AT_ONCE));
+		const later = hashes.slice(FORGET_AT_ONCE);
+		if (later.length) {
+			ctx.waitUntil(
+				(async () => {
+					for (let i = 0; i < later.length; i += FORGET_BATCH) await forgetQuietly(env, later.slice(i, i + FORGET_BATCH));
+				})(),
+			);
+		}
+	} catch (error) {
+		console.warn("listing tokens to forget failed", accountId, error instanceof Error ? error.message : String(error));
+	}
+}
+
+async function forgetQuietly(env: Env, hashes: string[]): Promise<void> {
+	try {
+		await forgetTokens(env, hashes);
+	} catch (error) {
+		console.warn("forgetting tokens failed", error instanceof Error ? error.message : String(error));
+	}
 }
 
 const createAccount = route({
@@ -107,38 +151,36 @@ const updateAccount = route({
 	access: "platform-admin",
 	method: "PATCH",
 	path: "/api/admin/accounts/:id",
-	summary: "Change an account: raise its rate limits (per group) or its connection cap.",
+	summary: `Change an account: its name, region, connection cap or rate limits per group (merged with the current ones; null drops a group's override). Its most recent tokens see the change at once, every other token within ${PRINCIPAL_TTL_MS / 1000} s.`,
 	tags,
 	body: UpdateAccountBody,
 	responses: { 200: { description: "Account", schema: Account }, 404: { description: "No such account" } },
-	async handler({ env, params, body }) {
-		const current = await findAccount(env, params.id ?? "");
-		const limits: Record<string, number | null> = { ...JSON.parse(current.rate_limits), ...body.rate_limits };
-		const merged = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== null));
-		const next: AccountRow = {
-			...current,
-			name: body.name ?? current.name,
-			default_region: body.default_region ?? current.default_region,
-			max_connections: body.max_connections ?? current.max_connections,
-			rate_limits: JSON.stringify(merged),
-			updated_at: nowIso(),
-		};
-		await env.DB.prepare(
-			"UPDATE accounts SET name = ?, default_region = ?, max_connections = ?, rate_limits = ?, updated_at = ? WHERE id = ?",
-		)
-			.bind(next.name, next.default_region, next.max_connections, next.rate_limits, next.updated_at, next.id)
-			.run();
-		// Guards cache their token's account limits; make every live token of the account reload them.
-		const live = await env.DB.prepare(
-			"SELECT token_hash FROM tokens WHERE account_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
-		)
-			.bind(next.id, next.updated_at)
-			.all<{ token_hash: string }>();
-		await forgetTokens(
-			env,
-			live.results.map((row) => row.token_hash),
-		);
-		return json(present(next));
+	async handler({ env, ctx, params, body }) {
+		const id = params.id ?? "";
+		// One statement, so concurrent PATCHes of different groups cannot undo each other;
+		// json_patch is RFC 7396 merge-patch, whose null removes a key.
+		const row = isAccountId(id)
+			? await env.DB.prepare(
+					`UPDATE accounts
+					    SET name = coalesce(?1, name), default_region = coalesce(?2, default_region),
+					        max_connections = coalesce(?3, max_connections), rate_limits = json_patch(rate_limits, ?4), updated_at = ?5
+					  WHERE id = ?6 AND is_platform = 0
+					RETURNING *`,
+				)
+					.bind(
+						body.name ?? null,
+						body.default_region ?? null,
+						body.max_connections ?? null,
+						JSON.stringify(body.rate_limits ?? {}),
+						nowIso(),
+						id,
+					)
+					.first<AccountRow>()
+			: null;
+		if (!row) throw notFound("Account");
+		// The change is committed: nothing after this may turn the answer into a failure.
+		await forgetAccountTokens(env, ctx, row.id, row.updated_at);
+		return json(present(row));
 	},
 });
 
