@@ -303,6 +303,17 @@ describe("SMS delivery reports: the event id commits with its effect", () => {
 		expect(await countRows("webhook_deliveries", "account_id = ?", account.id)).toBe(2);
 	});
 
+	it("event ids are unique per provider: a dialer event and an SMS report sharing one do not dedupe each other", async () => {
+		const { account, id } = await sentSms();
+		const callId = await openCall(account);
+		const shared = `shared-${crypto.randomUUID()}`;
+		expect((await dialerCallback(callEvent(callId, "completed", shared))).body.result).toBe("applied");
+		expect((await smsReport(report(id, "delivered", shared))).body.result).toBe("applied");
+		expect(await smsStatus(id)).toBe("delivered");
+		expect((await callRow(callId))?.status).toBe("completed");
+		expect((await smsReport(report(id, "delivered", shared))).body.result).toBe("duplicate");
+	});
+
 	it("duplicates and late reports: a final status is never overwritten, and a stale one causes no event", async () => {
 		const { account, id } = await sentSms();
 		const failed = report(id, "failed");

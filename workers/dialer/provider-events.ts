@@ -39,7 +39,7 @@ const findCall = (env: Env, id: string) =>
 		.first<CallRow>();
 
 /** The batch failed on the event id's primary key: this event was recorded, with its effect, before. */
-export const isRecordedAlready = (error: unknown) => String(error).includes("UNIQUE constraint failed: provider_events.event_id");
+export const isRecordedAlready = (error: unknown) => String(error).includes("UNIQUE constraint failed: provider_events.");
 
 /**
  * Applies one provider callback exactly once: deduped by event id, ignored when it would move
