@@ -244,6 +244,7 @@ function completedEvent(row: DialRow): AccountEvent {
 			// A click-to-call has one attempt.
 			attempt: 1,
 			duration_seconds: null,
+			failure_reason: row.last_error,
 		},
 	};
 }

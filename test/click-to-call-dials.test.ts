@@ -217,6 +217,7 @@ describe("click-to-call dials", () => {
 			outcome: "failed",
 			attempt: 1,
 			duration_seconds: null,
+			failure_reason: "HTTP 400: Invalid number",
 		});
 		await t.nextTry(created.body.id);
 		expect(t.dials).toHaveLength(1);

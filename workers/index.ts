@@ -16,36 +16,41 @@ export { TokenGuard } from "../durable-objects/token-guard";
 
 const app = createApp(routes);
 
+/**
+ * The minute cron's jobs: wake due campaigns (and re-apply configs a PATCH could not hand
+ * over), reconcile calls closed in D1 or in their pacer but not in both, close click-to-calls
+ * that outlived their maximum, hand over click-to-calls still queued, re-queue webhook
+ * deliveries whose message was lost, purge expired claims and old provider event ids.
+ */
+const cronJobs = (env: Env, now: number) => ({
+	sweep: () => sweepDueCampaigns(env, now),
+	reconciled: () => reconcileCampaignCalls(env, now),
+	closedCalls: () => closeStaleCalls(env, now),
+	dials: () => handOverQueuedCalls(env, now),
+	requeued: () => requeueStuckDeliveries(env, now),
+	purgedClaims: () => purgeExpiredClaims(env.DB, now),
+	purgedProviderEvents: () => purgeProviderEvents(env, now),
+});
+
 export default {
 	fetch: app,
-	/**
-	 * Every minute: wake campaigns that are due, reconcile calls closed in D1 or in their pacer
-	 * but not in both, close calls that outlived their maximum, hand
-	 * over click-to-calls still queued, re-queue webhook deliveries whose message was lost,
-	 * purge expired claims and old event ids.
-	 */
+	/** Each job runs on its own: one that fails (its D1 query, say) neither stops nor hides the others. */
 	async scheduled(controller, env, _ctx) {
-		const now = controller.scheduledTime;
-		const [sweep, closedCalls, requeued, claims, providerEvents, dials, reconciled] = await Promise.all([
-			sweepDueCampaigns(env, now),
-			closeStaleCalls(env, now),
-			requeueStuckDeliveries(env, now),
-			purgeExpiredClaims(env.DB, now),
-			purgeProviderEvents(env, now),
-			handOverQueuedCalls(env, now),
-			reconcileCampaignCalls(env, now),
-		]);
-		console.log(
-			JSON.stringify({
-				cron: controller.cron,
-				...sweep,
-				closedCalls,
-				requeued,
-				dials,
-				reconciled,
-				purged: { claims, providerEvents },
-			}),
-		);
+		const jobs = Object.entries(cronJobs(env, controller.scheduledTime));
+		const outcomes = await Promise.allSettled(jobs.map(([, run]) => run()));
+		const report: Record<string, unknown> = { cron: controller.cron };
+		outcomes.forEach((outcome, index) => {
+			const name = jobs[index]?.[0] ?? String(index);
+			if (outcome.status === "fulfilled") report[name] = outcome.value;
+			else {
+				report[name] = "failed";
+				console.error(
+					`cron job ${name} failed`,
+					outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason),
+				);
+			}
+		});
+		console.log(JSON.stringify(report));
 	},
 	/** Webhook deliveries, one message each; the consumer schedules its own retries. */
 	async queue(batch, env, _ctx) {
