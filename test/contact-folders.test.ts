@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { settleRaces } from "../workers/autocall/contact-folders";
-import { planImport } from "../workers/lib/import-plan";
+import { planImport, settleRaces } from "../workers/lib/import-plan";
 import { phones } from "./campaign-helpers";
 import { burst, callJson, pbxAccount } from "./helpers";
 

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { invalidFields, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
-import { type CheckedRow, checkRow, type ImportPlan, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import { type CheckedRow, checkRow, invalidRowErrors, planImport, settleRaces, summarise } from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
@@ -38,28 +38,6 @@ async function phonesInFolder(db: D1Database, folderId: string, phones: string[]
 		.bind(folderId, JSON.stringify(phones))
 		.all<{ phone: string; id: string }>();
 	return new Map(results.map((row) => [row.phone, row.id]));
-}
-
-/**
- * The plan as it turned out: a planned create whose id did not go in lost its phone to a
- * concurrent import, so it (and any later row of this import repeating that phone) is a
- * duplicate of the winner's contact. Every phone is thus reported created exactly once.
- */
-export function settleRaces<T extends { phone: string }>(
-	plan: ImportPlan<T>,
-	inserted: ReadonlySet<string>,
-	winners: ReadonlyMap<string, string>,
-): ImportPlan<T> {
-	const lost = new Set(plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.id));
-	if (lost.size === 0) return plan;
-	return {
-		creates: plan.creates.filter((create) => !lost.has(create.id)),
-		rows: plan.rows.map((row) =>
-			row.result !== "invalid" && row.id !== undefined && lost.has(row.id)
-				? { row: row.row, result: "duplicate", id: winners.get(row.phone), phone: row.phone }
-				: row,
-		),
-	};
 }
 
 /** Routes under one base: `/api/autocall/contact-folders` and its `/api/public/v1/` alias. */

@@ -85,3 +85,25 @@ export function invalidRowErrors<T>(checked: CheckedRow<T>[], field: string): Fi
 	});
 	return errors;
 }
+
+/**
+ * The plan as it turned out: a planned create whose id did not go in lost its phone to a
+ * concurrent import, so it (and any later row of this import repeating that phone) is a
+ * duplicate of the winner's contact. Every phone is thus reported created exactly once.
+ */
+export function settleRaces<T extends { phone: string }>(
+	plan: ImportPlan<T>,
+	inserted: ReadonlySet<string>,
+	winners: ReadonlyMap<string, string>,
+): ImportPlan<T> {
+	const lost = new Set(plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.id));
+	if (lost.size === 0) return plan;
+	return {
+		creates: plan.creates.filter((create) => !lost.has(create.id)),
+		rows: plan.rows.map((row) =>
+			row.result !== "invalid" && row.id !== undefined && lost.has(row.id)
+				? { row: row.row, result: "duplicate", id: winners.get(row.phone), phone: row.phone }
+				: row,
+		),
+	};
+}

@@ -1,9 +1,17 @@
 import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { invalidFields } from "../http/errors";
-import { isUniqueViolation } from "../idempotency/claims";
 import { createOnce } from "../idempotency/create-once";
-import { type CheckedRow, checkRow, type ImportPlan, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import {
+	type CheckedRow,
+	checkRow,
+	type ImportPlan,
+	invalidRowErrors,
+	planImport,
+	type RowOutcome,
+	settleRaces,
+	summarise,
+} from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
@@ -20,8 +28,6 @@ import {
 
 const tags = ["telesales"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A concurrent import can take a phone between our read and our write; replan that many times. */
-const PLAN_ATTEMPTS = 3;
 
 async function existingPhones(db: D1Database, campaignId: string, phones: string[]): Promise<Map<string, string>> {
 	const { results } = await db
@@ -45,7 +51,9 @@ function insertStatements(
 				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
 				 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.email', value ->> '$.status',
 				        value ->> '$.notes', value ->> '$.attributes', ?3, ?3
-				   FROM json_each(?4)`,
+				   FROM json_each(?4) WHERE true
+				 ON CONFLICT (campaign_id, phone) DO NOTHING
+				 RETURNING id`,
 			)
 			.bind(principal.accountId, campaignId, now, json),
 	);
@@ -66,26 +74,58 @@ const bulkImport = route({
 		const checked = body.leads.map((raw) => checkRow(raw, principal.defaultRegion, LeadBody));
 		if (body.atomic) rejectInvalidRows(checked);
 		const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
-		for (let attempt = 1; ; attempt++) {
-			const plan = planImport(checked, await existingPhones(env.DB, campaign.id, phones));
-			const report = summarise(plan);
-			const now = nowIso();
-			try {
-				const { id, existed } = await createOnce(c, "lead_import", crypto.randomUUID(), (id) => [
-					...insertStatements(env.DB, principal, campaign.id, plan, now),
-					env.DB.prepare(
-						"INSERT INTO lead_imports (id, account_id, campaign_id, report, created_at) VALUES (?, ?, ?, ?, ?)",
-					).bind(id, principal.accountId, campaign.id, JSON.stringify(report), now),
-				]);
-				if (!existed) return Response.json(report, { status: 201 });
-				const stored = await env.DB.prepare("SELECT report FROM lead_imports WHERE id = ?").bind(id).first<{ report: string }>();
-				return new Response(stored?.report ?? "{}", { status: 201, headers: { "Content-Type": "application/json" } });
-			} catch (error) {
-				if (!isUniqueViolation(error) || attempt >= PLAN_ATTEMPTS) throw error;
-			}
+		const plan = planImport(checked, await existingPhones(env.DB, campaign.id, phones));
+		const now = nowIso();
+		// A concurrent import may take a phone between our read and our write: those rows are
+		// skipped on the unique index instead of failing the import, and reported as duplicates.
+		const { id, existed, results } = await createOnce(c, "lead_import", crypto.randomUUID(), (id) => [
+			...insertStatements(env.DB, principal, campaign.id, plan, now),
+			env.DB.prepare("INSERT INTO lead_imports (id, account_id, campaign_id, report, created_at) VALUES (?, ?, ?, ?, ?)").bind(
+				id,
+				principal.accountId,
+				campaign.id,
+				JSON.stringify(summarise(plan)),
+				now,
+			),
+		]);
+		if (existed) {
+			// An earlier attempt with this key committed: its stored plan, settled against what went in.
+			const stored = await env.DB.prepare("SELECT report FROM lead_imports WHERE id = ?").bind(id).first<{ report: string }>();
+			const report = JSON.parse(stored?.report ?? '{"rows":[]}') as { rows: RowOutcome[] };
+			return Response.json(await settledReport(env.DB, campaign.id, report.rows), { status: 201 });
 		}
+		const inserted = new Set(
+			results.flatMap((result) => (result.results as { id?: string }[]).flatMap((row) => (row.id ? [row.id] : []))),
+		);
+		const lost = plan.creates.filter((lead) => !inserted.has(lead.id)).map((lead) => lead.phone);
+		if (lost.length === 0) return Response.json(summarise(plan), { status: 201 });
+		const report = summarise(settleRaces(plan, inserted, await existingPhones(env.DB, campaign.id, lost)));
+		await env.DB.prepare("UPDATE lead_imports SET report = ? WHERE id = ?")
+			.bind(JSON.stringify(report), id)
+			.run()
+			.catch((error: unknown) =>
+				// The stored plan is settled again whenever it is read.
+				console.warn("lead import report update failed", error instanceof Error ? error.message : String(error)),
+			);
+		return Response.json(report, { status: 201 });
 	},
 });
+
+/** A stored import report as it turned out: planned creates that did not go in are duplicates of the winner. */
+async function settledReport(db: D1Database, campaignId: string, rows: RowOutcome[]) {
+	const plan = {
+		rows,
+		creates: rows.flatMap((row) => (row.result === "created" ? [{ id: row.id, phone: row.phone }] : [])),
+	};
+	const { results } = await db
+		.prepare("SELECT id FROM leads WHERE campaign_id = ? AND id IN (SELECT value FROM json_each(?))")
+		.bind(campaignId, JSON.stringify(plan.creates.map((create) => create.id)))
+		.all<{ id: string }>();
+	const inserted = new Set(results.map((row) => row.id));
+	const lost = plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.phone);
+	const winners = lost.length ? await existingPhones(db, campaignId, lost) : new Map<string, string>();
+	return summarise(settleRaces(plan, inserted, winners));
+}
 
 function rejectInvalidRows(checked: CheckedRow<unknown>[]) {
 	const errors = invalidRowErrors(checked, "leads");
