@@ -79,8 +79,10 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
  * dials a call D1 does not have, or its callbacks would find nothing) → `dialing` (D1 has it;
  * the dial request is out, or is repeated after a crash with the same call id, which the
  * provider dedupes) → `placed` (the provider took it; a callback or the deadline ends it).
- * A transient refusal moves it to `backoff`: the slot and the day's count are given back and
- * the contact waits, with its attempt unused, until the provider is tried again.
+ * A transient refusal moves it to `backoff`: the day's count is given back and the contact
+ * waits, with its attempt unused, until the provider is tried again. The slot is given back
+ * too, unless no answer came (a timeout): then the provider may have placed the call, so it
+ * keeps its slot (`maybe_placed`) until it is asked again under the same id.
  *
  * What D1 must learn is kept in a `sync` table (rows whose current state D1 lacks) and an
  * event `outbox`, written by one batch at a time and retried by the alarm until D1 confirms.
@@ -94,6 +96,8 @@ export class CampaignPacer extends DurableObject<Env> {
 	private again = false;
 	/** Dial requests this instance has out; after a restart, the `dialing` calls not in it are asked again. */
 	private readonly dialsOut = new Set<string>();
+	/** Events D1 has recorded, to push to streams and the webhook queue. */
+	private readonly undispatched: AccountEvent[] = [];
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -108,7 +112,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, attempt INTEGER NOT NULL,
 				started_at INTEGER NOT NULL, deadline_at INTEGER NOT NULL, local_date TEXT NOT NULL,
 				ended_at INTEGER, outcome TEXT,
-				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT,
+				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
@@ -120,6 +124,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		const columns = new Set(this.sql<{ name: string }>("PRAGMA table_info(calls)").map((column) => column.name));
 		if (!columns.has("stage")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN stage TEXT NOT NULL DEFAULT 'placed'");
 		if (!columns.has("failure_reason")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN failure_reason TEXT");
+		if (!columns.has("maybe_placed"))
+			ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN maybe_placed INTEGER NOT NULL DEFAULT 0");
 	}
 
 	/** Loads the campaign from D1 on first use, then starts whatever may start now. */
@@ -273,7 +279,9 @@ export class CampaignPacer extends DurableObject<Env> {
 				this.again = false;
 				this.pump();
 				if (!(await this.record())) break;
+				// No await between promoting recorded calls and deciding their dials: no action slips in between.
 				if (await this.dialRecorded()) this.again = true;
+				await this.dispatchRecorded();
 			}
 		} finally {
 			this.scheduleAlarm(this.clock());
@@ -294,12 +302,23 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
-			const slots = startBudget(config.maxConcurrent, this.inFlight(), config.maxPerDay, this.startedOn(local.date));
-			const budget = dialBudget(this.health(), now, slots, this.unanswered());
+			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedOn(local.date);
+			let allowed = Math.min(today, dialBudget(this.health(), now, Number.POSITIVE_INFINITY, this.unanswered()));
+			// Calls that may have been placed already hold their slot: asking again under their id needs no new one.
+			const holding = this.sql<{ id: string; attempts: number }>(
+				`SELECT k.id, k.attempts FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
+				  WHERE k.state = 'pending' AND k.next_due_at <= ? AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+				  ORDER BY k.next_due_at, k.position LIMIT ?`,
+				now,
+				Number.isFinite(allowed) ? Math.max(0, allowed) : -1,
+			);
+			for (const contact of holding) this.startCall(contact, now, local.date);
+			allowed -= holding.length;
+			const slots = startBudget(config.maxConcurrent, this.inFlight(), null, 0);
 			const due = this.sql<{ id: string; attempts: number }>(
 				"SELECT id, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ? ORDER BY next_due_at, position LIMIT ?",
 				now,
-				budget,
+				Math.max(0, Math.min(slots, allowed)),
 			);
 			for (const contact of due) this.startCall(contact, now, local.date);
 		}
@@ -373,17 +392,21 @@ export class CampaignPacer extends DurableObject<Env> {
 		const refusal = results.find(({ result }) => result.kind === "transient")?.result;
 		let retryAt = now + 1000;
 		if (!accepted && refusal?.kind === "transient") retryAt = this.providerRefused(refusal, now);
+		const cancelled = this.status() === "cancelled";
 		const ordered = [...results].sort((a, b) => Number(b.result.kind === "accepted") - Number(a.result.kind === "accepted"));
 		for (const { callId, result } of ordered) {
-			const [call] = this.sql<{ contact_id: string; attempt: number }>(
-				"SELECT contact_id, attempt FROM calls WHERE id = ? AND stage = 'dialing' AND ended_at IS NULL",
+			const [call] = this.sql<{ contact_id: string; attempt: number; ended_at: number | null }>(
+				"SELECT contact_id, attempt, ended_at FROM calls WHERE id = ? AND stage = 'dialing'",
 				callId,
 			);
-			// Ended while its dial was out (a callback outran the provider's answer, or the campaign was reconciled).
 			if (!call) continue;
+			// Taken, even if its final callback outran this answer: it started, and the provider is up.
 			if (result.kind === "accepted") this.placed(callId, call, now);
+			// Otherwise a call that ended while its dial was out (reconciled, say) stays as it ended.
+			else if (call.ended_at !== null) continue;
 			else if (result.kind === "permanent") this.endCall(callId, "failed", now, result.reason);
-			else this.backOff(callId, call, retryAt);
+			else if (cancelled) this.cancelUndialled(callId, call, now);
+			else this.backOff(callId, call, retryAt, result.uncertain === true);
 		}
 	}
 
@@ -401,9 +424,13 @@ export class CampaignPacer extends DurableObject<Env> {
 		return health.nextTryAt ?? now + 1000;
 	}
 
-	private placed(callId: string, call: { contact_id: string; attempt: number }, now: number): void {
+	private placed(callId: string, call: { contact_id: string; attempt: number; ended_at: number | null }, now: number): void {
 		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
-		this.ctx.storage.sql.exec("UPDATE calls SET stage = 'placed', deadline_at = ? WHERE id = ?", now + maxCallMs, callId);
+		this.ctx.storage.sql.exec(
+			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ? WHERE id = ?",
+			call.ended_at === null ? now + maxCallMs : NOT_PLACED,
+			callId,
+		);
 		const { health, recovered } = afterAcceptance(this.health());
 		if (recovered) {
 			const outage = this.health();
@@ -414,16 +441,39 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.event("call.started", now, { call_id: callId, contact_id: call.contact_id, to: contact?.phone, attempt: call.attempt });
 	}
 
-	/** Not a call attempt: the slot and the day's count go back, and the contact waits with its attempt unused. */
-	private backOff(callId: string, call: { contact_id: string; attempt: number }, dueAt: number): void {
-		this.ctx.storage.sql.exec("UPDATE calls SET stage = 'backoff', deadline_at = ? WHERE id = ?", NOT_PLACED, callId);
+	/**
+	 * Not a call attempt: the day's count goes back, and the contact waits with its attempt
+	 * unused. The slot goes back too unless the provider may have placed the call.
+	 */
+	private backOff(callId: string, call: { contact_id: string; attempt: number }, dueAt: number, maybePlaced: boolean): void {
+		this.ctx.storage.sql.exec(
+			"UPDATE calls SET stage = 'backoff', deadline_at = ?, maybe_placed = ? WHERE id = ?",
+			NOT_PLACED,
+			maybePlaced ? 1 : 0,
+			callId,
+		);
+		this.requeueContact(call, dueAt);
+		this.markUnrecorded("call", callId);
+	}
+
+	/** A cancelled campaign's call that never reached the provider: closed, its contact left as it was before. */
+	private cancelUndialled(callId: string, call: { contact_id: string; attempt: number }, now: number): void {
+		this.ctx.storage.sql.exec(
+			"UPDATE calls SET stage = 'backoff', ended_at = ?, outcome = 'cancelled', maybe_placed = 0 WHERE id = ?",
+			now,
+			callId,
+		);
+		this.requeueContact(call, now);
+		this.markUnrecorded("call", callId);
+	}
+
+	private requeueContact(call: { contact_id: string; attempt: number }, dueAt: number): void {
 		this.ctx.storage.sql.exec(
 			"UPDATE contacts SET state = 'pending', attempts = ?, next_due_at = ? WHERE id = ?",
 			call.attempt - 1,
 			dueAt,
 			call.contact_id,
 		);
-		this.markUnrecorded("call", callId);
 		this.markUnrecorded("contact", call.contact_id);
 	}
 
@@ -437,19 +487,8 @@ export class CampaignPacer extends DurableObject<Env> {
 			"SELECT id, contact_id, attempt, stage FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'backoff')",
 		);
 		for (const call of undialled) {
-			if (to === "cancelled") {
-				this.ctx.storage.sql.exec("UPDATE calls SET ended_at = ?, outcome = 'cancelled' WHERE id = ?", now, call.id);
-			} else if (call.stage === "recording") {
-				this.ctx.storage.sql.exec("UPDATE calls SET stage = 'backoff' WHERE id = ?", call.id);
-				this.ctx.storage.sql.exec(
-					"UPDATE contacts SET state = 'pending', attempts = ?, next_due_at = ? WHERE id = ?",
-					call.attempt - 1,
-					now,
-					call.contact_id,
-				);
-				this.markUnrecorded("contact", call.contact_id);
-			}
-			this.markUnrecorded("call", call.id);
+			if (to === "cancelled") this.cancelUndialled(call.id, call, now);
+			else if (call.stage === "recording") this.backOff(call.id, call, now, false);
 		}
 	}
 
@@ -568,11 +607,17 @@ export class CampaignPacer extends DurableObject<Env> {
 		const flushed = outbox.at(-1)?.seq;
 		if (flushed !== undefined) this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", flushed);
 		if (rows.length === RECORD_BATCH || outbox.length === RECORD_BATCH) this.again = true;
-		// Deliveries are rows already: a lost queue message is re-sent by the cron relay.
-		await dispatchEvents(this.env, config.accountId, events).catch((error: unknown) =>
+		this.undispatched.push(...events);
+		return true;
+	}
+
+	/** Pushes recorded events to live streams and the webhook queue; a lost queue message is re-sent by the cron relay. */
+	private async dispatchRecorded(): Promise<void> {
+		const events = this.undispatched.splice(0);
+		if (!events.length) return;
+		await dispatchEvents(this.env, this.requireState().config.accountId, events).catch((error: unknown) =>
 			console.warn("event dispatch failed", error instanceof Error ? error.message : String(error)),
 		);
-		return true;
 	}
 
 	private recordStatements(
@@ -595,15 +640,41 @@ export class CampaignPacer extends DurableObject<Env> {
 		return call ? [callStatement(this.env.DB, ids, call, now)] : [];
 	}
 
-	/** Dials the calls D1 has recorded and nobody has asked the provider for yet. True when any was dialled. */
+	/**
+	 * Dials the calls D1 has recorded and nobody has asked the provider for yet, checking again
+	 * at this moment what was true when they were reserved: a call whose campaign stopped,
+	 * whose window closed or whose local day ended while D1 was being written goes back to the
+	 * queue, its attempt unused. True when anything changed.
+	 */
 	private async dialRecorded(): Promise<boolean> {
-		const { config } = this.requireState();
-		const ready = this.sql<{ id: string; phone: string }>(
-			`SELECT c.id, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
+		const { config, status } = this.requireState();
+		const now = this.clock();
+		const waiting = this.sql<{
+			id: string;
+			contact_id: string;
+			attempt: number;
+			local_date: string;
+			maybe_placed: number;
+			phone: string;
+		}>(
+			`SELECT c.id, c.contact_id, c.attempt, c.local_date, c.maybe_placed, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
 		).filter((call) => !this.dialsOut.has(call.id));
-		if (!ready.length) return false;
-		for (const call of ready) this.dialsOut.add(call.id);
+		if (!waiting.length) return false;
+		const open = status === "active" && isWindowOpen(now, config.window);
+		const today = localTime(now, config.window.timezone).date;
+		const ready = waiting.filter((call) => {
+			if (status === "cancelled") this.cancelUndialled(call.id, call, now);
+			else if (!open || call.local_date !== today) this.backOff(call.id, call, now, call.maybe_placed === 1);
+			else return true;
+			return false;
+		});
+		if (!ready.length) return true;
+		for (const call of ready) {
+			this.dialsOut.add(call.id);
+			// From here the provider may have it: after a crash it is asked again, and it keeps its slot if it must wait.
+			this.ctx.storage.sql.exec("UPDATE calls SET maybe_placed = 1 WHERE id = ?", call.id);
+		}
 		try {
 			const results = await Promise.all(
 				ready.map(async (call) => ({
@@ -740,9 +811,9 @@ export class CampaignPacer extends DurableObject<Env> {
 		});
 	}
 
-	/** Calls holding a slot: reserved, being dialled, or placed; not those waiting out a provider outage. */
+	/** Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider may have placed. */
 	private inFlight(): number {
-		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage != 'backoff'");
+		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND (stage != 'backoff' OR maybe_placed = 1)");
 	}
 
 	/** Dial requests not yet answered: while the provider is down, at most one such probe. */

@@ -48,10 +48,11 @@ describe("transient", () => {
 	it("names timeouts apart from unreachable providers, without internals", () => {
 		const timeout = new Error("The operation was aborted due to timeout");
 		timeout.name = "TimeoutError";
-		expect(transient(timeout)).toEqual({ kind: "transient", reason: "The provider did not answer in time." });
+		expect(transient(timeout)).toEqual({ kind: "transient", reason: "The provider did not answer in time.", uncertain: true });
 		expect(transient(new TypeError("connect ECONNREFUSED 10.0.0.1:443"))).toEqual({
 			kind: "transient",
 			reason: "The provider could not be reached.",
+			uncertain: true,
 		});
 	});
 });

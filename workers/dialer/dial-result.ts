@@ -5,7 +5,8 @@
  */
 export type DialResult =
 	| { kind: "accepted" }
-	| { kind: "transient"; reason: string; retryAfterMs?: number }
+	/** `uncertain`: no answer came (a timeout, a dropped connection), so the provider may have placed the call. */
+	| { kind: "transient"; reason: string; retryAfterMs?: number; uncertain?: boolean }
 	| { kind: "permanent"; reason: string };
 
 const MAX_REASON_LENGTH = 200;
@@ -15,14 +16,15 @@ export const MAX_PROVIDER_BACKOFF_MS = 5 * 60_000;
 /** A provider's Retry-After is honoured up to this long; anything larger is treated as this. */
 const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
-/** A thrown dial (network failure, timeout, a provider object that did not answer) is transient. */
+/** A thrown dial (network failure, timeout, a provider object that did not answer) is transient, and uncertain. */
 export function transient(error: unknown): DialResult {
 	const name = error instanceof Error ? error.name : "";
 	const reason =
 		name === "TimeoutError" || name === "AbortError"
 			? "The provider did not answer in time."
 			: "The provider could not be reached.";
-	return { kind: "transient", reason };
+	// No answer came: the request may have reached the provider before the connection failed.
+	return { kind: "transient", reason, uncertain: true };
 }
 
 /** The reason a provider gave in its error body (`message`, `error`, or the text), one line, bounded. */
