@@ -6,7 +6,10 @@ import { SWEEP_BATCH } from "./sweep";
 
 /** Calls closed this recently are left alone: their pacer is normally told within the callback itself. */
 const GRACE_MS = 30 * SECOND;
-/** Beyond its maximum duration, a call D1 still shows open is asked about too. */
+/**
+ * Beyond its maximum duration, a call D1 still shows open is asked about too; not one that is
+ * `queued` (waiting out a provider outage, or a paused campaign): it is open by design.
+ */
 const OPEN_MARGIN_MS = 5 * MINUTE;
 const LIMIT = 500;
 
@@ -32,7 +35,7 @@ export async function reconcileCampaignCalls(
 			.all<{ id: string; campaign_id: string; outcome: CallOutcome }>(),
 		env.DB.prepare(
 			`SELECT id, campaign_id FROM calls
-			  WHERE kind = 'campaign' AND ended_at IS NULL AND created_at < ?
+			  WHERE kind = 'campaign' AND ended_at IS NULL AND status != 'queued' AND created_at < ?
 			  ORDER BY created_at LIMIT ?`,
 		)
 			.bind(nowIso(now - maxCallMs - OPEN_MARGIN_MS), LIMIT)

@@ -52,7 +52,19 @@ export const ClickToCallBody = z.strictObject({
 	caller_id: z.string().min(3).max(32).optional(),
 });
 
-export const CallStatus = z.enum(["queued", "dialing", "ringing", "in_progress", "completed", "failed", "timeout", "cancelled"]);
+/** A call's state; the final ones are also its `outcome`. `queued`: waiting for the provider (an outage, a retry). */
+export const CallStatus = z.enum([
+	"queued",
+	"dialing",
+	"ringing",
+	"in_progress",
+	"completed",
+	"no_answer",
+	"busy",
+	"failed",
+	"timeout",
+	"cancelled",
+]);
 
 export const Call = z.object({
 	id: z.uuid(),
