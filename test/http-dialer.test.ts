@@ -46,7 +46,7 @@ describe("the http dialer provider", () => {
 			dialer.place({ callId: crypto.randomUUID(), accountId: "a", campaignId: null, to: "+84987654321", callerId: null });
 		expect(await place()).toEqual({ kind: "transient", reason: "HTTP 503: down for maintenance", retryAfterMs: 7000 });
 		expect(await place()).toEqual({ kind: "permanent", reason: "HTTP 400: Invalid number" });
-		expect(await place()).toEqual({ kind: "transient", reason: "The provider could not be reached." });
+		expect(await place()).toEqual({ kind: "transient", reason: "The provider could not be reached.", uncertain: true });
 	});
 
 	it("signatures outside the 5-minute tolerance are refused", async () => {
