@@ -2,6 +2,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { api } from "../scripts/api-client.mjs";
+
+export { api };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = `${root}node_modules/wrangler/bin/wrangler.js`;
@@ -47,20 +50,6 @@ export async function startServer({ port = 8790, persistTo = `${root}.wrangler/b
 	}
 	child.kill("SIGKILL");
 	throw new Error("server did not become healthy within 60 s");
-}
-
-export async function api(base, path, { token, body, method, headers = {} } = {}) {
-	const response = await fetch(`${base}${path}`, {
-		method: method ?? (body === undefined ? "GET" : "POST"),
-		headers: {
-			...(token ? { Authorization: `Bearer ${token}` } : {}),
-			...(body === undefined ? {} : { "Content-Type": "application/json" }),
-			...headers,
-		},
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await response.text();
-	return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
 }
 
 /** A customer account whose limits are high enough that the benchmark measures the guard, not 429s. */

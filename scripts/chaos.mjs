@@ -11,6 +11,7 @@ import { randomInt, randomUUID } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { api as callApi } from "./api-client.mjs";
 import { seededRandom, startFlakyDialer } from "./flaky-dialer.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -131,26 +132,8 @@ async function killServer() {
 
 // --- the API ---
 
-async function api(path, { token, body, method, headers = {}, timeoutMs = 15_000 } = {}) {
-	const response = await fetch(`${BASE}${path}`, {
-		method: method ?? (body === undefined ? "GET" : "POST"),
-		headers: {
-			...(token ? { Authorization: `Bearer ${token}` } : {}),
-			...(body === undefined ? {} : { "Content-Type": "application/json" }),
-			...headers,
-		},
-		body: body === undefined ? undefined : JSON.stringify(body),
-		signal: AbortSignal.timeout(timeoutMs),
-	});
-	const text = await response.text();
-	let parsed = null;
-	try {
-		parsed = text ? JSON.parse(text) : null;
-	} catch {
-		parsed = { raw: text };
-	}
-	return { status: response.status, body: parsed, headers: response.headers };
-}
+/** The local server's API, with a short wait: a request cut off by the SIGKILL must not stall the run. */
+const api = (path, options = {}) => callApi(BASE, path, { timeoutMs: 15_000, ...options });
 
 async function must(path, options, expected = [200, 201]) {
 	const response = await api(path, options);

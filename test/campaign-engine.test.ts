@@ -1,8 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CallOutcome } from "../durable-objects/campaign/pacing";
-import { type CampaignWindow, parseClock } from "../durable-objects/campaign/schedule";
-import { checkInvariants, createCampaign, pacerOf, phones, random, takeOver } from "./campaign-helpers";
+import { checkInvariants, createCampaign, pacerOf, phones, random, takeOver, windowOf } from "./campaign-helpers";
 import { pbxAccount } from "./helpers";
 
 describe("campaign pacing invariants", () => {
@@ -25,13 +24,7 @@ describe("campaign pacing invariants", () => {
 		};
 		const campaign = await createCampaign(account, config);
 		expect(campaign.status).toBe("scheduled");
-		const window: CampaignWindow = {
-			timezone: config.timezone,
-			startMinute: parseClock(config.start_time),
-			endMinute: parseClock(config.end_time),
-			workingDays: config.working_days,
-			scheduledAt: Date.parse(config.scheduled_at),
-		};
+		const window = windowOf(config);
 		const pacer = pacerOf(campaign.id);
 		const clock = { now: Date.parse("2030-03-04T12:00:00Z") };
 		const { inject, dialled } = takeOver(campaign.id, clock);

@@ -1,10 +1,12 @@
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { type CampaignWindow, isWindowOpen, localTime } from "../durable-objects/campaign/schedule";
+import { type CampaignWindow, isWindowOpen, localTime, parseClock } from "../durable-objects/campaign/schedule";
 import type { CampaignPacer, PlacedCall } from "../durable-objects/campaign-pacer";
 import type { OutboundCall } from "../workers/dialer/dialer";
-import { callJson, type pbxAccount } from "./helpers";
+import worker from "../workers/index";
+import { signProviderPayload } from "../workers/lib/signatures";
+import { call, callJson, type pbxAccount } from "./helpers";
 
 type Account = Awaited<ReturnType<typeof pbxAccount>>;
 
@@ -99,3 +101,38 @@ export function checkInvariants(
 	for (const [day, count] of perDay) expect(count, `calls on ${day}`).toBeLessThanOrEqual(maxPerDay);
 	return perDay;
 }
+
+/** Posts a dialer callback signed as the provider signs it; answers the raw response. */
+export async function dialerCallback(event: Record<string, unknown>): Promise<Response> {
+	const body = JSON.stringify(event);
+	return call("/api/webhooks/dialer", {
+		method: "POST",
+		rawBody: body,
+		headers: {
+			"Content-Type": "application/json",
+			"X-Callgate-Signature": await signProviderPayload(env.DIALER_SECRET ?? "", body),
+		},
+	});
+}
+
+/** Runs the Worker's minute cron as at `at`, and waits for everything it started. */
+export async function runCron(at: number): Promise<void> {
+	const ctx = createExecutionContext();
+	await worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
+	await waitOnExecutionContext(ctx);
+}
+
+/** The window a campaign payload describes, as the pacer sees it. */
+export const windowOf = (payload: {
+	timezone: string;
+	start_time: string;
+	end_time: string;
+	working_days: number[];
+	scheduled_at: string;
+}): CampaignWindow => ({
+	timezone: payload.timezone,
+	startMinute: parseClock(payload.start_time),
+	endMinute: parseClock(payload.end_time),
+	workingDays: payload.working_days,
+	scheduledAt: Date.parse(payload.scheduled_at),
+});

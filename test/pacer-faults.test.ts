@@ -1,21 +1,11 @@
-import {
-	createExecutionContext,
-	createScheduledController,
-	evictDurableObject,
-	runDurableObjectAlarm,
-	runInDurableObject,
-	waitOnExecutionContext,
-} from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CallOutcome } from "../durable-objects/campaign/pacing";
-import { type CampaignWindow, parseClock } from "../durable-objects/campaign/schedule";
 import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
-import worker from "../workers/index";
-import { signProviderPayload } from "../workers/lib/signatures";
-import { checkInvariants, createCampaign, pacerOf, phones, random } from "./campaign-helpers";
-import { call, countRows, pbxAccount } from "./helpers";
+import { checkInvariants, createCampaign, dialerCallback, pacerOf, phones, random, runCron, windowOf } from "./campaign-helpers";
+import { countRows, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
 
 afterEach(() => restoreFaults());
@@ -30,15 +20,7 @@ interface Callback {
 const results: string[] = [];
 
 async function sendCallback(callback: Callback): Promise<number> {
-	const body = JSON.stringify(callback);
-	const response = await call("/api/webhooks/dialer", {
-		method: "POST",
-		rawBody: body,
-		headers: {
-			"Content-Type": "application/json",
-			"X-Callgate-Signature": await signProviderPayload(env.DIALER_SECRET ?? "", body),
-		},
-	});
+	const response = await dialerCallback({ ...callback });
 	const text = await response.text();
 	if (response.status === 200) results.push((JSON.parse(text) as { result: string }).result);
 	return response.status;
@@ -63,13 +45,7 @@ describe("the pacer under a random fault schedule", () => {
 			retry_delay_seconds: 600,
 		};
 		const campaign = await createCampaign(account, config);
-		const window: CampaignWindow = {
-			timezone: config.timezone,
-			startMinute: parseClock(config.start_time),
-			endMinute: parseClock(config.end_time),
-			workingDays: config.working_days,
-			scheduledAt: Date.parse(config.scheduled_at),
-		};
+		const window = windowOf(config);
 		const pacer = pacerOf(campaign.id);
 		const clock = { now: Date.parse("2030-03-04T15:00:00Z") };
 
@@ -103,11 +79,6 @@ describe("the pacer under a random fault schedule", () => {
 		await inject();
 		const prototype = await runInDurableObject(pacer, (object: CampaignPacer) => Object.getPrototypeOf(object) as CampaignPacer);
 
-		const runCron = async () => {
-			const ctx = createExecutionContext();
-			await worker.scheduled(createScheduledController({ scheduledTime: clock.now, cron: "* * * * *" }), env, ctx);
-			await waitOnExecutionContext(ctx);
-		};
 		const outcomes: CallOutcome[] = ["completed", "completed", "completed", "no_answer", "busy", "failed"];
 		const redeliveries: Callback[] = [];
 		let d1Outage: { fault: ReturnType<typeof failD1>; until: number } | null = null;
@@ -156,7 +127,7 @@ describe("the pacer under a random fault schedule", () => {
 				await inject();
 				faults.evictions++;
 			}
-			if (rand() < 0.05) await runCron();
+			if (rand() < 0.05) await runCron(clock.now);
 			await runDurableObjectAlarm(pacer);
 		}
 
@@ -164,7 +135,7 @@ describe("the pacer under a random fault schedule", () => {
 		// The dust settles: pending redeliveries arrive, the cron reconciles what the provider gave up on.
 		for (const callback of redeliveries.splice(0)) await sendCallback(callback);
 		clock.now += 60_000;
-		await runCron();
+		await runCron(clock.now);
 		await runDurableObjectAlarm(pacer);
 
 		const view = await pacer.view(campaign.id);

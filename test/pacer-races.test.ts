@@ -1,19 +1,11 @@
-import {
-	createExecutionContext,
-	createScheduledController,
-	runDurableObjectAlarm,
-	runInDurableObject,
-	waitOnExecutionContext,
-} from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { isWindowOpen, localTime, parseClock } from "../durable-objects/campaign/schedule";
 import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
-import worker from "../workers/index";
-import { signProviderPayload } from "../workers/lib/signatures";
-import { createCampaign, pacerOf, phones } from "./campaign-helpers";
-import { call, countRows, pbxAccount } from "./helpers";
+import { createCampaign, dialerCallback, pacerOf, phones, runCron } from "./campaign-helpers";
+import { countRows, pbxAccount } from "./helpers";
 import { failD1, restoreFaults } from "./support/faults";
 
 /**
@@ -58,22 +50,8 @@ async function setup(contacts: number, maxPerDay = 120) {
 	return { campaign, pacer, clock, dials };
 }
 
-async function callback(callId: string, status: string) {
-	const body = JSON.stringify({
-		event_id: `e-${crypto.randomUUID()}`,
-		call_id: callId,
-		status,
-		occurred_at: new Date().toISOString(),
-	});
-	return call("/api/webhooks/dialer", {
-		method: "POST",
-		rawBody: body,
-		headers: {
-			"Content-Type": "application/json",
-			"X-Callgate-Signature": await signProviderPayload(env.DIALER_SECRET ?? "", body),
-		},
-	});
-}
+const callback = (callId: string, status: string) =>
+	dialerCallback({ event_id: `e-${crypto.randomUUID()}`, call_id: callId, status, occurred_at: new Date().toISOString() });
 
 /** Holds the pacer's record batch (the D1 write before any dial) for `ms`. */
 function slowRecordBatch(ms: number) {
@@ -267,13 +245,7 @@ describe("cancel while a dial request is out", () => {
 		for (let i = 0; i < 3; i++) {
 			clock.now += 60 * 60_000;
 			await runDurableObjectAlarm(pacer);
-			const ctx = createExecutionContext();
-			await worker.scheduled(
-				createScheduledController({ scheduledTime: Date.now() + 60 * 60_000 * (i + 1), cron: "* * * * *" }),
-				env,
-				ctx,
-			);
-			await waitOnExecutionContext(ctx);
+			await runCron(Date.now() + 60 * 60_000 * (i + 1));
 		}
 		const { results } = await env.DB.prepare("SELECT status, ended_at FROM calls WHERE campaign_id = ?")
 			.bind(campaign.id)

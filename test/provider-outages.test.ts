@@ -1,19 +1,10 @@
-import {
-	createExecutionContext,
-	createScheduledController,
-	evictDurableObject,
-	runDurableObjectAlarm,
-	runInDurableObject,
-	waitOnExecutionContext,
-} from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
-import worker from "../workers/index";
-import { signProviderPayload } from "../workers/lib/signatures";
-import { createCampaign, pacerOf, phones } from "./campaign-helpers";
-import { call, callJson, countRows, pbxAccount } from "./helpers";
+import { createCampaign, dialerCallback, pacerOf, phones, runCron } from "./campaign-helpers";
+import { callJson, countRows, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
 
 const MONDAY_NOON_NY = Date.parse("2030-03-04T17:00:00Z");
@@ -75,12 +66,6 @@ const d1Calls = (campaignId: string) =>
 
 async function endOpenCalls(pacer: ReturnType<typeof pacerOf>, campaignId: string) {
 	for (const open of await pacer.openCalls()) await pacer.callEnded(campaignId, open.id, "completed");
-}
-
-async function runCron(at: number) {
-	const ctx = createExecutionContext();
-	await worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
-	await waitOnExecutionContext(ctx);
 }
 
 describe("provider outages", () => {
@@ -280,20 +265,12 @@ describe("the pacer and D1", () => {
 		const [first] = [...dialer.state.accepted.keys()];
 		const prototype = await runInDurableObject(pacer, (object: CampaignPacer) => Object.getPrototypeOf(object) as CampaignPacer);
 		failMethod(prototype, "callEnded");
-		const body = JSON.stringify({
+		const callback = await dialerCallback({
 			event_id: `e-${crypto.randomUUID()}`,
 			call_id: first,
 			status: "completed",
 			occurred_at: new Date().toISOString(),
 			duration_seconds: 30,
-		});
-		const callback = await call("/api/webhooks/dialer", {
-			method: "POST",
-			rawBody: body,
-			headers: {
-				"Content-Type": "application/json",
-				"X-Callgate-Signature": await signProviderPayload(env.DIALER_SECRET ?? "", body),
-			},
 		});
 		expect(callback.status).toBe(500);
 		restoreFaults();
