@@ -75,7 +75,7 @@ describe("per-token sliding-window rate limits", () => {
 		// The first hit (t0) ages out at t0 + 60 s: 30 s from now.
 		expect(refused.headers.get("Retry-After")).toBe("30");
 		expect(refused.headers.get("X-RateLimit-Reset")).toBe(String((t0 + 80_000) / 1000));
-		expect(refused.headers.get("RateLimit-Policy")).toBe('"pbx";q=3;w=60');
+		expect(refused.headers.get("RateLimit-Policy")).toBe('"pbx";q=3;w=60, "connections";q=1000;qu="concurrent-requests"');
 		expect(refused.headers.get("RateLimit")).toBe('"pbx";r=0;t=50');
 
 		clock.set(t0 + 59_999);
@@ -129,6 +129,19 @@ describe("per-token sliding-window rate limits", () => {
 		expect(notFound.status).toBe(403);
 		expect(notFound.headers.get("X-RateLimit-Limit")).toBe("30");
 		expect(Number(notFound.headers.get("X-RateLimit-Reset"))).toBeGreaterThan(Date.now() / 1000);
+	});
+
+	it("RateLimit-Policy advertises the account's connection cap as a concurrent-requests quota", async () => {
+		const account = await newAccount({ max_connections: 7 });
+		const policy = async () => (await call("/api/telesales/campaigns", { token: account.token })).headers.get("RateLimit-Policy");
+		expect(await policy()).toBe('"telesales";q=120;w=60, "connections";q=7;qu="concurrent-requests"');
+		const raised = await callJson(`/api/admin/accounts/${account.id}`, {
+			method: "PATCH",
+			token: account.adminToken,
+			body: { max_connections: 100 },
+		});
+		expect(raised.status).toBe(200);
+		expect(await policy()).toBe('"telesales";q=120;w=60, "connections";q=100;qu="concurrent-requests"');
 	});
 });
 

@@ -1,5 +1,4 @@
 import { type Admission, admit } from "./guard/guard";
-import { rateLimitGroupFor } from "./guard/rate-limit-groups";
 import { withHeaders } from "./guard/rate-limit-headers";
 import { DEFAULT_MAX_BODY_BYTES, parseJson, readBodyText, validate } from "./http/body";
 import { ApiError, errorResponse, forbidden } from "./http/errors";
@@ -34,9 +33,8 @@ export function createApp(routes: readonly Route[]) {
 
 async function handleGuarded(route: Route & { access: "token" | "platform-admin" }, base: BaseContext<undefined, undefined>) {
 	const { request, env, ctx, url } = base;
-	const group = rateLimitGroupFor(route.method, url.pathname);
-	if (!group) throw new Error(`route ${route.path} has no rate-limit group`);
-	const { principal, admission } = await admit(request, env, group);
+	// The matched route's group, never the request's spelling of the path (see canonicalPath).
+	const { principal, admission } = await admit(request, env, route.group);
 	let response: Response;
 	try {
 		if (route.access === "platform-admin" && principal.role !== "platform_admin") throw forbidden();

@@ -32,7 +32,7 @@ export async function admit(
 	const guard = tokenGuard(env, tokenHash);
 	const result = await guard.admit({ tokenHash, group, windowMs: RATE_LIMIT_WINDOW_MS, leaseMs: LEASE_MS });
 	if (!result.admitted && result.reason === "unauthenticated") throw unauthorized();
-	const headers = rateLimitHeaders(result.rate);
+	const headers = rateLimitHeaders(result.rate, result.principal.maxConnections);
 	if (!result.admitted) {
 		if (result.reason === "connections") {
 			throw new ApiError(429, "Too many concurrent connections.", undefined, { ...headers, "Retry-After": "1" });

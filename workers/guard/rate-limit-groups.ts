@@ -27,10 +27,15 @@ const PREFIXES: [prefix: string, group: RateLimitGroup][] = [
 	["/api/admin/", "admin"],
 ];
 
-export function rateLimitGroupFor(method: string, path: string): RateLimitGroup | undefined {
-	if (method === "POST" && path === "/api/pbx/calls/click-to-call") return "click-to-call";
-	if (path === "/api/auth/login") return "auth-login";
-	return PREFIXES.find(([prefix]) => path.startsWith(prefix))?.[1];
+/**
+ * The group of a route, from its declared method and itty-router pattern (never from a
+ * request's path): every spelling the router accepts for a route then shares one bucket.
+ * Called once per route when the route table is built.
+ */
+export function rateLimitGroupFor(method: string, pattern: string): RateLimitGroup | undefined {
+	if (method === "POST" && pattern === "/api/pbx/calls/click-to-call") return "click-to-call";
+	if (pattern === "/api/auth/login") return "auth-login";
+	return PREFIXES.find(([prefix]) => pattern.startsWith(prefix))?.[1];
 }
 
 export function limitFor(group: RateLimitGroup, overrides: RateLimitOverrides): number {

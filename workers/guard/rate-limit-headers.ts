@@ -1,7 +1,15 @@
 import type { RateVerdict } from "../../durable-objects/token-guard";
 
-/** X-RateLimit-* (the seed's contract) and the IETF RateLimit-Policy / RateLimit fields. */
-export function rateLimitHeaders(rate: RateVerdict): Record<string, string> {
+/** The connection cap's policy name in `RateLimit-Policy`. */
+export const CONNECTIONS_POLICY = "connections";
+
+/**
+ * X-RateLimit-* (the seed's contract) and the IETF RateLimit-Policy / RateLimit fields.
+ * With `maxConnections` (token requests; login attempts hold no slot) the policy list also
+ * advertises the connection cap as the draft's concurrency quota: it has no window, and
+ * `RateLimit` reports only the group's window, since that is what Remaining and Reset mean.
+ */
+export function rateLimitHeaders(rate: RateVerdict, maxConnections?: number): Record<string, string> {
 	const { now } = rate;
 	const { limit, remaining, resetAtMs } = rate.state;
 	const resetInSeconds = Math.max(0, Math.ceil((resetAtMs - now) / 1000));
@@ -10,7 +18,10 @@ export function rateLimitHeaders(rate: RateVerdict): Record<string, string> {
 		"X-RateLimit-Limit": String(limit),
 		"X-RateLimit-Remaining": String(remaining),
 		"X-RateLimit-Reset": String(Math.ceil(resetAtMs / 1000)),
-		"RateLimit-Policy": `"${rate.group}";q=${limit};w=${windowSeconds}`,
+		"RateLimit-Policy": [
+			`"${rate.group}";q=${limit};w=${windowSeconds}`,
+			...(maxConnections === undefined ? [] : [`"${CONNECTIONS_POLICY}";q=${maxConnections};qu="concurrent-requests"`]),
+		].join(", "),
 		RateLimit: `"${rate.group}";r=${remaining};t=${resetInSeconds}`,
 	};
 }

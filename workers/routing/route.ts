@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import type { Admission } from "../guard/guard";
+import { type RateLimitGroup, rateLimitGroupFor } from "../guard/rate-limit-groups";
 import type { IdempotencyUse } from "../idempotency/replay";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -12,6 +13,8 @@ export interface ResponseDoc {
 	description: string;
 	schema?: z.ZodType;
 	headers?: string[];
+	/** The body's media type when it is not JSON (an event stream, an HTML page). */
+	mediaType?: string;
 }
 
 export interface BaseContext<Body, Query> {
@@ -64,6 +67,11 @@ export interface AuthedRoute<
 	Q extends z.ZodType | undefined = z.ZodType | undefined,
 > extends RouteDoc<B, Q> {
 	access: "token" | "platform-admin";
+	/**
+	 * Whose bucket a request spends: fixed from the declared path when the route is built, so
+	 * however a client spells the path, a request the router sends here is counted here.
+	 */
+	group: RateLimitGroup;
 	handler: (c: AuthedContext<Infer<B>, Infer<Q>>) => Promise<Response> | Response;
 }
 
@@ -76,7 +84,10 @@ export function publicRoute<B extends z.ZodType | undefined = undefined, Q exten
 }
 
 export function route<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
-	route: Omit<AuthedRoute<B, Q>, "access"> & { access?: "token" | "platform-admin" },
+	route: Omit<AuthedRoute<B, Q>, "access" | "group"> & { access?: "token" | "platform-admin" },
 ): Route {
-	return { access: "token", ...route } as unknown as Route;
+	const group = rateLimitGroupFor(route.method, route.path);
+	// A guarded route in no group would be unlimited; fail when the table is built, not on a request.
+	if (!group) throw new Error(`${route.method} ${route.path} has no rate-limit group`);
+	return { access: "token", ...route, group } as unknown as Route;
 }
