@@ -14,7 +14,7 @@ import {
 	presentHealth,
 } from "./campaign/provider-health";
 import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
-import { isWindowOpen, localTime, nextOpening, startOfNextLocalDay } from "./campaign/schedule";
+import { isWindowOpen, localTime, nextOpening, startOfLocalDay, startOfNextLocalDay } from "./campaign/schedule";
 
 interface PacerState {
 	config: PacerConfig;
@@ -113,9 +113,11 @@ export class CampaignPacer extends DurableObject<Env> {
 				started_at INTEGER NOT NULL, deadline_at INTEGER NOT NULL, local_date TEXT NOT NULL,
 				ended_at INTEGER, outcome TEXT,
 				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
+				announced INTEGER NOT NULL DEFAULT 0, asked INTEGER NOT NULL DEFAULT 0,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
+			CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_at);
 			CREATE INDEX IF NOT EXISTS calls_open ON calls (ended_at, deadline_at);
 			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS sync (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
@@ -223,7 +225,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				done: counts.done ?? 0,
 			},
 			in_flight: this.inFlight(),
-			calls_today: this.startedOn(localTime(now, state.config.window.timezone).date),
+			calls_today: this.startedToday(now),
 			window_open: isWindowOpen(now, state.config.window),
 			next_opening_at: iso(opening),
 			provider: presentHealth(this.health()),
@@ -302,7 +304,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
-			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedOn(local.date);
+			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedToday(now);
 			let allowed = Math.min(today, dialBudget(this.health(), now, Number.POSITIVE_INFINITY, this.unanswered()));
 			// Calls that may have been placed already hold their slot: asking again under their id needs no new one.
 			const holding = this.sql<{ id: string; attempts: number }>(
@@ -380,8 +382,10 @@ export class CampaignPacer extends DurableObject<Env> {
 		);
 		this.markUnrecorded("call", callId);
 		this.markUnrecorded("contact", call.contact_id);
-		// Outcomes the pacer decides itself are announced here; a provider's come with its callback.
+		// Outcomes the pacer decides itself are announced here; a provider's come with its callback,
+		// and prove the call started, also when no answer to its dial ever did.
 		if (outcome === "timeout" || reason !== null) this.callCompleted(callId, outcome, reason, now);
+		else this.announceStart(callId, now);
 		return true;
 	}
 
@@ -393,6 +397,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		let retryAt = now + 1000;
 		if (!accepted && refusal?.kind === "transient") retryAt = this.providerRefused(refusal, now);
 		const cancelled = this.status() === "cancelled";
+		for (const { callId } of results) this.ctx.storage.sql.exec("UPDATE calls SET asked = 0 WHERE id = ?", callId);
 		const ordered = [...results].sort((a, b) => Number(b.result.kind === "accepted") - Number(a.result.kind === "accepted"));
 		for (const { callId, result } of ordered) {
 			const [call] = this.sql<{ contact_id: string; attempt: number; ended_at: number | null }>(
@@ -405,7 +410,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			// Otherwise a call that ended while its dial was out (reconciled, say) stays as it ended.
 			else if (call.ended_at !== null) continue;
 			else if (result.kind === "permanent") this.endCall(callId, "failed", now, result.reason);
-			else if (cancelled) this.cancelUndialled(callId, call, now);
+			else if (cancelled) this.closeForCancel(callId, call, now, result.uncertain === true);
 			else this.backOff(callId, call, retryAt, result.uncertain === true);
 		}
 	}
@@ -437,23 +442,74 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.event("campaign.provider_recovered", now, { unavailable_since: iso(outage.since), recovered_at: iso(now) });
 		}
 		this.saveHealth(health);
-		const [contact] = this.sql<{ phone: string }>("SELECT phone FROM contacts WHERE id = ?", call.contact_id);
-		this.event("call.started", now, { call_id: callId, contact_id: call.contact_id, to: contact?.phone, attempt: call.attempt });
+		this.announceStart(callId, now);
+	}
+
+	/** `call.started`, once per call whatever tells of it first (the dial's answer or the call's end); its id is fixed per call. */
+	private announceStart(callId: string, now: number): void {
+		const [call] = this.sql<{ contact_id: string; attempt: number; phone: string; announced: number }>(
+			"SELECT c.contact_id, c.attempt, k.phone, c.announced FROM calls c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
+			callId,
+		);
+		if (!call || call.announced === 1) return;
+		this.ctx.storage.sql.exec("UPDATE calls SET announced = 1 WHERE id = ?", callId);
+		this.outbox({
+			...newEvent(
+				"call.started",
+				{
+					campaign_id: this.requireState().config.campaignId,
+					status: this.status(),
+					call_id: callId,
+					contact_id: call.contact_id,
+					to: call.phone,
+					attempt: call.attempt,
+				},
+				now,
+			),
+			id: `evt_call_started_${callId.replaceAll("-", "")}`,
+		});
 	}
 
 	/**
-	 * Not a call attempt: the day's count goes back, and the contact waits with its attempt
-	 * unused. The slot goes back too unless the provider may have placed the call.
+	 * Not a call attempt: the day's count and the slot go back, and the contact waits with its
+	 * attempt unused — unless the provider may have placed the call (a dial of it got no
+	 * answer, now or before: a later refusal of the repeat says nothing of the first), then it
+	 * keeps both until the provider settles it.
 	 */
 	private backOff(callId: string, call: { contact_id: string; attempt: number }, dueAt: number, maybePlaced: boolean): void {
 		this.ctx.storage.sql.exec(
-			"UPDATE calls SET stage = 'backoff', deadline_at = ?, maybe_placed = ? WHERE id = ?",
+			"UPDATE calls SET stage = 'backoff', deadline_at = ?, maybe_placed = max(maybe_placed, ?) WHERE id = ?",
 			NOT_PLACED,
 			maybePlaced ? 1 : 0,
 			callId,
 		);
 		this.requeueContact(call, dueAt);
 		this.markUnrecorded("call", callId);
+	}
+
+	/**
+	 * A cancelled campaign's call not placed: closed if it never reached the provider; kept
+	 * open until its callback or its deadline if it may have (calls in flight finish).
+	 */
+	private closeForCancel(callId: string, call: { contact_id: string; attempt: number }, now: number, maybePlaced: boolean): void {
+		const [row] = this.sql<{ maybe_placed: number }>("SELECT maybe_placed FROM calls WHERE id = ?", callId);
+		if (!maybePlaced && row?.maybe_placed !== 1) {
+			this.cancelUndialled(callId, call, now);
+			return;
+		}
+		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
+		this.ctx.storage.sql.exec(
+			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ? WHERE id = ?",
+			now + maxCallMs,
+			callId,
+		);
+		this.ctx.storage.sql.exec(
+			"UPDATE contacts SET state = 'in_flight', attempts = ? WHERE id = ?",
+			call.attempt,
+			call.contact_id,
+		);
+		this.markUnrecorded("call", callId);
+		this.markUnrecorded("contact", call.contact_id);
 	}
 
 	/** A cancelled campaign's call that never reached the provider: closed, its contact left as it was before. */
@@ -487,7 +543,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			"SELECT id, contact_id, attempt, stage FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'backoff')",
 		);
 		for (const call of undialled) {
-			if (to === "cancelled") this.cancelUndialled(call.id, call, now);
+			if (to === "cancelled") this.closeForCancel(call.id, call, now, false);
 			else if (call.stage === "recording") this.backOff(call.id, call, now, false);
 		}
 	}
@@ -530,7 +586,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				this.sql<{ at: number | null }>("SELECT min(next_due_at) AS at FROM contacts WHERE state = 'pending'")[0]?.at ?? null;
 			if (earliestDue !== null) {
 				const local = localTime(now, window.timezone);
-				const capReached = state.config.maxPerDay !== null && this.startedOn(local.date) >= state.config.maxPerDay;
+				const capReached = state.config.maxPerDay !== null && this.startedToday(now) >= state.config.maxPerDay;
 				const health = this.health();
 				const from = Math.max(
 					earliestDue,
@@ -543,6 +599,16 @@ export class CampaignPacer extends DurableObject<Env> {
 						? null
 						: nextOpening(Math.max(from, now + 1), window);
 				if (start !== null) candidates.push(start);
+				// Calls waiting after a dial the provider may have placed need no free slot: when they
+				// are due, they are asked again whatever the other calls do.
+				const heldDue = this.sql<{ at: number | null }>(
+					`SELECT min(k.next_due_at) AS at FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
+					  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1`,
+				)[0]?.at;
+				if (heldDue !== null && heldDue !== undefined && state.status === "active") {
+					const held = nextOpening(Math.max(from, heldDue, now + 1000), window);
+					if (held !== null) candidates.push(held);
+				}
 			}
 		}
 		return candidates.length ? Math.min(...candidates) : null;
@@ -653,27 +719,33 @@ export class CampaignPacer extends DurableObject<Env> {
 			id: string;
 			contact_id: string;
 			attempt: number;
-			local_date: string;
+			started_at: number;
 			maybe_placed: number;
+			asked: number;
 			phone: string;
 		}>(
-			`SELECT c.id, c.contact_id, c.attempt, c.local_date, c.maybe_placed, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
+			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
 		).filter((call) => !this.dialsOut.has(call.id));
 		if (!waiting.length) return false;
+		// Asked before, by an instance that died before hearing the answer: the provider may have it.
+		for (const call of waiting.filter((waited) => waited.asked === 1)) {
+			this.ctx.storage.sql.exec("UPDATE calls SET maybe_placed = 1, asked = 0 WHERE id = ?", call.id);
+			call.maybe_placed = 1;
+		}
 		const open = status === "active" && isWindowOpen(now, config.window);
-		const today = localTime(now, config.window.timezone).date;
+		const today = startOfLocalDay(now, config.window.timezone);
 		const ready = waiting.filter((call) => {
-			if (status === "cancelled") this.cancelUndialled(call.id, call, now);
-			else if (!open || call.local_date !== today) this.backOff(call.id, call, now, call.maybe_placed === 1);
+			if (status === "cancelled") this.closeForCancel(call.id, call, now, call.maybe_placed === 1);
+			else if (!open || call.started_at < today) this.backOff(call.id, call, now, false);
 			else return true;
 			return false;
 		});
 		if (!ready.length) return true;
 		for (const call of ready) {
 			this.dialsOut.add(call.id);
-			// From here the provider may have it: after a crash it is asked again, and it keeps its slot if it must wait.
-			this.ctx.storage.sql.exec("UPDATE calls SET maybe_placed = 1 WHERE id = ?", call.id);
+			// Stored, so that an instance that dies before the answer leaves a trace: see above.
+			this.ctx.storage.sql.exec("UPDATE calls SET asked = 1 WHERE id = ?", call.id);
 		}
 		try {
 			const results = await Promise.all(
@@ -821,8 +893,19 @@ export class CampaignPacer extends DurableObject<Env> {
 		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')");
 	}
 
-	private startedOn(localDate: string): number {
-		return this.count("SELECT count(*) AS n FROM calls WHERE local_date = ? AND stage != 'backoff'", localDate);
+	/**
+	 * Calls started on the local calendar day of `now` in the campaign's current zone, so that
+	 * a change of zone still counts the calls already made today. A call waiting after a dial
+	 * the provider may have placed counts too, against the day it was started on.
+	 */
+	private startedToday(now: number): number {
+		const { timezone } = this.requireState().config.window;
+		return this.count(
+			`SELECT count(*) AS n FROM calls
+			  WHERE started_at >= ? AND started_at < ? AND (stage != 'backoff' OR maybe_placed = 1)`,
+			startOfLocalDay(now, timezone),
+			startOfNextLocalDay(now, timezone),
+		);
 	}
 
 	private count(query: string, ...bindings: unknown[]): number {

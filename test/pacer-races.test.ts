@@ -122,8 +122,9 @@ describe("a dial request that timed out, although the provider took the call", (
 		await pacer.wake(campaign.id);
 		expect(ringing.size).toBe(2);
 		const view = await pacer.view(campaign.id);
+		// They may be ringing: they keep their slots and count against the day until the provider settles them.
 		expect(view.in_flight).toBe(2);
-		expect(view.calls_today).toBe(0);
+		expect(view.calls_today).toBe(2);
 		slow = false;
 		for (let step = 0; step < 4; step++) {
 			clock.now += 1_000;

@@ -132,6 +132,12 @@ export const parseClock = (hhmm: string) => {
 	return (hours ?? 0) * 60 + (minutes ?? 0);
 };
 
+/** The first instant of the local day `at` falls on. */
+export function startOfLocalDay(at: number, timezone: string): number {
+	const p = parts(at, timezone);
+	return instantOf({ year: p.year, month: p.month, day: p.day }, 0, timezone);
+}
+
 /** The first instant of the local day after the one `at` falls on. */
 export function startOfNextLocalDay(at: number, timezone: string): number {
 	const p = parts(at, timezone);

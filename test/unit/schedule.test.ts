@@ -73,3 +73,22 @@ describe("campaign windows", () => {
 		expect(isValidTimeZone("UTC")).toBe(true);
 	});
 });
+
+describe("startOfLocalDay", () => {
+	it("is local midnight, DST-correct", async () => {
+		const { startOfLocalDay } = await import("../../durable-objects/campaign/schedule");
+		// New York springs forward on 2030-03-10: midnight is still EST (UTC−5) that day, EDT the next.
+		expect(new Date(startOfLocalDay(Date.parse("2030-03-10T18:00:00Z"), "America/New_York")).toISOString()).toBe(
+			"2030-03-10T05:00:00.000Z",
+		);
+		expect(new Date(startOfLocalDay(Date.parse("2030-03-11T03:59:00Z"), "America/New_York")).toISOString()).toBe(
+			"2030-03-10T05:00:00.000Z",
+		);
+		expect(new Date(startOfLocalDay(Date.parse("2030-03-11T04:00:00Z"), "America/New_York")).toISOString()).toBe(
+			"2030-03-11T04:00:00.000Z",
+		);
+		expect(new Date(startOfLocalDay(Date.parse("2030-03-04T23:30:00Z"), "Pacific/Kiritimati")).toISOString()).toBe(
+			"2030-03-04T10:00:00.000Z",
+		);
+	});
+});
