@@ -6,6 +6,7 @@ describe("PBX", () => {
 		const account = await pbxAccount();
 		const dup = await callJson("/api/pbx/extensions", { token: account.token, body: { extension: "1001", name: "Again" } });
 		expect(dup.status).toBe(409);
+		await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: "+842838123456", label: "HQ" } });
 		const created = await callJson<{ extension: string; caller_id: string }>("/api/pbx/extensions", {
 			token: account.token,
 			body: { extension: "1002", name: "Sales", caller_id: "0283 812 3456" },
@@ -75,6 +76,37 @@ describe("PBX", () => {
 			expect(Object.keys(result.body.errors)).toContain(field);
 		}
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(0);
+	});
+
+	it("an extension's caller id must be one of the account's caller ids, on create and on PUT", async () => {
+		const [account, other] = await Promise.all([pbxAccount(), pbxAccount()]);
+		await callJson("/api/pbx/caller-ids", { token: other.token, body: { number: "02838999999", label: "Theirs" } });
+		const refused = await callJson<{ errors: Record<string, string[]> }>("/api/pbx/extensions", {
+			token: account.token,
+			body: { extension: "1002", name: "Sales", caller_id: "02838999999" },
+		});
+		expect(refused.status).toBe(422);
+		expect(Object.keys(refused.body.errors)).toEqual(["caller_id"]);
+		expect(await countRows("extensions", "account_id = ? AND extension = '1002'", account.id)).toBe(0);
+		const put = await callJson<{ errors: Record<string, string[]> }>("/api/pbx/extensions/1001", {
+			method: "PUT",
+			token: account.token,
+			body: { name: "Front desk", caller_id: "02838999999" },
+		});
+		expect(put.status).toBe(422);
+		expect(Object.keys(put.body.errors)).toEqual(["caller_id"]);
+		expect(
+			(await callJson<{ caller_id: string | null }>("/api/pbx/extensions/1001", { token: account.token })).body.caller_id,
+		).toBeNull();
+
+		await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: "02838123456", label: "HQ" } });
+		const owned = await callJson<{ caller_id: string }>("/api/pbx/extensions/1001", {
+			method: "PUT",
+			token: account.token,
+			body: { name: "Front desk", caller_id: "028 3812 3456" },
+		});
+		expect(owned.status).toBe(200);
+		expect(owned.body.caller_id).toBe("+842838123456");
 	});
 
 	it("caller ids and queues", async () => {

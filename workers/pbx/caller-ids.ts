@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ApiError, notFound } from "../http/errors";
+import type { Principal } from "../auth/principal";
+import { ApiError, invalidField, notFound } from "../http/errors";
 import { cacheableResponse } from "../http/etag";
 import { uuidParam } from "../http/params";
 import { noContent } from "../http/responses";
@@ -10,6 +11,20 @@ import { type Route, route } from "../routing/route";
 import { CallerId, CallerIdBody } from "./schemas";
 
 const tags = ["pbx"];
+
+/**
+ * A caller id wherever one is set (click-to-call, an extension): normalised to E.164 and one
+ * of the account's own numbers, so no call goes out presenting a number the account does not hold.
+ */
+export async function requireCallerId(db: D1Database, principal: Principal, input: string, field = "caller_id"): Promise<string> {
+	const number = requirePhone(input, principal.defaultRegion, field);
+	const owned = await db
+		.prepare("SELECT 1 FROM caller_ids WHERE account_id = ? AND number = ?")
+		.bind(principal.accountId, number)
+		.first();
+	if (!owned) throw invalidField(field, "Not one of this account's caller ids (register it under /api/pbx/caller-ids).");
+	return number;
+}
 
 const list = route({
 	method: "GET",
@@ -26,8 +41,12 @@ const list = route({
 			"SELECT id, number, label, created_at FROM caller_ids WHERE account_id = ? ORDER BY created_at, id",
 		)
 			.bind(principal.accountId)
-			.all();
-		return cacheableResponse(request, { data: results });
+			.all<z.infer<typeof CallerId>>();
+		// Field by field, never the row: what the API shows is what CallerId documents.
+		const data = results.map(
+			({ id, number, label, created_at }): z.infer<typeof CallerId> => ({ id, number, label, created_at }),
+		);
+		return cacheableResponse(request, { data });
 	},
 });
 

@@ -7,6 +7,7 @@ import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
+import { requireCallerId } from "./caller-ids";
 import { findExtension } from "./extensions";
 import { Call, CallListQuery, ClickToCallBody } from "./schemas";
 
@@ -41,13 +42,7 @@ const clickToCall = route({
 			throw invalidField("from_extension", "No such extension in this account.");
 		});
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
-		const callerId = body.caller_id ? requirePhone(body.caller_id, principal.defaultRegion, "caller_id") : extension.caller_id;
-		if (body.caller_id) {
-			const owned = await env.DB.prepare("SELECT 1 FROM caller_ids WHERE account_id = ? AND number = ?")
-				.bind(principal.accountId, callerId)
-				.first();
-			if (!owned) throw invalidField("caller_id", "Not one of this account's caller ids.");
-		}
+		const callerId = body.caller_id ? await requireCallerId(env.DB, principal, body.caller_id) : extension.caller_id;
 		const now = nowIso();
 		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(

@@ -1,12 +1,14 @@
+import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
+import { takeBack } from "../http/representation";
 import { noContent } from "../http/responses";
 import { isUniqueViolation } from "../idempotency/claims";
-import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
+import { requireCallerId } from "./caller-ids";
 import { Extension, ExtensionBody, ExtensionNumber, ExtensionPutBody } from "./schemas";
 
 const tags = ["pbx"];
@@ -23,7 +25,18 @@ interface ExtensionRow {
 	updated_at: string;
 }
 
-const present = ({ enabled, ...row }: ExtensionRow) => ({ ...row, enabled: enabled === 1 });
+/** The documented representation: explicit fields, so nothing the row gains (its account) leaks. */
+const present = (row: ExtensionRow): z.infer<typeof Extension> => ({
+	id: row.id,
+	extension: row.extension,
+	name: row.name,
+	user_id: row.user_id,
+	caller_id: row.caller_id,
+	enabled: row.enabled === 1,
+	version: row.version,
+	created_at: row.created_at,
+	updated_at: row.updated_at,
+});
 
 export async function findExtension(db: D1Database, accountId: string, extension: string): Promise<ExtensionRow> {
 	const row = ExtensionNumber.safeParse(extension).success
@@ -73,7 +86,7 @@ const create = route({
 	},
 	async handler({ env, principal, body, request }) {
 		await checkUser(env.DB, principal, body.user_id);
-		const callerId = body.caller_id === null ? null : requirePhone(body.caller_id, principal.defaultRegion, "caller_id");
+		const callerId = body.caller_id === null ? null : await requireCallerId(env.DB, principal, body.caller_id);
 		const now = nowIso();
 		const row: ExtensionRow = {
 			id: crypto.randomUUID(),
@@ -114,7 +127,8 @@ const get = route({
 const put = route({
 	method: "PUT",
 	path: "/api/pbx/extensions/:extension",
-	summary: "Replace an extension; with If-Match, only if unchanged since that GET.",
+	summary:
+		"Replace an extension; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `extension`, `version` and timestamps may be sent (ignored when they match; another id or number is a 422).",
 	tags,
 	body: ExtensionPutBody,
 	headers: ["If-Match"],
@@ -124,14 +138,15 @@ const put = route({
 	},
 	async handler({ env, principal, params, body, request }) {
 		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
-		await checkUser(env.DB, principal, body.user_id);
-		const callerId = body.caller_id === null ? null : requirePhone(body.caller_id, principal.defaultRegion, "caller_id");
+		const changes = takeBack(body, { id: current.id, extension: current.extension });
+		await checkUser(env.DB, principal, changes.user_id);
+		const callerId = changes.caller_id === null ? null : await requireCallerId(env.DB, principal, changes.caller_id);
 		const row = await updateVersioned<ExtensionRow>(env.DB, {
 			table: "extensions",
 			id: current.id,
 			accountId: principal.accountId,
 			expected: expectedVersion(request),
-			set: { name: body.name, user_id: body.user_id, caller_id: callerId, enabled: body.enabled ? 1 : 0 },
+			set: { name: changes.name, user_id: changes.user_id, caller_id: callerId, enabled: changes.enabled ? 1 : 0 },
 			now: nowIso(),
 		});
 		return resourceResponse(request, present(row), row.version);

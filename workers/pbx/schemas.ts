@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readOnlyFields } from "../http/representation";
 
 export const ExtensionNumber = z.string().regex(/^\d{2,8}$/, "2 to 8 digits.");
 
@@ -10,8 +11,11 @@ export const ExtensionBody = z.strictObject({
 	enabled: z.boolean().default(true),
 });
 
-/** PUT replaces the whole extension; its number is the path. */
-export const ExtensionPutBody = ExtensionBody.omit({ extension: true });
+/** PUT replaces the whole extension; its number is the path's, and GET's read-only fields may come back with the body. */
+export const ExtensionPutBody = ExtensionBody.extend({
+	...readOnlyFields,
+	extension: ExtensionNumber.optional().describe("Read-only: the number in the path; another is a 422."),
+});
 
 export const Extension = z.object({
 	id: z.uuid(),

@@ -1,12 +1,14 @@
+import type { z } from "zod";
 import { notFound } from "../http/errors";
 import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { takeBack } from "../http/representation";
 import { noContent } from "../http/responses";
 import { createOnce } from "../idempotency/create-once";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
-import { Campaign, CampaignBody, CampaignPatch } from "./schemas";
+import { Campaign, CampaignBody, CampaignPatch, type CampaignStatus } from "./schemas";
 
 const tags = ["telesales"];
 
@@ -14,13 +16,24 @@ export interface CampaignRow {
 	id: string;
 	name: string;
 	description: string;
-	status: string;
+	status: z.infer<typeof CampaignStatus>;
 	version: number;
 	created_at: string;
 	updated_at: string;
 }
 
 const COLUMNS = "id, name, description, status, version, created_at, updated_at";
+
+/** The documented representation: explicit fields, whatever the row (a RETURNING *) carries besides. */
+const present = (row: CampaignRow): z.infer<typeof Campaign> => ({
+	id: row.id,
+	name: row.name,
+	description: row.description,
+	status: row.status,
+	version: row.version,
+	created_at: row.created_at,
+	updated_at: row.updated_at,
+});
 
 /** The campaign of the caller's account, or 404 (whether it is missing or another account's). */
 export async function findCampaign(db: D1Database, accountId: string, params: Record<string, string>): Promise<CampaignRow> {
@@ -50,7 +63,10 @@ const create = route({
 			).bind(id, principal.accountId, body.name, body.description, body.status, now, now),
 		]);
 		const row = await findCampaign(env.DB, principal.accountId, { id });
-		return resourceResponse(request, row, row.version, { status: 201, headers: { Location: `/api/telesales/campaigns/${id}` } });
+		return resourceResponse(request, present(row), row.version, {
+			status: 201,
+			headers: { Location: `/api/telesales/campaigns/${id}` },
+		});
 	},
 });
 
@@ -68,7 +84,7 @@ const list = route({
 			[principal.accountId],
 			query,
 		);
-		return Response.json({ data: rows, next_cursor });
+		return Response.json({ data: rows.map(present), next_cursor });
 	},
 });
 
@@ -81,14 +97,15 @@ const get = route({
 	responses: { 200: { description: "Campaign", schema: Campaign, headers: ["ETag"] }, 304: { description: "Not modified" } },
 	async handler({ env, principal, params, request }) {
 		const row = await findCampaign(env.DB, principal.accountId, params);
-		return resourceResponse(request, row, row.version);
+		return resourceResponse(request, present(row), row.version);
 	},
 });
 
 const patch = route({
 	method: "PATCH",
 	path: "/api/telesales/campaigns/:id",
-	summary: "Change a campaign; with If-Match, only if unchanged since that GET.",
+	summary:
+		"Change a campaign; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `version` and timestamps may be sent (ignored when they match; another id is a 422).",
 	tags,
 	body: CampaignPatch,
 	headers: ["If-Match"],
@@ -103,10 +120,10 @@ const patch = route({
 			id: current.id,
 			accountId: principal.accountId,
 			expected: expectedVersion(request),
-			set: body,
+			set: takeBack(body, { id: current.id }),
 			now: nowIso(),
 		});
-		return resourceResponse(request, row, row.version);
+		return resourceResponse(request, present(row), row.version);
 	},
 });
 

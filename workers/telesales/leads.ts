@@ -1,14 +1,16 @@
+import type { z } from "zod";
 import { ApiError, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { takeBack } from "../http/representation";
 import { isUniqueViolation } from "../idempotency/claims";
 import { createOnce } from "../idempotency/create-once";
-import { requirePhone } from "../lib/phone";
+import { requirePhone, toE164 } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { findCampaign } from "./campaigns";
-import { Lead, LeadBody, LeadListQuery, LeadPatch } from "./schemas";
+import { Lead, LeadBody, LeadListQuery, LeadPatchBody, type LeadStatus } from "./schemas";
 
 const tags = ["telesales"];
 
@@ -18,7 +20,7 @@ export interface LeadRow {
 	phone: string;
 	name: string;
 	email: string | null;
-	status: string;
+	status: z.infer<typeof LeadStatus>;
 	notes: string;
 	attributes: string;
 	version: number;
@@ -28,7 +30,20 @@ export interface LeadRow {
 
 export const LEAD_COLUMNS = "id, campaign_id, phone, name, email, status, notes, attributes, version, created_at, updated_at";
 
-export const presentLead = (row: LeadRow) => ({ ...row, attributes: JSON.parse(row.attributes) as Record<string, unknown> });
+/** The documented representation: explicit fields, whatever the row (a RETURNING *) carries besides. */
+export const presentLead = (row: LeadRow): z.infer<typeof Lead> => ({
+	id: row.id,
+	campaign_id: row.campaign_id,
+	phone: row.phone,
+	name: row.name,
+	email: row.email,
+	status: row.status,
+	notes: row.notes,
+	attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+	version: row.version,
+	created_at: row.created_at,
+	updated_at: row.updated_at,
+});
 
 export async function findLead(db: D1Database, accountId: string, id: string): Promise<LeadRow> {
 	const row = await db
@@ -127,20 +142,26 @@ const get = route({
 const patch = route({
 	method: "PATCH",
 	path: "/api/telesales/leads/:id",
-	summary: "Change a lead; with If-Match, only if unchanged since that GET.",
+	summary:
+		"Change a lead; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `campaign_id`, `phone`, `version` and timestamps may be sent (ignored when they match; other values are a 422).",
 	tags,
-	body: LeadPatch,
+	body: LeadPatchBody,
 	headers: ["If-Match"],
 	responses: {
 		200: { description: "Lead", schema: Lead, headers: ["ETag"] },
 		412: { description: "Changed since the If-Match ETag" },
 	},
 	async handler({ env, principal, params, body, request }) {
-		const id = uuidParam(params, "id", "Lead");
-		const { attributes, ...rest } = body;
+		const current = await findLead(env.DB, principal.accountId, uuidParam(params, "id", "Lead"));
+		// The number as GET shows it, or as the client wrote it: either names the lead's phone.
+		const phone = body.phone === undefined ? undefined : (toE164(body.phone, principal.defaultRegion) ?? body.phone);
+		const { attributes, ...rest } = takeBack(
+			{ ...body, phone },
+			{ id: current.id, campaign_id: current.campaign_id, phone: current.phone },
+		);
 		const row = await updateVersioned<LeadRow>(env.DB, {
 			table: "leads",
-			id,
+			id: current.id,
 			accountId: principal.accountId,
 			expected: expectedVersion(request),
 			set: { ...rest, ...(attributes === undefined ? {} : { attributes: JSON.stringify(attributes) }) },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readOnlyFields } from "../http/representation";
 
 export const CampaignStatus = z.enum(["draft", "active", "paused", "archived"]);
 
@@ -8,11 +9,13 @@ export const CampaignBody = z.strictObject({
 	status: CampaignStatus.default("draft"),
 });
 
+/** The fields to change; GET's read-only fields may come back with them. */
 export const CampaignPatch = z
 	.strictObject({
 		name: z.string().trim().min(1).max(200),
 		description: z.string().max(2000),
 		status: CampaignStatus,
+		...readOnlyFields,
 	})
 	.partial();
 
@@ -48,6 +51,13 @@ export const LeadPatch = z
 		attributes: Attributes,
 	})
 	.partial();
+
+/** PATCH of one lead: the fields to change, and GET's read-only fields may come back with them. */
+export const LeadPatchBody = LeadPatch.extend({
+	...readOnlyFields,
+	campaign_id: z.uuid().optional().describe("Read-only: the lead's campaign; another is a 422."),
+	phone: z.string().max(32).optional().describe("Read-only: the lead's number as GET shows it; another is a 422."),
+}).meta({ id: "LeadPatchBody" });
 
 export const Lead = z.object({
 	id: z.uuid(),

@@ -152,11 +152,31 @@ async function post(env: Env, delivery: Claimed, now: number) {
 			latencyMs: Math.round(performance.now() - started),
 		};
 	} catch (error) {
-		return {
-			error: (error instanceof Error ? error.message : String(error)).slice(0, 500),
-			latencyMs: Math.round(performance.now() - started),
-		};
+		return { error: attemptError(error), latencyMs: Math.round(performance.now() - started) };
 	}
+}
+
+/**
+ * What the delivery log says of an attempt that got no status. The account sees the log, and
+ * a fetch error's text describes the receiver's network (addresses, names, TLS details), so
+ * only these words are recorded.
+ */
+export const ATTEMPT_ERRORS = ["timeout", "connection failed", "request failed"] as const;
+
+function attemptError(error: unknown): (typeof ATTEMPT_ERRORS)[number] {
+	if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) return "timeout";
+	// The text is read to pick a word, never kept: fetch rejects with a TypeError or a network error when no HTTP answer came.
+	const text = error instanceof Error ? error.message : String(error);
+	if (error instanceof TypeError || /network|connect|dns|tls|ssl|socket|reset|refused|unreachable/i.test(text)) {
+		return "connection failed";
+	}
+	return "request failed";
+}
+
+/** An error as the log shows it: attempts recorded before the fixed words were kept with their text. */
+export function publicAttemptError(stored: string | null): string | null {
+	if (stored === null) return null;
+	return (ATTEMPT_ERRORS as readonly string[]).includes(stored) ? stored : "request failed";
 }
 
 const disable = (env: Env, endpointId: string, reason: string, at: string) =>

@@ -1,17 +1,23 @@
+import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { enqueueDeliveries } from "../events/outbox";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { takeBack } from "../http/representation";
 import { noContent } from "../http/responses";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
-import { Delivery, Endpoint, EndpointBody, EndpointPatch, EndpointWithSecret, webhookUrlProblem } from "./schemas";
+import { publicAttemptError } from "./delivery";
+import { Delivery, Endpoint, EndpointBody, EndpointPatch, EndpointWithSecret } from "./schemas";
 import { newWebhookSecret, sealSecret } from "./secrets";
+import { webhookUrlProblem } from "./urls";
 
 const tags = ["webhooks"];
 const BASE = "/api/webhooks/endpoints";
+/** Every endpoint costs a delivery per matching event: the cap bounds the fan-out one account can cause. */
+export const MAX_ENDPOINTS_PER_ACCOUNT = 20;
 
 interface EndpointRow {
 	id: string;
@@ -30,7 +36,20 @@ interface EndpointRow {
 const COLUMNS =
 	"id, url, events, description, enabled, disabled_reason, failing_since, last_success_at, version, created_at, updated_at";
 
-const present = (row: EndpointRow) => ({ ...row, events: JSON.parse(row.events) as string[], enabled: row.enabled === 1 });
+/** The documented representation: explicit fields, never the row (it holds the sealed secret and the account). */
+const present = (row: EndpointRow): z.infer<typeof Endpoint> => ({
+	id: row.id,
+	url: row.url,
+	events: JSON.parse(row.events) as string[],
+	description: row.description,
+	enabled: row.enabled === 1,
+	disabled_reason: row.disabled_reason,
+	failing_since: row.failing_since,
+	last_success_at: row.last_success_at,
+	version: row.version,
+	created_at: row.created_at,
+	updated_at: row.updated_at,
+});
 
 function checkUrl(env: Env, url: string) {
 	const problem = webhookUrlProblem(url, env.ENVIRONMENT);
@@ -50,11 +69,14 @@ async function findEndpoint(db: D1Database, principal: Principal, params: Record
 const create = route({
 	method: "POST",
 	path: BASE,
-	summary: "Register a webhook endpoint for some event types; its signing secret (whsec_…) is shown once.",
+	summary: `Register a webhook endpoint for some event types; its signing secret (whsec_…) is shown once. In production the URL is https on the default port to a public host name (no IP address, localhost or private name). At most ${MAX_ENDPOINTS_PER_ACCOUNT} endpoints per account.`,
 	tags,
 	body: EndpointBody,
 	maxBodyBytes: 16 * 1024,
-	responses: { 201: { description: "Endpoint with its secret", schema: EndpointWithSecret, headers: ["ETag"] } },
+	responses: {
+		201: { description: "Endpoint with its secret", schema: EndpointWithSecret, headers: ["ETag"] },
+		409: { description: `The account already has ${MAX_ENDPOINTS_PER_ACCOUNT} endpoints` },
+	},
 	async handler({ env, principal, body, request }) {
 		checkUrl(env, body.url);
 		const secret = newWebhookSecret();
@@ -72,11 +94,29 @@ const create = route({
 			created_at: now,
 			updated_at: now,
 		};
-		await env.DB.prepare(
-			"INSERT INTO webhook_endpoints (id, account_id, url, description, events, secret_ciphertext, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		// The count and the insert are one statement, so a burst of creates cannot pass the cap together.
+		const inserted = await env.DB.prepare(
+			`INSERT INTO webhook_endpoints (id, account_id, url, description, events, secret_ciphertext, created_at, updated_at)
+			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7
+			  WHERE (SELECT count(*) FROM webhook_endpoints WHERE account_id = ?2) < ?8`,
 		)
-			.bind(row.id, principal.accountId, row.url, row.description, row.events, await sealSecret(env, secret), now, now)
+			.bind(
+				row.id,
+				principal.accountId,
+				row.url,
+				row.description,
+				row.events,
+				await sealSecret(env, secret),
+				now,
+				MAX_ENDPOINTS_PER_ACCOUNT,
+			)
 			.run();
+		if (inserted.meta.changes === 0) {
+			throw new ApiError(
+				409,
+				`This account already has ${MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints, the most it may have; delete one first.`,
+			);
+		}
 		return resourceResponse(request, { ...present(row), secret }, row.version, { status: 201 });
 	},
 });
@@ -115,7 +155,8 @@ const get = route({
 const patch = route({
 	method: "PATCH",
 	path: `${BASE}/:id`,
-	summary: "Change an endpoint (re-enable one that was disabled); with If-Match, only if unchanged since that GET.",
+	summary:
+		"Change an endpoint (re-enable one that was disabled); with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `version`, timestamps and the delivery state may be sent (ignored; another id is a 422).",
 	tags,
 	body: EndpointPatch,
 	headers: ["If-Match"],
@@ -125,16 +166,18 @@ const patch = route({
 	},
 	async handler({ env, principal, params, body, request }) {
 		const current = await findEndpoint(env.DB, principal, params);
-		if (body.url !== undefined) checkUrl(env, body.url);
+		const changes = takeBack(body, { id: current.id }, ["disabled_reason", "failing_since", "last_success_at"]);
+		if (changes.url !== undefined) checkUrl(env, changes.url);
 		const set: Record<string, string | number | null> = {};
-		if (body.url !== undefined) set.url = body.url;
-		if (body.description !== undefined) set.description = body.description;
-		if (body.events !== undefined) set.events = JSON.stringify([...new Set(body.events)]);
-		if (body.enabled !== undefined)
+		if (changes.url !== undefined) set.url = changes.url;
+		if (changes.description !== undefined) set.description = changes.description;
+		if (changes.events !== undefined) set.events = JSON.stringify([...new Set(changes.events)]);
+		// Only a change of state resets it: a representation sent back with `enabled` as it was keeps the failure record.
+		if (changes.enabled !== undefined && changes.enabled !== (current.enabled === 1))
 			Object.assign(
 				set,
-				{ enabled: body.enabled ? 1 : 0, disabled_reason: body.enabled ? null : "Disabled by the account." },
-				body.enabled ? { failing_since: null } : {},
+				{ enabled: changes.enabled ? 1 : 0, disabled_reason: changes.enabled ? null : "Disabled by the account." },
+				changes.enabled ? { failing_since: null } : {},
 			);
 		const row = await updateVersioned<EndpointRow>(env.DB, {
 			table: "webhook_endpoints",
@@ -144,8 +187,7 @@ const patch = route({
 			set,
 			now: nowIso(),
 		});
-		const { secret_ciphertext: _, ...visible } = row as EndpointRow & { secret_ciphertext?: string };
-		return resourceResponse(request, present(visible), row.version);
+		return resourceResponse(request, present(row), row.version);
 	},
 });
 
@@ -186,15 +228,15 @@ const rotate = route({
 			set: { secret_ciphertext: await sealSecret(env, secret) },
 			now: nowIso(),
 		});
-		const { secret_ciphertext: _, ...visible } = row as EndpointRow & { secret_ciphertext?: string };
-		return resourceResponse(request, { ...present(visible), secret }, row.version);
+		return resourceResponse(request, { ...present(row), secret }, row.version);
 	},
 });
 
 const deliveries = route({
 	method: "GET",
 	path: `${BASE}/:id/deliveries`,
-	summary: "The endpoint's delivery log: every event sent to it, each attempt's status code and latency.",
+	summary:
+		"The endpoint's delivery log: every event sent to it, each attempt's status code and latency. An attempt without a status says why in a fixed word (timeout, connection failed, request failed), never the receiver's own error text.",
 	tags,
 	query: PageQuery,
 	responses: { 200: { description: "A page of deliveries", schema: pageOf(Delivery) } },
@@ -221,7 +263,10 @@ const deliveries = route({
 		return Response.json({
 			data: rows.map((row) => ({
 				...row,
-				attempts: JSON.parse(row.attempts),
+				attempts: (JSON.parse(row.attempts) as { error: string | null }[]).map((attempt) => ({
+					...attempt,
+					error: publicAttemptError(attempt.error),
+				})),
 				next_attempt_at: row.status === "pending" ? row.next_attempt_at : null,
 			})),
 			next_cursor,

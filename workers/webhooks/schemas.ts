@@ -1,23 +1,7 @@
 import { z } from "zod";
+import { readOnlyFields } from "../http/representation";
 import { EVENT_TYPES, isValidSubscription } from "./catalog";
-
-const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/** Production takes https only; local development may also post to a receiver on this machine. */
-export function webhookUrlProblem(raw: string, environment: string): string | null {
-	let url: URL;
-	try {
-		url = new URL(raw);
-	} catch {
-		return "Not a URL.";
-	}
-	if (url.username || url.password) return "Credentials in the URL are not allowed.";
-	if (url.protocol === "https:") return null;
-	if (url.protocol === "http:" && environment !== "production" && LOCAL_HOSTS.has(url.hostname)) return null;
-	return environment === "production"
-		? "Must be an https URL."
-		: "Must be https (or http://127.0.0.1 / localhost in development).";
-}
+import { ATTEMPT_ERRORS } from "./delivery";
 
 const Subscriptions = z
 	.array(
@@ -32,8 +16,18 @@ export const EndpointBody = z.strictObject({
 	description: z.string().max(500).default(""),
 });
 
+/** The fields to change; GET's read-only fields (the delivery state the server keeps among them) may come back with them. */
 export const EndpointPatch = z
-	.strictObject({ url: z.string().max(2000), events: Subscriptions, description: z.string().max(500), enabled: z.boolean() })
+	.strictObject({
+		url: z.string().max(2000),
+		events: Subscriptions,
+		description: z.string().max(500),
+		enabled: z.boolean(),
+		...readOnlyFields,
+		disabled_reason: z.string().nullable().describe("Read-only: ignored."),
+		failing_since: z.iso.datetime().nullable().describe("Read-only: ignored."),
+		last_success_at: z.iso.datetime().nullable().describe("Read-only: ignored."),
+	})
 	.partial();
 
 export const Endpoint = z.object({
@@ -61,7 +55,10 @@ export const Delivery = z.object({
 		z.object({
 			attempt: z.int(),
 			status_code: z.int().nullable(),
-			error: z.string().nullable(),
+			error: z
+				.enum(ATTEMPT_ERRORS)
+				.nullable()
+				.describe("Why an attempt got no HTTP status, in a fixed word; never the receiver's own error text."),
 			latency_ms: z.int(),
 			attempted_at: z.iso.datetime(),
 		}),
