@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expectedVersion, versionTag } from "../../workers/http/etag";
+import { expectedVersion, liveTag, versionTag } from "../../workers/http/etag";
 import { decodeCursor, encodeCursor } from "../../workers/http/pagination";
 
 const withIfMatch = (value?: string) => new Request("http://x/", { headers: value === undefined ? {} : { "If-Match": value } });
@@ -9,6 +9,8 @@ describe("If-Match parsing", () => {
 		[undefined, undefined],
 		['"v3"', 3],
 		['W/"v3"', 3],
+		['"v3-0a1b2c3d4e5f6a7b"', 3],
+		['"v3-"', -1],
 		["*", "any"],
 		['"v3", "v4"', -1],
 		['"etag-abc123"', -1],
@@ -19,6 +21,14 @@ describe("If-Match parsing", () => {
 
 	it("version tags are strong and quoted", () => {
 		expect(versionTag(7)).toBe('"v7"');
+	});
+
+	it("live tags carry the version and change with the body", async () => {
+		const tag = await liveTag(7, { live: { in_flight: 1 } });
+		expect(tag).toMatch(/^"v7-[0-9a-f]{16}"$/);
+		expect(await liveTag(7, { live: { in_flight: 1 } })).toBe(tag);
+		expect(await liveTag(7, { live: { in_flight: 0 } })).not.toBe(tag);
+		expect(expectedVersion(withIfMatch(tag))).toBe(7);
 	});
 });
 

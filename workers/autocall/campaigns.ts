@@ -1,11 +1,14 @@
 import type { z } from "zod";
 import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/config";
+import { parseClock } from "../../durable-objects/campaign/schedule";
 import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
+import { validate } from "../http/body";
 import { ApiError, invalidField, notFound } from "../http/errors";
-import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
+import { expectedVersion, liveTag, preconditionFailed, taggedResponse, updateVersioned, versionTag } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { takeBack } from "../http/representation";
 import { createOnce } from "../idempotency/create-once";
 import { planImport } from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
@@ -14,7 +17,7 @@ import { CALL_COLUMNS } from "../pbx/calls";
 import { Call } from "../pbx/schemas";
 import { type AuthedContext, type Route, route } from "../routing/route";
 import { checkContacts, findFolder, rejectInvalidContacts } from "./contact-folders";
-import { AutocallCampaign, CreateCampaignBody, UpdateCampaignBody } from "./schemas";
+import { AutocallCampaign, CampaignSettings, CreateCampaignBody, UpdateCampaignBody } from "./schemas";
 
 const tags = ["autocall"];
 
@@ -65,12 +68,51 @@ function present(row: StoredCampaign, live?: CampaignSnapshot) {
 						in_flight: live.in_flight,
 						calls_today: live.calls_today,
 						window_open: live.window_open,
-						next_opening_at: live.next_opening_at,
+						// While open, the next opening is "now": a body that changed on every read would defeat its ETag.
+						next_opening_at: live.window_open ? null : live.next_opening_at,
 						provider: live.provider,
 					},
 				}
 			: {}),
 	};
+}
+
+/**
+ * The campaign with its live counters, under a tag that changes with them, so a client polling
+ * with If-None-Match sees progress; If-Match reads the tag's version part only.
+ */
+async function campaignResponse(request: Request, row: StoredCampaign, live?: CampaignSnapshot, init: ResponseInit = {}) {
+	const body = present(row, live);
+	return taggedResponse(request, body, live ? await liveTag(row.version, body) : versionTag(row.version), init);
+}
+
+/** The settings a PATCH may change, as stored: what the patch is merged into. */
+const settingsOf = (row: StoredCampaign): z.input<typeof CampaignSettings> => ({
+	name: row.name,
+	timezone: row.timezone,
+	start_time: row.start_time,
+	end_time: row.end_time,
+	working_days: JSON.parse(row.working_days) as number[],
+	max_concurrent_calls: row.max_concurrent_calls,
+	max_calls_per_day: row.max_calls_per_day,
+	retry_failed: row.retry_failed === 1,
+	max_retry_attempts: row.max_retry_attempts,
+	retry_delay_seconds: row.retry_delay_seconds,
+});
+
+/**
+ * A PATCH is valid only if the campaign it leaves is: a new end before the stored start is an
+ * empty window, reported on the end the patch moved.
+ */
+function checkMerged(current: StoredCampaign, changes: Partial<z.input<typeof CampaignSettings>>) {
+	const merged = validate(CampaignSettings, { ...settingsOf(current), ...changes });
+	if (parseClock(merged.start_time) >= parseClock(merged.end_time)) {
+		const field = changes.end_time === undefined ? "start_time" : "end_time";
+		throw invalidField(
+			field,
+			`The window would be empty: start_time ${merged.start_time} is not before end_time ${merged.end_time} (windows do not cross midnight).`,
+		);
+	}
 }
 
 async function findCampaign(db: D1Database, principal: Principal, params: Record<string, string>): Promise<StoredCampaign> {
@@ -175,7 +217,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 					return undefined;
 				});
 			const row = await findCampaign(env.DB, principal, { id });
-			return resourceResponse(request, present(row, live), row.version, { status: 201, headers: { Location: `${base}/${id}` } });
+			return campaignResponse(request, row, live, { status: 201, headers: { Location: `${base}/${id}` } });
 		},
 	});
 
@@ -200,7 +242,8 @@ export function autocallCampaignRoutes(base: string): Route[] {
 	const get = route({
 		method: "GET",
 		path: `${base}/:id`,
-		summary: "One campaign with live counters: contacts total/pending/done, in flight, calls today, window open, next opening.",
+		summary:
+			"One campaign with live counters: contacts total/pending/done, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed.",
 		tags,
 		headers: ["If-None-Match"],
 		responses: {
@@ -210,7 +253,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		async handler({ env, principal, params, request }) {
 			const row = await findCampaign(env.DB, principal, params);
 			const live = await pacerOf(env, row.id).view(row.id);
-			return resourceResponse(request, present(row, live), row.version);
+			return campaignResponse(request, row, live);
 		},
 	});
 
@@ -218,7 +261,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		method: "PATCH",
 		path: `${base}/:id`,
 		summary:
-			"Change pacing or the window, also while the campaign runs (raise max_concurrent_calls gradually); lowering a cap never ends a live call.",
+			"Change pacing or the window, also while the campaign runs (raise max_concurrent_calls gradually); lowering a cap never ends a live call, and calls already started today still count against today's cap in a new time zone. The result of the merge is validated (an empty window is a 422). Takes back the GET representation: what the campaign was created with may be sent and must match, `status`, `live`, `version` and timestamps are ignored. If-Match takes the ETag from GET: only its version part is compared, so a change of live counters alone is no conflict.",
 		tags,
 		body: UpdateCampaignBody,
 		headers: ["If-Match"],
@@ -227,20 +270,48 @@ export function autocallCampaignRoutes(base: string): Route[] {
 			412: { description: "Changed since the If-Match ETag" },
 		},
 		async handler({ env, principal, params, body, request }) {
-			const current = await findCampaign(env.DB, principal, params);
-			const { working_days, retry_failed, ...rest } = body;
-			const updated = await updateVersioned<StoredCampaign>(env.DB, {
-				table: "autocall_campaigns",
-				id: current.id,
-				accountId: principal.accountId,
-				expected: expectedVersion(request),
-				set: {
-					...rest,
-					...(working_days ? { working_days: JSON.stringify(working_days) } : {}),
-					...(retry_failed === undefined ? {} : { retry_failed: retry_failed ? 1 : 0 }),
+			let current = await findCampaign(env.DB, principal, params);
+			const expected = expectedVersion(request);
+			if (typeof expected === "number" && expected !== current.version) throw preconditionFailed();
+			const changes = takeBack(
+				body,
+				{
+					id: current.id,
+					agent_id: current.agent_id,
+					contact_source: current.contact_source,
+					contact_folder_id: current.contact_folder_id,
+					schedule_type: current.schedule_type,
+					scheduled_at: current.scheduled_at,
 				},
-				now: nowIso(),
-			});
+				["status", "live"],
+			);
+			const { working_days, retry_failed, ...rest } = changes;
+			const set = {
+				...rest,
+				...(working_days ? { working_days: JSON.stringify(working_days) } : {}),
+				...(retry_failed === undefined ? {} : { retry_failed: retry_failed ? 1 : 0 }),
+			};
+			let updated: StoredCampaign | undefined;
+			for (let attempt = 1; !updated; attempt++) {
+				checkMerged(current, changes);
+				try {
+					// Written only over the version the merge was checked against: a concurrent change
+					// of the other end of the window cannot combine with this one into an empty window.
+					updated = await updateVersioned<StoredCampaign>(env.DB, {
+						table: "autocall_campaigns",
+						id: current.id,
+						accountId: principal.accountId,
+						expected: typeof expected === "number" ? expected : current.version,
+						set,
+						now: nowIso(),
+					});
+				} catch (error) {
+					// Without If-Match the write proceeds: check the merge again against what is stored now.
+					const raced = error instanceof ApiError && error.status === 412 && typeof expected !== "number";
+					if (!raced || attempt >= 5) throw error;
+					current = await findCampaign(env.DB, principal, params);
+				}
+			}
 			const row = { ...updated, account_id: principal.accountId };
 			// The change is committed: a pacer that cannot be reached now gets it from the cron sweep
 			// (its recorded config version is behind), so the answer is the stored campaign either way.
@@ -251,7 +322,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 					console.error("campaign configure failed", row.id, error instanceof Error ? error.message : String(error));
 					return undefined;
 				});
-			return resourceResponse(request, present(row, live), row.version);
+			return campaignResponse(request, row, live);
 		},
 	});
 
@@ -263,16 +334,16 @@ export function autocallCampaignRoutes(base: string): Route[] {
 			tags,
 			idempotent: true,
 			responses: {
-				200: { description: "Campaign", schema: AutocallCampaign },
+				200: { description: "Campaign", schema: AutocallCampaign, headers: ["ETag"] },
 				409: { description: `The campaign's status does not allow ${name}` },
 			},
-			async handler({ env, principal, params }) {
+			async handler({ env, principal, params, request }) {
 				const row = await findCampaign(env.DB, principal, params);
 				const pacer = pacerOf(env, row.id);
 				const result = await pacer[name](row.id);
 				if (!result.ok) throw new ApiError(409, `Cannot ${name} a campaign that is ${result.status}.`);
 				const fresh = await findCampaign(env.DB, principal, params);
-				return Response.json(present(fresh, result.live), { headers: { ETag: `"v${fresh.version}"` } });
+				return campaignResponse(request, fresh, result.live);
 			},
 		});
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isValidTimeZone, parseClock } from "../../durable-objects/campaign/schedule";
+import { readOnlyFields } from "../http/representation";
 
 export const MAX_CONTACTS = 10_000;
 
@@ -72,12 +73,31 @@ export const CreateCampaignBody = z
 		}
 	});
 
-export const UpdateCampaignBody = z
-	.strictObject({ name: z.string().trim().min(1).max(200), ...pacing })
-	.partial()
-	.superRefine(windowIsOrdered);
-
 const Status = z.enum(["draft", "scheduled", "active", "paused", "completed", "cancelled", "failed"]);
+
+/** What a PATCH may change. */
+const settings = { name: z.string().trim().min(1).max(200), ...pacing };
+
+/** A campaign's settings as a PATCH leaves them, checked whole (the window's order is checked with the patch in view). */
+export const CampaignSettings = z.strictObject(settings);
+
+/**
+ * The fields to change; the rest of GET's representation may come back with them: what the
+ * campaign was created with must match, status (actions change it) and live figures are ignored.
+ */
+export const UpdateCampaignBody = z
+	.strictObject({
+		...settings,
+		...readOnlyFields,
+		agent_id: z.uuid().describe("Read-only: another value is a 422."),
+		contact_source: z.enum(["folder", "inline"]).describe("Read-only: another value is a 422."),
+		contact_folder_id: z.uuid().nullable().describe("Read-only: another value is a 422."),
+		schedule_type: z.enum(["immediate", "scheduled"]).describe("Read-only: another value is a 422."),
+		scheduled_at: z.iso.datetime({ offset: true }).nullable().describe("Read-only: another instant is a 422."),
+		status: Status.describe("Read-only: ignored (pause, resume and cancel change it)."),
+		live: z.record(z.string(), z.unknown()).describe("Read-only: ignored."),
+	})
+	.partial();
 
 export const AutocallCampaign = z.object({
 	id: z.uuid(),
@@ -106,7 +126,10 @@ export const AutocallCampaign = z.object({
 			in_flight: z.int(),
 			calls_today: z.int(),
 			window_open: z.boolean(),
-			next_opening_at: z.iso.datetime().nullable(),
+			next_opening_at: z.iso
+				.datetime()
+				.nullable()
+				.describe("When the window next opens; null while it is open, and for a campaign that is neither active nor scheduled."),
 			provider: z
 				.object({
 					state: z.enum(["available", "unavailable"]),

@@ -4,18 +4,27 @@ import { ApiError, notFound } from "./errors";
 /** Versioned resources: the ETag is the row's version, so If-Match is a compare-and-set. */
 export const versionTag = (version: number) => `"v${version}"`;
 
+/**
+ * A representation with live figures (a running campaign's counters) changes while its version
+ * does not: its tag adds a digest of the body, so If-None-Match sees the progress. If-Match
+ * reads only the version part, so a tag from GET still guards a write of the stored fields.
+ */
+export async function liveTag(version: number, body: unknown): Promise<string> {
+	return `"v${version}-${(await sha256Hex(JSON.stringify(body))).slice(0, 16)}"`;
+}
+
 const tagsOf = (header: string) => header.split(",").map((tag) => tag.trim().replace(/^W\//, ""));
 
 /**
  * The version an `If-Match` demands: undefined without the header, "any" for `*`, and -1 for
- * a tag this server never issued (it can only fail).
+ * a tag this server never issued (it can only fail). A live tag demands its version part.
  */
 export function expectedVersion(request: Request): number | "any" | undefined {
 	const header = request.headers.get("If-Match");
 	if (header === null) return undefined;
 	const tags = tagsOf(header);
 	if (tags.includes("*")) return "any";
-	const versions = tags.map((tag) => /^"v(\d+)"$/.exec(tag)?.[1]).filter((v) => v !== undefined);
+	const versions = tags.map((tag) => /^"v(\d+)(?:-[0-9a-f]+)?"$/.exec(tag)?.[1]).filter((v) => v !== undefined);
 	return versions.length === 1 ? Number(versions[0]) : -1;
 }
 
@@ -23,7 +32,11 @@ export const preconditionFailed = () => new ApiError(412, "Resource has changed,
 
 /** A GET of one resource: ETag always, 304 when the client's copy is current. */
 export function resourceResponse(request: Request, data: unknown, version: number, init: ResponseInit = {}): Response {
-	const etag = versionTag(version);
+	return taggedResponse(request, data, versionTag(version), init);
+}
+
+/** `resourceResponse` with a tag of the caller's making (see `liveTag`). */
+export function taggedResponse(request: Request, data: unknown, etag: string, init: ResponseInit = {}): Response {
 	const headers = new Headers(init.headers);
 	headers.set("ETag", etag);
 	if (request.method === "GET" && matchesNoneMatch(request, etag)) return new Response(null, { status: 304, headers });
