@@ -1,4 +1,6 @@
 import { exports } from "cloudflare:workers";
+import { afterAll } from "vitest";
+import { OpenApiResponseValidator } from "./support/openapi-validator";
 
 export const BASE = "http://callgate.test";
 
@@ -8,10 +10,15 @@ export interface CallOptions {
 	body?: unknown;
 	rawBody?: BodyInit;
 	headers?: Record<string, string>;
+	/**
+	 * Why this response may break /openapi.json (a test that provokes an undocumented answer on
+	 * purpose); without it every response is checked against the document.
+	 */
+	unvalidated?: string;
 }
 
-/** Calls the Worker's own fetch handler, as a client over HTTP would. */
-export function call(path: string, options: CallOptions = {}): Promise<Response> {
+/** Calls the Worker's own fetch handler, as a client over HTTP would, and checks the answer against /openapi.json. */
+export async function call(path: string, options: CallOptions = {}): Promise<Response> {
 	const headers = new Headers(options.headers);
 	if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
 	let body = options.rawBody;
@@ -19,10 +26,51 @@ export function call(path: string, options: CallOptions = {}): Promise<Response>
 		headers.set("Content-Type", "application/json");
 		body = JSON.stringify(options.body);
 	}
-	return exports.default.fetch(
-		new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body }),
-	);
+	const method = options.method ?? (body ? "POST" : "GET");
+	const response = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
+	if (options.unvalidated === undefined) await checkAgainstDocument(method, path, response);
+	return response;
 }
+
+let validator: Promise<OpenApiResponseValidator> | undefined;
+let validated = 0;
+
+/** How many responses this test file has checked against /openapi.json so far. */
+export const validatedResponses = () => validated;
+
+/** Fetched once per test file, through the Worker, like any client would. */
+function documentValidator(): Promise<OpenApiResponseValidator> {
+	validator ??= (async () => {
+		const response = await exports.default.fetch(new Request(`${BASE}/openapi.json`));
+		if (response.status !== 200) throw new Error(`GET /openapi.json: ${response.status}`);
+		return new OpenApiResponseValidator(await response.json());
+	})();
+	return validator;
+}
+
+/** Throws (failing the test that received it) when the response breaks the document. */
+async function checkAgainstDocument(method: string, path: string, response: Response): Promise<void> {
+	const contentType = response.headers.get("Content-Type") ?? "";
+	// A stream stays unread: the test reads it, and it may never end.
+	const body = contentType.startsWith("text/event-stream") ? undefined : await response.clone().text();
+	const problems = (await documentValidator()).check({
+		method,
+		path: new URL(`${BASE}${path}`).pathname,
+		status: response.status,
+		headers: response.headers,
+		body,
+	});
+	validated++;
+	if (problems.length) {
+		throw new Error(
+			`${method} ${path} → ${response.status} breaks /openapi.json:\n  ${problems.join("\n  ")}${body ? `\n  body: ${body.slice(0, 500)}` : ""}`,
+		);
+	}
+}
+
+afterAll(() => {
+	if (validated) console.log(`openapi: ${validated} responses validated against /openapi.json`);
+});
 
 export async function callJson<T = Record<string, unknown>>(path: string, options: CallOptions = {}) {
 	const response = await call(path, options);

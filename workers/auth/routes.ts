@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { admitLoginAttempt, forgetTokens } from "../guard/guard";
 import { withHeaders } from "../guard/rate-limit-headers";
 import { ApiError, notFound } from "../http/errors";
@@ -54,6 +55,15 @@ async function issueToken(
 		.run();
 	return { secret, record };
 }
+
+/** The documented fields of an API token, one by one: a column the table gains stays internal. */
+const presentToken = (record: TokenRecord): z.infer<typeof ApiToken> => ({
+	id: record.id,
+	name: record.name,
+	created_at: record.created_at,
+	expires_at: record.expires_at,
+	revoked_at: record.revoked_at,
+});
 
 /** Runs an UPDATE … RETURNING token_hash and makes those tokens' guards forget them at once. */
 async function revokeTokens(update: D1PreparedStatement, env: Env): Promise<number> {
@@ -137,7 +147,7 @@ const createApiToken = route({
 	async handler({ env, principal, body }) {
 		const ttl = body.expires_in_days === undefined ? undefined : body.expires_in_days * DAY;
 		const { secret, record } = await issueToken(env, principal, "api", body.name, ttl);
-		return created({ ...record, token: secret });
+		return created({ ...presentToken(record), token: secret } satisfies z.infer<typeof CreatedApiToken>);
 	},
 });
 
@@ -156,7 +166,7 @@ const listApiTokens = route({
 			[principal.accountId],
 			query,
 		);
-		return json({ data: rows, next_cursor });
+		return json({ data: rows.map(presentToken), next_cursor });
 	},
 });
 

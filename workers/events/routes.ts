@@ -60,7 +60,7 @@ const events = route({
 	summary: "Server-Sent Events stream of the account's call and campaign events; holds one connection slot while open.",
 	tags: ["pbx"],
 	holdsConnection: true,
-	responses: { 200: { description: "text/event-stream" } },
+	responses: { 200: { description: "Server-Sent Events, until the client leaves", mediaType: "text/event-stream" } },
 	async handler({ admission, ctx, env, principal }) {
 		const events = await env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(principal.accountId)).subscribe();
 		return new Response(

@@ -1,13 +1,17 @@
 import { z } from "zod";
 import { IDEMPOTENCY_HEADERS } from "../idempotency/keys";
 import type { ResponseDoc, Route } from "../routing/route";
+import { componentNames } from "./components";
+import { type Json, reachableComponents, SchemaPass } from "./schemas";
 
-type Json = Record<string, unknown>;
-
-const ErrorBody = z.object({
-	message: z.string(),
-	errors: z.record(z.string(), z.array(z.string())).optional().describe("Field path → messages (422 only)"),
-});
+/** Every error answer, whatever its status: `errorResponse` (workers/http/errors.ts) writes nothing else. */
+export const ErrorBody = z
+	.object({
+		message: z.string(),
+		errors: z.record(z.string(), z.array(z.string())).optional().describe("Field path → messages (422 only)"),
+		existing_id: z.uuid().optional().describe("On a 409 for a duplicate: the resource that already exists"),
+	})
+	.meta({ id: "Error" });
 
 const HEADER_DOCS: Record<string, { description: string; schema: Json }> = {
 	"X-RateLimit-Limit": {
@@ -26,6 +30,7 @@ const HEADER_DOCS: Record<string, { description: string; schema: Json }> = {
 		description: "`true` on the cached response of an earlier request with the same key",
 		schema: { type: "string" },
 	},
+	Allow: { description: "The methods this path answers", schema: { type: "string" } },
 };
 
 const REQUEST_HEADER_DOCS: Record<string, string> = {
@@ -33,112 +38,220 @@ const REQUEST_HEADER_DOCS: Record<string, string> = {
 	"X-Idempotency-Key": "Alias of Idempotency-Key",
 	"If-Match": "ETag from a GET: the write applies only if the resource is unchanged (else 412)",
 	"If-None-Match": "ETag from a GET: 304 if unchanged",
+	"X-Callgate-Signature": "`t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>` over the exact body",
 };
 
 const RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"];
 
-const jsonSchema = (schema: z.ZodType, io: "input" | "output") =>
-	z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" });
+/** Request headers that prove a signed inbound callback, whose body the handler reads itself. */
+const SIGNATURE_HEADER = "X-Callgate-Signature";
 
-function response(doc: ResponseDoc, guarded: boolean): Json {
-	const names = [...(doc.headers ?? []), ...(guarded ? RATE_HEADERS : [])];
-	return {
-		description: doc.description,
-		...(names.length
-			? { headers: Object.fromEntries(names.map((name) => [name, HEADER_DOCS[name] ?? { schema: { type: "string" } }])) }
-			: {}),
-		...(doc.schema ? { content: { "application/json": { schema: jsonSchema(doc.schema, "output") } } } : {}),
+/**
+ * The error answers every operation shares, as components.responses. `NotFound` and
+ * `MethodNotAllowed` also answer requests no operation matches: an unknown path is a 404, a
+ * known path with another method a 405 with `Allow`.
+ */
+const ERROR_RESPONSES: Record<number, { name: string; description: string; headers?: string[] }> = {
+	400: { name: "BadRequest", description: "Malformed JSON, a bad cursor or a bad Idempotency-Key" },
+	401: { name: "Unauthorized", description: "Missing, invalid, expired or revoked token (or callback signature)" },
+	403: { name: "Forbidden", description: "Not a platform admin" },
+	404: { name: "NotFound", description: "No such route or resource (another account's ids included)" },
+	405: { name: "MethodNotAllowed", description: "The path exists, the method does not", headers: ["Allow"] },
+	409: {
+		name: "Conflict",
+		description: "The resource's state forbids it, or the first request with this Idempotency-Key is still in flight",
+		headers: ["Retry-After"],
+	},
+	412: { name: "PreconditionFailed", description: "If-Match names a version that is no longer current: GET it again" },
+	413: { name: "PayloadTooLarge", description: "Body over the size limit" },
+	422: {
+		name: "ValidationFailed",
+		description: "Validation failed (`errors` names each field), or the Idempotency-Key was used with a different body",
+	},
+	429: {
+		name: "TooManyRequests",
+		description: "Rate limit or connection cap reached",
+		headers: ["Retry-After", ...RATE_HEADERS],
+	},
+	500: { name: "InternalError", description: "Internal error" },
+};
+
+const ref = (section: string, name: string) => ({ $ref: `#/components/${section}/${name}` });
+
+const headerRefs = (names: readonly string[]) =>
+	Object.fromEntries(names.map((name) => [name, HEADER_DOCS[name] ? ref("headers", name) : { schema: { type: "string" } }]));
+
+/** The statuses any request to this route can meet before or besides its handler's own answers. */
+function commonStatuses(route: Route): Set<number> {
+	const statuses = new Set([404, 500]);
+	const add = (...more: number[]) => {
+		for (const status of more) statuses.add(status);
 	};
+	if (route.body) add(400, 413, 422);
+	// Query strings are validated, and a cursor this server did not issue is a 400.
+	if (route.query) add(400, 422);
+	if (route.headers?.includes(SIGNATURE_HEADER)) add(400, 401, 413, 422);
+	if (route.access !== "public") add(401, 429);
+	if (route.access === "platform-admin") add(403);
+	if (route.idempotent) add(400, 409, 422);
+	if (route.headers?.includes("If-Match")) add(412);
+	return statuses;
 }
 
-function errorResponses(route: Route): Record<string, ResponseDoc> {
-	const errors: Record<string, ResponseDoc> = {
-		404: { description: "No such route or resource (another account's ids included)" },
-		500: { description: "Internal error" },
-	};
-	if (route.body) {
-		errors[400] = { description: "Malformed JSON or a bad Idempotency-Key" };
-		errors[413] = { description: "Body over the size limit" };
+class DocumentBuilder {
+	readonly input: SchemaPass;
+	readonly output: SchemaPass;
+
+	constructor(private readonly routes: readonly Route[]) {
+		const names = componentNames();
+		this.input = new SchemaPass("input", names);
+		this.output = new SchemaPass("output", names);
+		for (const route of routes) {
+			if (route.body) this.input.use(route.body);
+			for (const schema of Object.values(queryShape(route))) this.input.use(schema);
+			for (const doc of Object.values(route.responses)) if (doc.schema) this.output.use(doc.schema);
+		}
+		this.output.use(ErrorBody);
+		this.input.run();
+		this.output.run();
 	}
-	if (route.body || route.query) errors[422] = { description: "Validation failed: `errors` names each field" };
-	if (route.access !== "public") {
-		errors[401] = { description: "Missing, invalid, expired or revoked token" };
-		errors[429] = { description: "Rate limit or connection cap reached", headers: ["Retry-After"] };
+
+	build(): Json {
+		const paths: Record<string, Json> = {};
+		for (const route of this.routes) {
+			const path = openApiPath(route.path);
+			paths[path] = { ...paths[path], [route.method.toLowerCase()]: this.operation(route) };
+		}
+		const tags = [...new Set(this.routes.flatMap((route) => route.tags))];
+		const responses = this.errorResponses();
+		return {
+			openapi: "3.1.0",
+			info: {
+				title: "callgate API",
+				version: "1.0.0",
+				description:
+					"The public API of an outbound calling platform. Every token-bearing request is rate limited per token and endpoint group (60 s sliding window) and counts against the token's concurrent-connection cap. Every error is an `Error` (`{message, errors?}`). A path no operation matches answers 404 (`NotFound`), a known path with another method 405 (`MethodNotAllowed`).",
+			},
+			servers: [{ url: "http://127.0.0.1:8787", description: "npm start" }],
+			tags: tags.map((name) => ({ name, ...(TAG_DOCS[name] ? { description: TAG_DOCS[name] } : {}) })),
+			paths,
+			components: {
+				schemas: reachableComponents([this.input, this.output]),
+				responses,
+				headers: HEADER_DOCS,
+				parameters: Object.fromEntries(
+					Object.entries(REQUEST_HEADER_DOCS).map(([name, description]) => [
+						name,
+						{ name, in: "header", required: false, description, schema: { type: "string" } },
+					]),
+				),
+				securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+			},
+		};
 	}
-	if (route.access === "platform-admin") errors[403] = { description: "Not a platform admin" };
-	if (route.idempotent) {
-		errors[409] = { description: "The first request with this Idempotency-Key is still in flight", headers: ["Retry-After"] };
-		errors[422] = { description: "Validation failed, or the Idempotency-Key was used with a different body" };
+
+	private errorResponses(): Json {
+		return Object.fromEntries(
+			Object.values(ERROR_RESPONSES).map(({ name, description, headers }) => [
+				name,
+				this.response({ description, headers, schema: ErrorBody }, []),
+			]),
+		);
 	}
-	return Object.fromEntries(Object.entries(errors).map(([status, doc]) => [status, { ...doc, schema: ErrorBody }]));
+
+	private response(doc: ResponseDoc, extraHeaders: readonly string[]): Json {
+		const names = [...new Set([...(doc.headers ?? []), ...extraHeaders])];
+		const mediaType = doc.mediaType ?? "application/json";
+		const schema = doc.schema ? this.output.jsonFor(doc.schema) : doc.mediaType ? { type: "string" } : undefined;
+		return {
+			description: doc.description,
+			...(names.length ? { headers: headerRefs(names) } : {}),
+			...(schema ? { content: { [mediaType]: { schema } } } : {}),
+		};
+	}
+
+	private operation(route: Route): Json {
+		const guarded = route.access !== "public";
+		const responses: Record<string, Json> = {};
+		const statuses = new Set([...commonStatuses(route), ...Object.keys(route.responses).map(Number)]);
+		if (route.headers?.includes("If-None-Match")) statuses.add(304);
+		for (const status of [...statuses].sort((a, b) => a - b)) {
+			const own = route.responses[status];
+			const shared = ERROR_RESPONSES[status];
+			if (!own && shared) responses[status] = ref("responses", shared.name);
+			else if (status >= 400) {
+				// A route's own wording for an error; the shape is still `Error`.
+				responses[status] = this.response(
+					{ schema: ErrorBody, headers: shared?.headers, ...own, description: own?.description ?? "" },
+					[],
+				);
+			} else {
+				responses[status] = this.response(own ?? { description: "Not modified" }, [
+					...(status === 304 ? ["ETag"] : []),
+					...(guarded ? RATE_HEADERS : []),
+				]);
+			}
+		}
+		return {
+			operationId: operationId(route),
+			summary: route.summary,
+			tags: route.tags,
+			security: guarded ? [{ bearer: [] }] : [],
+			parameters: this.parameters(route),
+			...(route.body
+				? { requestBody: { required: true, content: { "application/json": { schema: this.input.jsonFor(route.body) } } } }
+				: {}),
+			responses,
+		};
+	}
+
+	private parameters(route: Route): Json[] {
+		const path = [...route.path.matchAll(/:(\w+)/g)].map(([, name]) => ({
+			name,
+			in: "path",
+			required: true,
+			schema: { type: "string" },
+		}));
+		const query = Object.entries(queryShape(route)).map(([name, schema]) => ({
+			name,
+			in: "query",
+			required: !schema.safeParse(undefined).success,
+			schema: this.input.jsonFor(schema),
+		}));
+		const headerNames = [...new Set([...(route.headers ?? []), ...(route.idempotent ? IDEMPOTENCY_HEADERS : [])])];
+		const headers = headerNames.map((name) =>
+			REQUEST_HEADER_DOCS[name] ? ref("parameters", name) : { name, in: "header", required: false, schema: { type: "string" } },
+		);
+		return [...path, ...query, ...headers];
+	}
 }
 
-function parameters(route: Route): Json[] {
-	const path = [...route.path.matchAll(/:(\w+)/g)].map(([, name]) => ({
-		name,
-		in: "path",
-		required: true,
-		schema: { type: "string" },
-	}));
-	const query =
-		route.query instanceof z.ZodObject
-			? Object.entries(route.query.shape as Record<string, z.ZodType>).map(([name, schema]) => ({
-					name,
-					in: "query",
-					required: !schema.safeParse(undefined).success,
-					schema: jsonSchema(schema, "input"),
-				}))
-			: [];
-	const headerNames = [...(route.headers ?? []), ...(route.idempotent ? IDEMPOTENCY_HEADERS : [])];
-	const headers = headerNames.map((name) => ({
-		name,
-		in: "header",
-		required: false,
-		description: REQUEST_HEADER_DOCS[name],
-		schema: { type: "string" },
-	}));
-	return [...path, ...query, ...headers];
+const TAG_DOCS: Record<string, string> = {
+	meta: "This document and its rendering.",
+	health: "Readiness.",
+	auth: "Login, sessions and long-lived API tokens.",
+	admin: "Customer accounts (platform admins only).",
+	pbx: "Users, extensions, caller ids, queues, click-to-call and the live event stream.",
+	telesales: "Telesales campaigns, their leads and call dispositions.",
+	autocall: "Automatic outbound campaigns and their contact folders (also under /api/public/v1).",
+	integrations: "SMS.",
+	webhooks: "Outbound webhook endpoints, and the signed callbacks providers send in.",
+};
+
+function queryShape(route: Route): Record<string, z.ZodType> {
+	return route.query instanceof z.ZodObject ? (route.query.shape as Record<string, z.ZodType>) : {};
 }
 
 const operationId = (route: Route) =>
 	route.method.toLowerCase() +
 	route.path.replace(/[^A-Za-z0-9]+(\w)?/g, (_, next: string | undefined) => (next ?? "").toUpperCase());
 
-function operation(route: Route): Json {
-	const guarded = route.access !== "public";
-	const responses: Record<string, ResponseDoc> = { ...errorResponses(route), ...route.responses };
-	return {
-		operationId: operationId(route),
-		summary: route.summary,
-		tags: route.tags,
-		security: guarded ? [{ bearer: [] }] : [],
-		parameters: parameters(route),
-		...(route.body
-			? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(route.body, "input") } } } }
-			: {}),
-		responses: Object.fromEntries(Object.entries(responses).map(([status, doc]) => [status, response(doc, guarded)])),
-	};
-}
-
 export const openApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}");
 
-/** OpenAPI 3.1, generated from the same route list and zod schemas that serve and validate. */
+/**
+ * OpenAPI 3.1, generated from the same route list and zod schemas that serve and validate.
+ * Schemas named with `.meta({ id })` are components; operations refer to them by `$ref`.
+ */
 export function openApiDocument(routes: readonly Route[]): Json {
-	const paths: Record<string, Json> = {};
-	for (const route of routes) {
-		const path = openApiPath(route.path);
-		paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation(route) };
-	}
-	return {
-		openapi: "3.1.0",
-		info: {
-			title: "callgate",
-			version: "1.0.0",
-			description:
-				"The public API of an outbound calling platform. Every token-bearing request is rate limited per token and endpoint group (60 s sliding window) and counts against the token's concurrent-connection cap.",
-		},
-		servers: [{ url: "http://127.0.0.1:8787", description: "npm start" }],
-		components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-		paths,
-	};
+	return new DocumentBuilder(routes).build();
 }

@@ -25,8 +25,18 @@ const list = route({
 			"SELECT id, name, strategy, extensions, created_at FROM queues WHERE account_id = ? ORDER BY created_at, id",
 		)
 			.bind(principal.accountId)
-			.all<{ extensions: string }>();
-		return cacheableResponse(request, { data: results.map((row) => ({ ...row, extensions: JSON.parse(row.extensions) })) });
+			.all<{ id: string; name: string; strategy: string; extensions: string; created_at: string }>();
+		// Field by field, never the row: what the API shows is what Queue documents.
+		const data = results.map(
+			(row): z.infer<typeof Queue> => ({
+				id: row.id,
+				name: row.name,
+				strategy: row.strategy,
+				extensions: JSON.parse(row.extensions),
+				created_at: row.created_at,
+			}),
+		);
+		return cacheableResponse(request, { data });
 	},
 });
 

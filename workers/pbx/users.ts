@@ -2,7 +2,13 @@ import { z } from "zod";
 import { cacheableResponse } from "../http/etag";
 import { type Route, route } from "../routing/route";
 
-const User = z.object({ id: z.uuid(), username: z.string(), role: z.enum(["owner", "member"]), created_at: z.iso.datetime() });
+export const User = z.object({
+	id: z.uuid(),
+	username: z.string(),
+	// The platform admin's own account lists its admin too.
+	role: z.enum(["platform_admin", "owner", "member"]),
+	created_at: z.iso.datetime(),
+});
 
 const listUsers = route({
 	method: "GET",
@@ -19,8 +25,10 @@ const listUsers = route({
 			"SELECT id, username, role, created_at FROM users WHERE account_id = ? ORDER BY created_at, id",
 		)
 			.bind(principal.accountId)
-			.all();
-		return cacheableResponse(request, { data: results });
+			.all<z.infer<typeof User>>();
+		// Field by field, never the row: what the API shows is what User documents.
+		const data = results.map(({ id, username, role, created_at }): z.infer<typeof User> => ({ id, username, role, created_at }));
+		return cacheableResponse(request, { data });
 	},
 });
 

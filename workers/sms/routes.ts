@@ -23,7 +23,7 @@ export const SendSmsBody = z.strictObject({
 	text: z.string().min(1).max(1600),
 });
 
-const Sms = z.object({
+export const Sms = z.object({
 	id: z.uuid(),
 	to: z.string(),
 	from: z.string().nullable(),
@@ -43,11 +43,28 @@ export const SmsCallback = z.strictObject({
 });
 
 const COLUMNS = 'id, to_phone AS "to", sender AS "from", text, segments, status, created_at, sent_at, delivered_at';
+type SmsRow = z.infer<typeof Sms>;
+
+/** Field by field, never the row: what the API shows is what Sms documents. */
+const present = (row: SmsRow): SmsRow => ({
+	id: row.id,
+	to: row.to,
+	from: row.from,
+	text: row.text,
+	segments: row.segments,
+	status: row.status,
+	created_at: row.created_at,
+	sent_at: row.sent_at,
+	delivered_at: row.delivered_at,
+});
 
 async function findSms(db: D1Database, accountId: string, id: string) {
-	const row = await db.prepare(`SELECT ${COLUMNS} FROM sms_messages WHERE id = ? AND account_id = ?`).bind(id, accountId).first();
+	const row = await db
+		.prepare(`SELECT ${COLUMNS} FROM sms_messages WHERE id = ? AND account_id = ?`)
+		.bind(id, accountId)
+		.first<SmsRow>();
 	if (!row) throw notFound("SMS");
-	return row;
+	return present(row);
 }
 
 const smsEvent = (type: string, id: string, at: string, data: Record<string, unknown>): AccountEvent => ({
@@ -152,13 +169,13 @@ const list = route({
 	query: PageQuery,
 	responses: { 200: { description: "A page of messages", schema: pageOf(Sms) } },
 	async handler({ env, principal, query }) {
-		const { rows, next_cursor } = await pageOfRows<{ id: string; created_at: string }>(
+		const { rows, next_cursor } = await pageOfRows<SmsRow>(
 			env.DB,
 			`SELECT ${COLUMNS} FROM sms_messages WHERE account_id = ?`,
 			[principal.accountId],
 			query,
 		);
-		return Response.json({ data: rows, next_cursor });
+		return Response.json({ data: rows.map(present), next_cursor });
 	},
 });
 
