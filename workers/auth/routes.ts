@@ -78,7 +78,8 @@ async function revokeTokens(update: D1PreparedStatement, env: Env): Promise<numb
 const login = publicRoute({
 	method: "POST",
 	path: "/api/auth/login",
-	summary: "Exchange username and password for a session token (5 attempts per minute per IP and username).",
+	summary:
+		"Exchange username and password for a session token. Attempts per minute: 5 per IP and username, 20 failed per IP, 10 failed per username.",
 	tags,
 	body: LoginBody,
 	responses: {
@@ -88,7 +89,9 @@ const login = publicRoute({
 	},
 	async handler({ env, request, body }) {
 		const ip = request.headers.get("CF-Connecting-IP") ?? "unknown";
-		const rateHeaders = await admitLoginAttempt(env, ip, body.username);
+		// Every bucket is checked before the password hash: a refused attempt costs no PBKDF2.
+		const attempt = await admitLoginAttempt(env, ip, body.username);
+		const rateHeaders = attempt.headers;
 		await ensureBootstrapAdmin(env, body.username);
 		const user = await env.DB.prepare("SELECT id, account_id, password_hash FROM users WHERE username = ? COLLATE NOCASE")
 			.bind(body.username)
@@ -97,6 +100,7 @@ const login = publicRoute({
 			? await verifyPassword(body.password, user.password_hash)
 			: await burnPasswordCheck(body.password, iterationsFrom(env)).then(() => false);
 		if (!user || !valid) throw new ApiError(401, "Invalid username or password.", undefined, rateHeaders);
+		await attempt.succeeded();
 		const { secret, record } = await issueToken(
 			env,
 			{ accountId: user.account_id, userId: user.id },

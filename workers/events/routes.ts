@@ -4,50 +4,96 @@ import { type Route, route } from "../routing/route";
 /** Below the connection lease (120 s), so a live stream renews its slot long before it lapses. */
 export const HEARTBEAT_MS = 15_000;
 
+/**
+ * workerd hears that a client left only when a write to it fails: then it aborts
+ * request.signal and cancels the body. An idle stream writes a two-byte SSE comment this
+ * often so that a client's leaving is heard within about a second, not at the next heartbeat.
+ */
+export const DISCONNECT_PROBE_MS = 1_000;
+
 const encoder = new TextEncoder();
+const PROBE = encoder.encode(":\n");
+const NEWLINE = 10;
+
+/** Whether `chunk` ends an SSE event (a blank line), so a comment line may follow it. */
+const endsEvent = (chunk: Uint8Array) => chunk.at(-1) === NEWLINE && chunk.at(-2) === NEWLINE;
 
 /**
- * A Server-Sent Events stream that holds one connection slot while open. The slot is
- * released when the client goes away (cancel) and renewed on every heartbeat, so a stream
- * whose Worker dies frees its slot when the lease runs out.
+ * A Server-Sent Events stream that holds one connection slot while open. Whichever comes
+ * first ends it and releases the slot once: the client leaving (`disconnected`, the request's
+ * abort signal, or `cancel()`: heard at the next probe), the upstream (the account's
+ * AccountEvents stream) ending or failing, or a heartbeat finding the lease gone. The
+ * heartbeat renews the lease, so a stream whose Worker dies frees its slot when it runs out.
  */
-function eventStream(
-	admission: Admission,
+export function eventStream(
+	admission: Pick<Admission, "release" | "renew">,
 	events: ReadableStream<Uint8Array>,
+	disconnected: AbortSignal,
 	waitUntil: (promise: Promise<unknown>) => void,
 ): ReadableStream<Uint8Array> {
-	let timer: ReturnType<typeof setInterval> | undefined;
+	const timers: ReturnType<typeof setInterval>[] = [];
 	let closed = false;
+	// Probes go between events only: upstream chunks need not end where its events do.
+	let betweenEvents = true;
+	let output: ReadableStreamDefaultController<Uint8Array> | undefined;
 	const upstream = events.getReader();
 	const finish = () => {
 		if (closed) return;
 		closed = true;
-		if (timer !== undefined) clearInterval(timer);
+		for (const timer of timers) clearInterval(timer);
+		disconnected.removeEventListener("abort", finish);
+		try {
+			output?.close();
+		} catch {
+			// Already cancelled or closed: either way the client is done.
+		}
 		waitUntil(upstream.cancel().catch(() => undefined));
-		waitUntil(admission.release());
+		waitUntil(
+			admission.release().catch((error: unknown) => {
+				// The lease runs out on its own: a failed release only delays the slot.
+				console.warn("event stream slot release failed", error instanceof Error ? error.message : String(error));
+			}),
+		);
 	};
 	return new ReadableStream<Uint8Array>({
 		start(controller) {
+			output = controller;
+			if (disconnected.aborted) return finish();
+			disconnected.addEventListener("abort", finish);
 			controller.enqueue(encoder.encode(`retry: 5000\n: connected ${new Date().toISOString()}\n\n`));
-			timer = setInterval(async () => {
-				try {
-					controller.enqueue(encoder.encode(`: heartbeat ${new Date().toISOString()}\n\n`));
-					if (!(await admission.renew())) {
-						controller.close();
+			const write = (bytes: Uint8Array) => {
+				if (!closed && betweenEvents) controller.enqueue(bytes);
+			};
+			timers.push(
+				setInterval(() => {
+					try {
+						write(PROBE);
+					} catch {
 						finish();
 					}
-				} catch {
-					finish();
-				}
-			}, HEARTBEAT_MS);
+				}, DISCONNECT_PROBE_MS),
+				setInterval(async () => {
+					try {
+						write(encoder.encode(`: heartbeat ${new Date().toISOString()}\n\n`));
+						if (!(await admission.renew())) finish();
+					} catch {
+						finish();
+					}
+				}, HEARTBEAT_MS),
+			);
 			waitUntil(
 				(async () => {
 					for (;;) {
 						const { done, value } = await upstream.read();
 						if (done || closed) break;
 						controller.enqueue(value);
+						betweenEvents = endsEvent(value);
 					}
-				})().catch(finish),
+				})()
+					.catch(() => undefined)
+					// An upstream that ended or failed leaves nothing to stream: a silent stream would
+					// hold a slot for nothing. Closing it makes EventSource reconnect (after `retry`).
+					.finally(finish),
 			);
 		},
 		cancel: finish,
@@ -61,10 +107,10 @@ const events = route({
 	tags: ["pbx"],
 	holdsConnection: true,
 	responses: { 200: { description: "Server-Sent Events, until the client leaves", mediaType: "text/event-stream" } },
-	async handler({ admission, ctx, env, principal }) {
+	async handler({ admission, ctx, env, principal, request }) {
 		const events = await env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(principal.accountId)).subscribe();
 		return new Response(
-			eventStream(admission, events, (promise) => ctx.waitUntil(promise)),
+			eventStream(admission, events, request.signal, (promise) => ctx.waitUntil(promise)),
 			{
 				headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" },
 			},
