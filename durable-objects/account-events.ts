@@ -5,14 +5,18 @@ const encoder = new TextEncoder();
 
 /**
  * One per account: fans the account's events out to its open event streams. Streams are
- * live connections, not state: a subscriber that went away is dropped at the next write.
+ * live connections, not state: a subscriber that went away is dropped as soon as its stream
+ * says so, or at the next write.
  */
 export class AccountEvents extends DurableObject<Env> {
 	private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
 
 	subscribe(): ReadableStream<Uint8Array> {
 		const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-		this.subscribers.add(writable.getWriter());
+		const writer = writable.getWriter();
+		this.subscribers.add(writer);
+		// A stream that ended or whose reader left (its client did) is dropped now, not at the next write.
+		writer.closed.catch(() => undefined).finally(() => this.subscribers.delete(writer));
 		return readable;
 	}
 

@@ -35,25 +35,53 @@ export type AdmitResult =
 export const PRINCIPAL_TTL_MS = 60_000;
 
 /**
+ * Reads of a token's row that a `forget` overtook before one is trusted: the last is used
+ * for the request that asked (it started before the forget answered) but never cached.
+ */
+const LOOKUP_ATTEMPTS = 2;
+
+/** Storage key: when every hit `hit` recorded has aged out (the cleanup alarm's time). */
+const HITS_EXPIRE_AT = "hits_expire_at";
+
+const SCHEMA = `
+	CREATE TABLE IF NOT EXISTS hits (grp TEXT NOT NULL, at INTEGER NOT NULL);
+	CREATE INDEX IF NOT EXISTS hits_by_group ON hits (grp, at);
+	CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+`;
+
+export interface HitResult {
+	admitted: boolean;
+	rate: RateVerdict;
+	/** The recorded hit, for `refund`; only when admitted. */
+	hitId?: number;
+}
+
+/**
  * One per token (named by the token's hash) and one per login identity: the token's
  * sliding-window counters and in-flight connection leases. A single RPC, `admit`,
  * authenticates the token (from a short-lived cache of its D1 row), checks the connection
  * cap, then the rate limit, and records both: the request path pays one round trip before
  * the handler. Methods of one object run one at a time, which is what makes counts exact.
  * Revoking a token or changing its account calls `forget`, so the cache never outlives them.
+ * A login bucket (`hit` only) deletes its whole storage once its window is empty: one exists
+ * per IP, username and pair ever tried, and an idle one must cost nothing.
  */
 export class TokenGuard extends DurableObject<Env> {
 	/** Replaced in tests to drive the window without sleeping. */
 	clock: () => number = () => Date.now();
 	private cached?: { record: PrincipalRecord; loadedAt: number };
+	/** Bumped by every `forget`: a lookup that began before one may carry the old row. */
+	private generation = 0;
+	private schemaReady = false;
 
-	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
-		ctx.storage.sql.exec(`
-			CREATE TABLE IF NOT EXISTS hits (grp TEXT NOT NULL, at INTEGER NOT NULL);
-			CREATE INDEX IF NOT EXISTS hits_by_group ON hits (grp, at);
-			CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-		`);
+	/** The tables, created on first use, so a login bucket whose storage was deleted stays empty until used. */
+	private get sql(): SqlStorage {
+		const { sql } = this.ctx.storage;
+		if (!this.schemaReady) {
+			sql.exec(SCHEMA);
+			this.schemaReady = true;
+		}
+		return sql;
 	}
 
 	async admit(request: AdmitRequest): Promise<AdmitResult> {
@@ -67,30 +95,66 @@ export class TokenGuard extends DurableObject<Env> {
 		if (this.inFlight() >= principal.maxConnections) return { admitted: false, reason: "connections", principal, rate: before };
 		if (before.state.remaining === 0) return { admitted: false, reason: "rate", principal, rate: before };
 		const leaseId = crypto.randomUUID();
-		this.ctx.storage.sql.exec("INSERT INTO leases (id, expires_at) VALUES (?, ?)", leaseId, now + request.leaseMs);
+		this.sql.exec("INSERT INTO leases (id, expires_at) VALUES (?, ?)", leaseId, now + request.leaseMs);
 		return { admitted: true, principal, leaseId, rate: this.record(rule, before, now) };
 	}
 
-	/** Drops the cached principal: the token was revoked or its account changed. */
+	/**
+	 * Drops the cached principal: the token was revoked or its account changed. Lookups in
+	 * flight see the generation move and do not cache what they read.
+	 */
 	forget(): void {
 		this.cached = undefined;
+		this.generation++;
 	}
 
-	/** Rate limit only, for callers that hold no connection (login attempts). */
-	hit(rule: RateRule): { admitted: boolean; rate: RateVerdict } {
+	/**
+	 * Rate limit only, for callers that hold no connection (login buckets). Schedules the
+	 * cleanup alarm for when this hit ages out.
+	 */
+	async hit(rule: RateRule): Promise<HitResult> {
 		const now = this.clock();
 		const before = this.peek(rule, now);
 		if (before.state.remaining === 0) return { admitted: false, rate: before };
-		return { admitted: true, rate: this.record(rule, before, now) };
+		const rate = this.record(rule, before, now);
+		const hitId = this.sql.exec<{ id: number }>("SELECT last_insert_rowid() AS id").one().id;
+		const expiresAt = now + rule.windowMs;
+		this.ctx.storage.kv.put(HITS_EXPIRE_AT, expiresAt);
+		await this.ctx.storage.setAlarm(expiresAt);
+		return { admitted: true, rate, hitId };
+	}
+
+	/** Gives back a hit's unit: the attempt was refused by another bucket, or did not count. */
+	refund(hitId: number): void {
+		this.sql.exec("DELETE FROM hits WHERE rowid = ?", hitId);
+	}
+
+	/**
+	 * Once every hit has aged out, deletes the object's storage (tables, alarm, all): nothing
+	 * in it can matter again. An alarm that comes early (clock skew) waits for the last hit.
+	 */
+	override async alarm(): Promise<void> {
+		const now = this.clock();
+		const expiresAt = this.ctx.storage.kv.get<number>(HITS_EXPIRE_AT) ?? now;
+		if (now < expiresAt) return await this.ctx.storage.setAlarm(expiresAt);
+		this.expireLeases(now);
+		if (this.inFlight() > 0) {
+			// Not a login bucket after all: keep its leases, drop only the hits.
+			this.sql.exec("DELETE FROM hits");
+			this.ctx.storage.kv.delete(HITS_EXPIRE_AT);
+			return;
+		}
+		await this.ctx.storage.deleteAll();
+		this.schemaReady = false;
 	}
 
 	release(leaseId: string): void {
-		this.ctx.storage.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
+		this.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
 	}
 
-	/** Keeps a long-lived stream's slot; false when the lease already lapsed. */
+	/** Keeps a running request's or a live stream's slot; false when the lease already lapsed. */
 	renew(leaseId: string, leaseMs: number): boolean {
-		const cursor = this.ctx.storage.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", this.clock() + leaseMs, leaseId);
+		const cursor = this.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", this.clock() + leaseMs, leaseId);
 		return cursor.rowsWritten > 0;
 	}
 
@@ -100,25 +164,41 @@ export class TokenGuard extends DurableObject<Env> {
 	}
 
 	private async principalFor(tokenHash: string, now: number): Promise<PrincipalRecord | null> {
-		if (!this.cached || now - this.cached.loadedAt >= PRINCIPAL_TTL_MS || now < this.cached.loadedAt) {
+		const { cached } = this;
+		const fresh = cached && now - cached.loadedAt < PRINCIPAL_TTL_MS && now >= cached.loadedAt;
+		const record = fresh ? cached.record : await this.lookup(tokenHash, now);
+		return record && !isExpired(record, now) ? record : null;
+	}
+
+	/**
+	 * Reads the token's row. Other calls run while D1 answers, `forget` among them: a read it
+	 * overtook may hold the row from before a revocation, so it is read again, and only a read
+	 * no forget overtook is cached. So every request that starts after a revocation answered
+	 * reads D1 afresh, and sees it.
+	 */
+	private async lookup(tokenHash: string, now: number): Promise<PrincipalRecord | null> {
+		for (let attempt = 1; ; attempt++) {
+			const generation = this.generation;
 			const record = await lookupPrincipal(this.env.DB, tokenHash);
-			if (!record) return null;
-			this.cached = { record, loadedAt: now };
+			if (generation === this.generation) {
+				if (record) this.cached = { record, loadedAt: now };
+				return record;
+			}
+			if (attempt >= LOOKUP_ATTEMPTS) return record;
 		}
-		return isExpired(this.cached.record, now) ? null : this.cached.record;
 	}
 
 	private inFlight(): number {
-		return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM leases").one().n;
+		return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM leases").one().n;
 	}
 
 	private expireLeases(now: number): void {
-		this.ctx.storage.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
+		this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
 	}
 
 	/** The window's state at `now`; for a full window, also when the next request may come. */
 	private peek(rule: RateRule, now: number): RateVerdict {
-		const { sql } = this.ctx.storage;
+		const { sql } = this;
 		sql.exec("DELETE FROM hits WHERE grp = ? AND at < ?", rule.group, windowStart(now, rule.windowMs));
 		const { count, newest } = sql
 			.exec<{ count: number; newest: number | null }>(
@@ -142,7 +222,7 @@ export class TokenGuard extends DurableObject<Env> {
 	}
 
 	private record(rule: RateRule, before: RateVerdict, now: number): RateVerdict {
-		this.ctx.storage.sql.exec("INSERT INTO hits (grp, at) VALUES (?, ?)", rule.group, now);
+		this.sql.exec("INSERT INTO hits (grp, at) VALUES (?, ?)", rule.group, now);
 		const count = before.state.limit - before.state.remaining + 1;
 		return { ...before, state: windowState(count, now, now, rule.limit, rule.windowMs) };
 	}

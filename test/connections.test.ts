@@ -1,10 +1,12 @@
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import type { AdmitResult, TokenGuard } from "../durable-objects/token-guard";
+import { afterEach, describe, expect, it } from "vitest";
+import { type AdmitResult, TokenGuard } from "../durable-objects/token-guard";
 import { hashToken } from "../workers/auth/tokens";
-import { LEASE_MS, tokenGuard } from "../workers/guard/guard";
-import { burst, call, newAccount } from "./helpers";
+import { LEASE_MS, RENEW_EVERY_MS, slotRenewal, tokenGuard } from "../workers/guard/guard";
+import worker from "../workers/index";
+import { BASE, burst, call, newAccount } from "./helpers";
+import { failMethod, restoreFaults } from "./support/faults";
 
 async function guardOf(token: string) {
 	const tokenHash = await hashToken(token);
@@ -31,6 +33,41 @@ const settle = async (check: () => Promise<boolean>) => {
 	return false;
 };
 
+/**
+ * A stream whose client can leave the way workerd reports it over HTTP: the request's signal
+ * aborts, and nothing reads or cancels the body (the Worker is called directly, so the signal
+ * is the test's).
+ */
+async function openLeavableStream(token: string) {
+	const client = new AbortController();
+	const request = new Request(`${BASE}/api/pbx/events`, { headers: { Authorization: `Bearer ${token}` }, signal: client.signal });
+	const response = await worker.fetch(request, env, createExecutionContext());
+	expect(response.status).toBe(200);
+	return { response, leave: () => client.abort() };
+}
+
+/** Real milliseconds until `attempt` succeeds, trying every 50 ms for at most `limitMs`; null if it never did. */
+async function msUntil(attempt: () => Promise<boolean>, limitMs: number): Promise<number | null> {
+	const started = Date.now();
+	while (Date.now() - started <= limitMs) {
+		if (await attempt()) return Date.now() - started;
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+	return null;
+}
+
+const streamOpens = (token: string) => async () => {
+	const response = await call("/api/pbx/events", { token });
+	if (response.status !== 200) return false;
+	await response.body?.cancel();
+	return true;
+};
+
+afterEach(() => {
+	slotRenewal.everyMs = RENEW_EVERY_MS;
+	restoreFaults();
+});
+
 describe("concurrent connections per token", () => {
 	it("20 open event streams, then the 21st request gets 429; closing one frees a slot", async () => {
 		const account = await newAccount({ max_connections: 20 });
@@ -42,11 +79,28 @@ describe("concurrent connections per token", () => {
 		expect(refused.status).toBe(429);
 		expect(await refused.json()).toEqual({ message: "Too many concurrent connections." });
 		expect(refused.headers.get("X-RateLimit-Limit")).toBe("60");
+		expect((await call("/api/pbx/events", { token: account.token })).status).toBe(429);
 
 		await streams[0]?.cancel();
-		expect(await settle(async () => (await guard.connectionsInFlight()) === 19)).toBe(true);
-		expect((await call("/api/pbx/users", { token: account.token })).status).toBe(200);
+		const ms = await msUntil(streamOpens(account.token), 2_000);
+		expect(ms).not.toBeNull();
+		console.info(`a 21st stream opened ${ms} ms after a client cancelled its stream`);
 		await Promise.all(streams.slice(1).map((stream) => stream.cancel()));
+		expect(await settle(async () => (await guard.connectionsInFlight()) === 0)).toBe(true);
+	});
+
+	it("a client that leaves (only the request's abort signal says so) frees its slot: a 21st stream opens within 2 s", async () => {
+		const account = await newAccount({ max_connections: 20 });
+		const guard = await guardOf(account.token);
+		const streams = await burst(20, () => openLeavableStream(account.token));
+		expect(await guard.connectionsInFlight()).toBe(20);
+		expect((await call("/api/pbx/events", { token: account.token })).status).toBe(429);
+
+		streams[0]?.leave();
+		const ms = await msUntil(streamOpens(account.token), 2_000);
+		expect(ms).not.toBeNull();
+		console.info(`a 21st stream opened ${ms} ms after a client left`);
+		for (const stream of streams.slice(1)) stream.leave();
 		expect(await settle(async () => (await guard.connectionsInFlight()) === 0)).toBe(true);
 	});
 
@@ -107,6 +161,57 @@ describe("concurrent connections per token", () => {
 		expect(await guard.admit(rule)).toMatchObject({ admitted: false, reason: "connections" });
 		await guard.release(held.leaseId);
 		expect((await guard.admit(rule)).admitted).toBe(true);
+	});
+
+	it("a request that outlives its lease (a slow upload) keeps its slot until it finishes", async () => {
+		const account = await newAccount({ max_connections: 1 });
+		const guard = await guardOf(account.token);
+		let now = Date.now();
+		await runInDurableObject(guard, (instance: TokenGuard) => {
+			instance.clock = () => now;
+		});
+		const leaseExpiry = () =>
+			runInDurableObject(
+				guard,
+				(_: TokenGuard, state) =>
+					state.storage.sql.exec<{ at: number | null }>("SELECT max(expires_at) AS at FROM leases").one().at,
+			);
+		const renewals = failMethod(TokenGuard.prototype, "renew", { times: 0 });
+		// Renew every 20 real ms; the guard's clock says how much time those renewals cover.
+		slotRenewal.everyMs = 20;
+		const upload = new TransformStream<Uint8Array, Uint8Array>();
+		const writer = upload.writable.getWriter();
+		const encoder = new TextEncoder();
+		const slow = call("/api/pbx/extensions", {
+			method: "POST",
+			token: account.token,
+			headers: { "Content-Type": "application/json" },
+			rawBody: upload.readable,
+		});
+		await writer.write(encoder.encode('{"extension": "2001", '));
+		expect(await settle(async () => (await guard.connectionsInFlight()) === 1)).toBe(true);
+
+		// Three times, most of a lease passes and a renewal pushes the lease out again.
+		for (let round = 0; round < 3; round++) {
+			now += LEASE_MS - 1_000;
+			expect(await settle(async () => (await leaseExpiry()) === now + LEASE_MS)).toBe(true);
+		}
+		// 3.5 leases after admission, the upload is still running and still holds the only slot.
+		now += LEASE_MS / 2;
+		const refused = await call("/api/pbx/users", { token: account.token });
+		expect(refused.status).toBe(429);
+		expect(await refused.json()).toEqual({ message: "Too many concurrent connections." });
+
+		await writer.write(encoder.encode('"name": "Slow upload"}'));
+		await writer.close();
+		expect((await slow).status).toBe(201);
+		expect(await settle(async () => (await guard.connectionsInFlight()) === 0)).toBe(true);
+		expect((await call("/api/pbx/users", { token: account.token })).status).toBe(200);
+		// Renewing stopped with the response: ten renewal periods later, no renewal came.
+		const renewed = renewals.hits;
+		expect(renewed).toBeGreaterThanOrEqual(3);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		expect(renewals.hits).toBe(renewed);
 	});
 
 	it("ordinary requests give their slot back when they finish", async () => {

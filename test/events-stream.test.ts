@@ -1,4 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { AccountEvents } from "../durable-objects/account-events";
+import { hashToken } from "../workers/auth/tokens";
+import { tokenGuard } from "../workers/guard/guard";
 import { createCampaign, pacerOf, phones, takeOver } from "./campaign-helpers";
 import { call, pbxAccount } from "./helpers";
 
@@ -10,6 +15,29 @@ async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, needle
 		text += new TextDecoder().decode(value);
 	}
 	return text;
+}
+
+/** Reads until the stream ends; false if it is still open after `limitMs`. */
+async function endsWithin(reader: ReadableStreamDefaultReader<Uint8Array>, limitMs: number): Promise<boolean> {
+	const deadline = new Promise<false>((resolve) => setTimeout(() => resolve(false), limitMs));
+	const end = (async () => {
+		for (;;) if ((await reader.read()).done) return true;
+	})().catch(() => true);
+	return await Promise.race([end, deadline]);
+}
+
+/** Ends every stream the account's AccountEvents object feeds: closed from inside, or the object reset. */
+async function endUpstreams(accountId: string, how: "close" | "error") {
+	const stub = env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(accountId));
+	await runInDurableObject(stub, async (instance: AccountEvents, state) => {
+		// The subscriber set is private: reached here only to end the streams from the inside.
+		const { subscribers } = instance as unknown as { subscribers: Set<WritableStreamDefaultWriter<Uint8Array>> };
+		expect(subscribers.size).toBe(1);
+		if (how === "close") for (const writer of subscribers) await writer.close();
+		else state.abort("reset by the test");
+	}).catch((error: unknown) => {
+		if (how === "close") throw error;
+	});
 }
 
 describe("GET /api/pbx/events", () => {
@@ -27,7 +55,8 @@ describe("GET /api/pbx/events", () => {
 		await pacerOf(campaign.id).wake(campaign.id);
 		const started = await readUntil(reader, "event: call.started");
 		expect(started).toContain("event: campaign.activated");
-		expect(started).toMatch(/id: evt_[0-9a-f]{32}\nevent: call.started\ndata: \{/);
+		// Ids are unique, not of one shape: a call.started id derives from its call, for dedupe.
+		expect(started).toMatch(/id: evt_\w+\nevent: call.started\ndata: \{/);
 
 		await call(`/api/autocall/campaigns/${campaign.id}/pause`, { method: "POST", token: account.token });
 		const paused = await readUntil(reader, "event: campaign.paused");
@@ -52,4 +81,23 @@ describe("GET /api/pbx/events", () => {
 		expect(next).toBe("quiet");
 		await reader.cancel();
 	});
+
+	for (const how of ["close", "error"] as const) {
+		it(`an upstream that ${how === "close" ? "ends" : "fails"} closes the client's stream and frees its slot`, async () => {
+			const account = await pbxAccount({ max_connections: 1 });
+			const guard = tokenGuard(env, await hashToken(account.token));
+			const response = await call("/api/pbx/events", { token: account.token });
+			const reader = response.body?.getReader();
+			if (!reader) throw new Error("no stream");
+			expect(await readUntil(reader, ": connected")).toContain(": connected");
+			expect(await guard.connectionsInFlight()).toBe(1);
+
+			await endUpstreams(account.id, how);
+			expect(await endsWithin(reader, 2_000)).toBe(true);
+			expect(await guard.connectionsInFlight()).toBe(0);
+			const next = await call("/api/pbx/events", { token: account.token });
+			expect(next.status).toBe(200);
+			await next.body?.cancel();
+		});
+	}
 });

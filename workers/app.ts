@@ -1,4 +1,4 @@
-import { type Admission, admit } from "./guard/guard";
+import { type Admission, admit, holdSlot } from "./guard/guard";
 import { withHeaders } from "./guard/rate-limit-headers";
 import { DEFAULT_MAX_BODY_BYTES, parseJson, readBodyText, validate } from "./http/body";
 import { ApiError, errorResponse, forbidden } from "./http/errors";
@@ -35,6 +35,8 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 	const { request, env, ctx, url } = base;
 	// The matched route's group, never the request's spelling of the path (see canonicalPath).
 	const { principal, admission } = await admit(request, env, route.group);
+	// Renewed until the response exists (an event stream's heartbeat renews it after that).
+	const stopRenewing = holdSlot(admission);
 	let response: Response;
 	try {
 		if (route.access === "platform-admin" && principal.role !== "platform_admin") throw forbidden();
@@ -58,6 +60,8 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 			: await handle();
 	} catch (error) {
 		response = errorResponse(error);
+	} finally {
+		stopRenewing();
 	}
 	if (!route.holdsConnection || response.status >= 400) ctx.waitUntil(releaseQuietly(admission));
 	return withHeaders(response, admission.headers);

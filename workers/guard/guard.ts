@@ -8,6 +8,12 @@ import { rateLimitHeaders } from "./rate-limit-headers";
 /** How long a slot stays taken if the request holding it dies without releasing it. */
 export const LEASE_MS = 120_000;
 
+/** A running request renews its lease this often: two renewals may fail before it lapses. */
+export const RENEW_EVERY_MS = LEASE_MS / 3;
+
+/** Read by each `holdSlot`; replaced in tests, whose timers cannot reach a request's stubs. */
+export const slotRenewal = { everyMs: RENEW_EVERY_MS };
+
 export interface Admission {
 	leaseId: string;
 	headers: Record<string, string>;
@@ -51,17 +57,121 @@ export async function admit(
 	};
 }
 
-/** Login attempts have no token yet: they are counted per client IP and username. */
-export async function admitLoginAttempt(env: Env, ip: string, username: string, overrides: RateLimitOverrides = {}) {
-	const guard = env.TOKEN_GUARD.get(env.TOKEN_GUARD.idFromName(`login:${ip}:${username.toLowerCase()}`));
-	const result = await guard.hit({
-		group: "auth-login",
-		limit: limitFor("auth-login", overrides),
-		windowMs: RATE_LIMIT_WINDOW_MS,
-	});
-	const headers = rateLimitHeaders(result.rate);
-	if (!result.admitted) throw tooManyRequests(result.rate, headers);
-	return headers;
+/**
+ * Renews the admission's lease every `everyMs` until the returned function is called,
+ * so a request that outlives a lease (a slow upload, a long handler) keeps its slot and the
+ * cap stays exact. A failed or refused renewal is only logged: the next may succeed, and at
+ * worst the lease lapses as it would have without renewing.
+ */
+export function holdSlot(admission: Pick<Admission, "renew">, everyMs = slotRenewal.everyMs): () => void {
+	const timer = setInterval(() => {
+		admission.renew().then(
+			(held) => {
+				if (!held) console.warn("connection slot lapsed while its request was running");
+			},
+			(error: unknown) => console.warn("connection slot renewal failed", error instanceof Error ? error.message : String(error)),
+		);
+	}, everyMs);
+	return () => clearInterval(timer);
+}
+
+/**
+ * Per-minute login limits beyond the spec's 5 per IP and username: across usernames from one
+ * IP (spraying passwords over accounts) and across IPs for one username (spraying from many
+ * addresses). A NAT-ed office shares an IP, so those two count failed attempts only: a
+ * successful login gives its unit back.
+ */
+export const LOGIN_LIMITS = { perIp: 20, perUsername: 10 } as const;
+
+export interface LoginBucket {
+	/** The TokenGuard object's name. */
+	name: string;
+	group: string;
+	limit: number;
+	/** Whether a successful login gives its unit back. */
+	failuresOnly: boolean;
+}
+
+/**
+ * The buckets a login attempt must fit in. IPv6 clients are keyed by their /64, which one
+ * subscriber usually holds whole: per address, they would have billions of IP buckets.
+ */
+export function loginBuckets(ip: string, username: string, overrides: RateLimitOverrides = {}): LoginBucket[] {
+	const user = username.toLowerCase();
+	const client = clientNetwork(ip);
+	return [
+		{ name: `login:${ip}:${user}`, group: "auth-login", limit: limitFor("auth-login", overrides), failuresOnly: false },
+		{ name: `login-ip:${client}`, group: "auth-login-ip", limit: LOGIN_LIMITS.perIp, failuresOnly: true },
+		{ name: `login-user:${user}`, group: "auth-login-user", limit: LOGIN_LIMITS.perUsername, failuresOnly: true },
+	];
+}
+
+/** An IPv4 address as is; an IPv6 address as its /64 prefix (`2001:db8:0:1::/64`). */
+export function clientNetwork(ip: string): string {
+	// IPv4, IPv4-mapped IPv6 and anything unparseable ("unknown") are keyed as they are.
+	if (!ip.includes(":") || ip.includes(".")) return ip;
+	const [head = "", tail] = ip.toLowerCase().split("::");
+	const left = head ? head.split(":") : [];
+	const right = tail === undefined || tail === "" ? [] : tail.split(":");
+	const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+	return `${groups
+		.slice(0, 4)
+		.map((group) => group.replace(/^0+(?=.)/, ""))
+		.join(":")}::/64`;
+}
+
+export const loginGuard = (env: Env, bucket: LoginBucket) => env.TOKEN_GUARD.get(env.TOKEN_GUARD.idFromName(bucket.name));
+
+export interface LoginAttempt {
+	headers: Record<string, string>;
+	/** The credentials were right: give back the units of the failures-only buckets. */
+	succeeded: () => Promise<void>;
+}
+
+/**
+ * Login attempts have no token yet: each must fit in every bucket of `loginBuckets`, and is
+ * refused (429, before any password hashing) if one is full. A refused attempt consumes no
+ * budget: the buckets that had counted it give their unit back. The headers describe the
+ * bucket closest to refusing.
+ */
+export async function admitLoginAttempt(
+	env: Env,
+	ip: string,
+	username: string,
+	overrides: RateLimitOverrides = {},
+): Promise<LoginAttempt> {
+	const buckets = loginBuckets(ip, username, overrides);
+	const results = await Promise.all(
+		buckets.map(async (bucket) => {
+			const guard = loginGuard(env, bucket);
+			const result = await guard.hit({ group: bucket.group, limit: bucket.limit, windowMs: RATE_LIMIT_WINDOW_MS });
+			const refund = async () => {
+				if (result.hitId === undefined) return;
+				try {
+					await guard.refund(result.hitId);
+				} catch (error) {
+					// The unit comes back when the hit ages out anyway.
+					console.warn("login bucket refund failed", error instanceof Error ? error.message : String(error));
+				}
+			};
+			return { bucket, result, refund };
+		}),
+	);
+	const refused = results.filter(({ result }) => !result.admitted);
+	if (refused.length > 0) {
+		await Promise.all(results.map(({ refund }) => refund()));
+		const longest = refused.reduce((a, b) =>
+			(b.result.rate.retryAfterSeconds ?? 1) > (a.result.rate.retryAfterSeconds ?? 1) ? b : a,
+		);
+		throw tooManyRequests(longest.result.rate, rateLimitHeaders(longest.result.rate));
+	}
+	const closest = results.reduce((a, b) => (b.result.rate.state.remaining < a.result.rate.state.remaining ? b : a));
+	return {
+		headers: rateLimitHeaders(closest.result.rate),
+		succeeded: async () => {
+			await Promise.all(results.filter(({ bucket }) => bucket.failuresOnly).map(({ refund }) => refund()));
+		},
+	};
 }
 
 /** Makes the token's guard reload its principal on next use (revocation, account changes). */
