@@ -199,9 +199,12 @@ ${body ? `<h4>Request body <span class="ct">application/json</span></h4>${this.s
 			.join("")}</section>`;
 	}
 
-	/** A schema where it is used: a link to its component, or its properties when inline. */
+	/** A schema where it is used: its fields, under a link to its component when it has a name. */
 	private schemaBlock(schema: Json, linkRefs = true): string {
-		if (linkRefs && typeof schema.$ref === "string") return `<p>${this.type(schema)}</p>`;
+		if (linkRefs && typeof schema.$ref === "string") {
+			const target = this.components.schemas[refName(schema.$ref)];
+			return `<p>${this.type(schema)}</p>${target ? this.schemaBlock(target, false) : ""}`;
+		}
 		if (schema.type === "object" && schema.properties) return this.properties(schema);
 		return `<p>${this.type(schema)}${this.constraints(schema)}</p>`;
 	}
