@@ -11,6 +11,7 @@ import { randomInt, randomUUID } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { OpenApiResponseValidator } from "../test/support/openapi-validator.ts";
 import { api as callApi } from "./api-client.mjs";
 import { seededRandom, startFlakyDialer } from "./flaky-dialer.mjs";
 
@@ -132,8 +133,39 @@ async function killServer() {
 
 // --- the API ---
 
+/**
+ * Every answer the run gets is also checked against the server's own /openapi.json, with the
+ * test suite's independent validator: the outside view of "every response obeys the document".
+ */
+const contract = { validator: null, checked: 0, broken: [] };
+
+async function loadContract() {
+	const document = await callApi(BASE, "/openapi.json");
+	contract.validator = new OpenApiResponseValidator(document.body);
+}
+
+function checkAgainstContract(method, path, response) {
+	if (!contract.validator) return;
+	const body = response.body === null ? "" : "raw" in Object(response.body) ? response.body.raw : JSON.stringify(response.body);
+	const problems = contract.validator.check({
+		method,
+		path: path.split("?")[0],
+		status: response.status,
+		headers: response.headers,
+		body,
+	});
+	contract.checked++;
+	if (problems.length && contract.broken.length < 5)
+		contract.broken.push(`${method} ${path} ${response.status}: ${problems.join("; ")}`);
+	else if (problems.length) contract.broken.push("…");
+}
+
 /** The local server's API, with a short wait: a request cut off by the SIGKILL must not stall the run. */
-const api = (path, options = {}) => callApi(BASE, path, { timeoutMs: 15_000, ...options });
+async function api(path, options = {}) {
+	const response = await callApi(BASE, path, { timeoutMs: 15_000, ...options });
+	checkAgainstContract(options.method ?? (options.body === undefined ? "GET" : "POST"), path, response);
+	return response;
+}
 
 async function must(path, options, expected = [200, 201]) {
 	const response = await api(path, options);
@@ -265,6 +297,7 @@ async function main() {
 			.catch(() => ticks.failed++);
 	}, TICK_MS);
 
+	await loadContract();
 	const admin = await must("/api/auth/login", { body: { username: "admin", password: "admin-password" } });
 	const username = `chaos${Date.now()}`;
 	const password = "chaos run password";
@@ -584,6 +617,12 @@ async function main() {
 			`state ${final?.live?.provider?.state ?? "?"}`,
 		);
 	}
+
+	check(
+		"every response obeys /openapi.json",
+		contract.checked > 0 && contract.broken.length === 0,
+		`${contract.checked} responses checked, ${contract.broken.filter((b) => b !== "…").length} broke it${contract.broken.length ? `: ${contract.broken.join(" | ")}` : ""}`,
+	);
 
 	console.log(
 		`\nrun: ${s.refused} dials refused in the outage, ${s.accepted} accepted, ${s.repeated} repeated call ids; ${ticks.ok} cron ticks (${ticks.failed} failed); 1 SIGKILL + restart\n`,
