@@ -585,7 +585,6 @@ export class CampaignPacer extends DurableObject<Env> {
 			const earliestDue =
 				this.sql<{ at: number | null }>("SELECT min(next_due_at) AS at FROM contacts WHERE state = 'pending'")[0]?.at ?? null;
 			if (earliestDue !== null) {
-				const local = localTime(now, window.timezone);
 				const capReached = state.config.maxPerDay !== null && this.startedToday(now) >= state.config.maxPerDay;
 				const health = this.health();
 				const from = Math.max(
