@@ -38,25 +38,30 @@ interface CampaignContact {
 
 export const pacerOf = (env: Env, campaignId: string) => env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(campaignId));
 
+/** The settings a PATCH may change, as stored: what the patch is merged into. */
+const settingsOf = (row: StoredCampaign): z.input<typeof CampaignSettings> => ({
+	name: row.name,
+	timezone: row.timezone,
+	start_time: row.start_time,
+	end_time: row.end_time,
+	working_days: JSON.parse(row.working_days) as number[],
+	max_concurrent_calls: row.max_concurrent_calls,
+	max_calls_per_day: row.max_calls_per_day,
+	retry_failed: row.retry_failed === 1,
+	max_retry_attempts: row.max_retry_attempts,
+	retry_delay_seconds: row.retry_delay_seconds,
+});
+
 /** The documented representation: explicit fields, never the row (it holds the pacer's bookkeeping). */
 function present(row: StoredCampaign, live?: CampaignSnapshot) {
 	return {
 		id: row.id,
-		name: row.name,
 		agent_id: row.agent_id,
 		contact_source: row.contact_source,
 		contact_folder_id: row.contact_folder_id,
 		schedule_type: row.schedule_type,
 		scheduled_at: row.scheduled_at,
-		timezone: row.timezone,
-		start_time: row.start_time,
-		end_time: row.end_time,
-		working_days: JSON.parse(row.working_days) as number[],
-		max_concurrent_calls: row.max_concurrent_calls,
-		max_calls_per_day: row.max_calls_per_day,
-		retry_failed: row.retry_failed === 1,
-		max_retry_attempts: row.max_retry_attempts,
-		retry_delay_seconds: row.retry_delay_seconds,
+		...settingsOf(row),
 		status: live?.status ?? row.status,
 		version: row.version,
 		created_at: row.created_at,
@@ -85,20 +90,6 @@ async function campaignResponse(request: Request, row: StoredCampaign, live?: Ca
 	const body = present(row, live);
 	return taggedResponse(request, body, live ? await liveTag(row.version, body) : versionTag(row.version), init);
 }
-
-/** The settings a PATCH may change, as stored: what the patch is merged into. */
-const settingsOf = (row: StoredCampaign): z.input<typeof CampaignSettings> => ({
-	name: row.name,
-	timezone: row.timezone,
-	start_time: row.start_time,
-	end_time: row.end_time,
-	working_days: JSON.parse(row.working_days) as number[],
-	max_concurrent_calls: row.max_concurrent_calls,
-	max_calls_per_day: row.max_calls_per_day,
-	retry_failed: row.retry_failed === 1,
-	max_retry_attempts: row.max_retry_attempts,
-	retry_delay_seconds: row.retry_delay_seconds,
-});
 
 /**
  * A PATCH is valid only if the campaign it leaves is: a new end before the stored start is an
