@@ -43,7 +43,9 @@ describe("ETag / If-Match", () => {
 		expect((await put({ "If-Match": '"v1"' }, "a")).status).toBe(200);
 		expect((await put({ "If-Match": '"v1"' }, "b")).status).toBe(412);
 		expect((await put({ "If-Match": '"abc"' }, "c")).status).toBe(412);
-		expect((await put({ "If-Match": 'W/"v2"' }, "d")).status).toBe(200);
+		// If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches.
+		expect((await put({ "If-Match": 'W/"v2"' }, "d")).status).toBe(412);
+		expect((await put({ "If-Match": '"v9", "v2"' }, "d")).status).toBe(200);
 		expect((await put({ "If-Match": "*" }, "e")).status).toBe(200);
 		expect((await put({}, "f")).status).toBe(200);
 		const got = await callJson<{ name: string; version: number }>("/api/pbx/extensions/1001", { token: account.token });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expectedVersion, liveTag, versionTag } from "../../workers/http/etag";
+import { expectedVersion, liveTag, matchesVersion, versionTag } from "../../workers/http/etag";
 import { decodeCursor, encodeCursor } from "../../workers/http/pagination";
 
 const withIfMatch = (value?: string) => new Request("http://x/", { headers: value === undefined ? {} : { "If-Match": value } });
@@ -7,16 +7,26 @@ const withIfMatch = (value?: string) => new Request("http://x/", { headers: valu
 describe("If-Match parsing", () => {
 	it.each([
 		[undefined, undefined],
-		['"v3"', 3],
-		['W/"v3"', 3],
-		['"v3-0a1b2c3d4e5f6a7b"', 3],
-		['"v3-"', -1],
+		['"v3"', [3]],
+		['W/"v3"', []],
+		['"v3-0a1b2c3d4e5f6a7b"', [3]],
+		['"v3-"', []],
 		["*", "any"],
-		['"v3", "v4"', -1],
-		['"etag-abc123"', -1],
-		["garbage", -1],
-	])("%s → %s", (header, expected) => {
-		expect(expectedVersion(withIfMatch(header))).toBe(expected);
+		['"v3", "v4"', [3, 4]],
+		['"v7", W/"v1", "v1"', [7, 1]],
+		['"etag-abc123"', []],
+		["garbage", []],
+		[`"v${"9".repeat(400)}"`, []],
+		['"v9007199254740993"', []],
+	])("%s → %j", (header, expected) => {
+		expect(expectedVersion(withIfMatch(header))).toEqual(expected);
+	});
+
+	it("a version matches when the header is absent or `*`, or when one of its strong tags names it", () => {
+		expect(matchesVersion(undefined, 3)).toBe(true);
+		expect(matchesVersion("any", 3)).toBe(true);
+		expect(matchesVersion([7, 3], 3)).toBe(true);
+		expect(matchesVersion([], 3)).toBe(false);
 	});
 
 	it("version tags are strong and quoted", () => {
@@ -28,7 +38,7 @@ describe("If-Match parsing", () => {
 		expect(tag).toMatch(/^"v7-[0-9a-f]{16}"$/);
 		expect(await liveTag(7, { live: { in_flight: 1 } })).toBe(tag);
 		expect(await liveTag(7, { live: { in_flight: 0 } })).not.toBe(tag);
-		expect(expectedVersion(withIfMatch(tag))).toBe(7);
+		expect(expectedVersion(withIfMatch(tag))).toEqual([7]);
 	});
 });
 

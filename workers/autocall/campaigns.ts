@@ -5,7 +5,15 @@ import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
 import { validate } from "../http/body";
 import { ApiError, invalidField, notFound } from "../http/errors";
-import { expectedVersion, liveTag, preconditionFailed, taggedResponse, updateVersioned, versionTag } from "../http/etag";
+import {
+	expectedVersion,
+	liveTag,
+	matchesVersion,
+	preconditionFailed,
+	taggedResponse,
+	updateVersioned,
+	versionTag,
+} from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { takeBack } from "../http/representation";
@@ -263,7 +271,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		async handler({ env, principal, params, body, request }) {
 			let current = await findCampaign(env.DB, principal, params);
 			const expected = expectedVersion(request);
-			if (typeof expected === "number" && expected !== current.version) throw preconditionFailed();
+			if (!matchesVersion(expected, current.version)) throw preconditionFailed();
 			const changes = takeBack(
 				body,
 				{
@@ -292,13 +300,13 @@ export function autocallCampaignRoutes(base: string): Route[] {
 						table: "autocall_campaigns",
 						id: current.id,
 						accountId: principal.accountId,
-						expected: typeof expected === "number" ? expected : current.version,
+						expected: [current.version],
 						set,
 						now: nowIso(),
 					});
 				} catch (error) {
 					// Without If-Match the write proceeds: check the merge again against what is stored now.
-					const raced = error instanceof ApiError && error.status === 412 && typeof expected !== "number";
+					const raced = error instanceof ApiError && error.status === 412 && !Array.isArray(expected);
 					if (!raced || attempt >= 5) throw error;
 					current = await findCampaign(env.DB, principal, params);
 				}

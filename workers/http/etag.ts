@@ -13,20 +13,33 @@ export async function liveTag(version: number, body: unknown): Promise<string> {
 	return `"v${version}-${(await sha256Hex(JSON.stringify(body))).slice(0, 16)}"`;
 }
 
-const tagsOf = (header: string) => header.split(",").map((tag) => tag.trim().replace(/^W\//, ""));
-
 /**
- * The version an `If-Match` demands: undefined without the header, "any" for `*`, and -1 for
- * a tag this server never issued (it can only fail). A live tag demands its version part.
+ * The versions an `If-Match` accepts: undefined without the header, "any" for `*`, else the
+ * versions of its strong tags (RFC 9110: any listed tag matches; a weak tag never does; a
+ * live tag demands its version part). A tag this server never issued adds nothing, so a
+ * header of only such tags accepts no version and the write fails.
  */
-export function expectedVersion(request: Request): number | "any" | undefined {
+export type VersionMatch = readonly number[] | "any" | undefined;
+
+export function expectedVersion(request: Request): VersionMatch {
 	const header = request.headers.get("If-Match");
 	if (header === null) return undefined;
-	const tags = tagsOf(header);
+	const tags = header.split(",").map((tag) => tag.trim());
 	if (tags.includes("*")) return "any";
-	const versions = tags.map((tag) => /^"v(\d+)(?:-[0-9a-f]+)?"$/.exec(tag)?.[1]).filter((v) => v !== undefined);
-	return versions.length === 1 ? Number(versions[0]) : -1;
+	return tags.flatMap((tag) => {
+		const digits = /^"v(\d{1,15})(?:-[0-9a-f]+)?"$/.exec(tag)?.[1];
+		return digits === undefined ? [] : [Number(digits)];
+	});
 }
+
+export const matchesVersion = (match: VersionMatch, version: number) =>
+	match === undefined || match === "any" || match.includes(version);
+
+/**
+ * The SQL parameter for `(?n IS NULL OR version IN (SELECT value FROM json_each(?n)))`: null
+ * when any version will do.
+ */
+export const versionsParam = (match: VersionMatch) => (Array.isArray(match) ? JSON.stringify(match) : null);
 
 export const preconditionFailed = () => new ApiError(412, "Resource has changed, please GET again.");
 
@@ -52,16 +65,19 @@ export async function cacheableResponse(request: Request, data: unknown): Promis
 	return new Response(body, { headers: { ...headers, "Content-Type": "application/json" } });
 }
 
+/** If-None-Match compares weakly (RFC 9110 §13.1.2): `W/"v3"` matches `"v3"`. */
 function matchesNoneMatch(request: Request, etag: string): boolean {
 	const header = request.headers.get("If-None-Match");
-	return header !== null && (header.trim() === "*" || tagsOf(header).includes(etag));
+	if (header === null) return false;
+	const tags = header.split(",").map((tag) => tag.trim().replace(/^W\//, ""));
+	return tags.includes("*") || tags.includes(etag);
 }
 
 export interface VersionedUpdate {
 	table: string;
 	id: string;
 	accountId: string;
-	expected: number | "any" | undefined;
+	expected: VersionMatch;
 	/** Column → value; column names come from code, never from the request. */
 	set: Record<string, string | number | null>;
 	now: string;
@@ -74,13 +90,13 @@ export interface VersionedUpdate {
 export async function updateVersioned<Row>(db: D1Database, update: VersionedUpdate): Promise<Row> {
 	const columns = Object.keys(update.set);
 	const assignments = columns.map((column) => `${column} = ?`).join(", ");
-	const version = typeof update.expected === "number" ? update.expected : null;
+	const versions = versionsParam(update.expected);
 	const row = await db
 		.prepare(
 			`UPDATE ${update.table} SET ${assignments}${columns.length ? ", " : ""}version = version + 1, updated_at = ?
-			  WHERE id = ? AND account_id = ? AND (? IS NULL OR version = ?) RETURNING *`,
+			  WHERE id = ? AND account_id = ? AND (? IS NULL OR version IN (SELECT value FROM json_each(?))) RETURNING *`,
 		)
-		.bind(...columns.map((column) => update.set[column] ?? null), update.now, update.id, update.accountId, version, version)
+		.bind(...columns.map((column) => update.set[column] ?? null), update.now, update.id, update.accountId, versions, versions)
 		.first<Row>();
 	if (row) {
 		const { account_id: _, ...rest } = row as Row & { account_id?: string };

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { ApiError, invalidField, notFound } from "../http/errors";
-import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
+import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned, versionsParam } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { takeBack } from "../http/representation";
 import { noContent } from "../http/responses";
@@ -162,10 +162,11 @@ const remove = route({
 	responses: { 204: { description: "Deleted" }, 412: { description: "Changed since the If-Match ETag" } },
 	async handler({ env, principal, params, request }) {
 		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
-		const expected = expectedVersion(request);
-		const version = typeof expected === "number" ? expected : null;
-		const result = await env.DB.prepare("DELETE FROM extensions WHERE id = ? AND (? IS NULL OR version = ?)")
-			.bind(current.id, version, version)
+		const versions = versionsParam(expectedVersion(request));
+		const result = await env.DB.prepare(
+			"DELETE FROM extensions WHERE id = ?1 AND (?2 IS NULL OR version IN (SELECT value FROM json_each(?2)))",
+		)
+			.bind(current.id, versions)
 			.run();
 		if (result.meta.changes === 0) throw preconditionFailed();
 		return noContent();

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { notFound } from "../http/errors";
-import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned } from "../http/etag";
+import { expectedVersion, preconditionFailed, resourceResponse, updateVersioned, versionsParam } from "../http/etag";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { takeBack } from "../http/representation";
@@ -136,16 +136,16 @@ const remove = route({
 	responses: { 204: { description: "Deleted" }, 412: { description: "Changed since the If-Match ETag" } },
 	async handler({ env, principal, params, request }) {
 		const current = await findCampaign(env.DB, principal.accountId, params);
-		const expected = expectedVersion(request);
-		const version = typeof expected === "number" ? expected : null;
+		const version = versionsParam(expectedVersion(request));
 		// Every statement repeats the precondition, so a stale If-Match deletes nothing at all.
-		const unchanged = "EXISTS (SELECT 1 FROM telesales_campaigns WHERE id = ?1 AND (?2 IS NULL OR version = ?2))";
+		const matches = "(?2 IS NULL OR version IN (SELECT value FROM json_each(?2)))";
+		const unchanged = `EXISTS (SELECT 1 FROM telesales_campaigns WHERE id = ?1 AND ${matches})`;
 		const [, , removed] = await env.DB.batch([
 			env.DB.prepare(
 				`DELETE FROM dispositions WHERE lead_id IN (SELECT id FROM leads WHERE campaign_id = ?1) AND ${unchanged}`,
 			).bind(current.id, version),
 			env.DB.prepare(`DELETE FROM leads WHERE campaign_id = ?1 AND ${unchanged}`).bind(current.id, version),
-			env.DB.prepare(`DELETE FROM telesales_campaigns WHERE id = ?1 AND (?2 IS NULL OR version = ?2)`).bind(current.id, version),
+			env.DB.prepare(`DELETE FROM telesales_campaigns WHERE id = ?1 AND ${matches}`).bind(current.id, version),
 		]);
 		if (removed?.meta.changes === 0) throw preconditionFailed();
 		return noContent();
