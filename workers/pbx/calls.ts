@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { handOver } from "../../durable-objects/call-dispatcher";
+import type { Principal } from "../auth/principal";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -26,6 +27,20 @@ export async function findCall(db: D1Database, accountId: string, id: string) {
 	return row;
 }
 
+/**
+ * The extension's caller id, checked again at dial time: the account may have removed that
+ * number since the extension was saved (or while it was being saved).
+ */
+async function extensionCallerId(db: D1Database, principal: Principal, callerId: string | null): Promise<string | null> {
+	if (callerId === null) return null;
+	return requireCallerId(db, principal, callerId).catch(() => {
+		throw invalidField(
+			"from_extension",
+			"The extension's caller id is no longer one of this account's caller ids: update the extension or send caller_id.",
+		);
+	});
+}
+
 const clickToCall = route({
 	method: "POST",
 	path: "/api/pbx/calls/click-to-call",
@@ -42,7 +57,9 @@ const clickToCall = route({
 			throw invalidField("from_extension", "No such extension in this account.");
 		});
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
-		const callerId = body.caller_id ? await requireCallerId(env.DB, principal, body.caller_id) : extension.caller_id;
+		const callerId = body.caller_id
+			? await requireCallerId(env.DB, principal, body.caller_id)
+			: await extensionCallerId(env.DB, principal, extension.caller_id);
 		const now = nowIso();
 		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(
