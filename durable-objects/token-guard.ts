@@ -152,8 +152,18 @@ export class TokenGuard extends DurableObject<Env> {
 		this.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
 	}
 
-	/** Keeps a running request's or a live stream's slot; false when the lease already lapsed. */
-	renew(leaseId: string, leaseMs: number): boolean {
+	/**
+	 * Keeps a running request's or a live stream's slot while its token still authenticates:
+	 * false when the lease already lapsed, or when the token was revoked or expired (the slot
+	 * is then released). A stream ends on false, so one opened with a token revoked since
+	 * closes at its next renewal. The principal comes from the cache, so renewals read D1
+	 * once per PRINCIPAL_TTL_MS, and once more after a `forget`.
+	 */
+	async renew(leaseId: string, leaseMs: number, tokenHash: string): Promise<boolean> {
+		if (!(await this.principalFor(tokenHash, this.clock()))) {
+			this.release(leaseId);
+			return false;
+		}
 		const cursor = this.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", this.clock() + leaseMs, leaseId);
 		return cursor.rowsWritten > 0;
 	}

@@ -156,7 +156,7 @@ describe("concurrent connections per token", () => {
 		const held = await guard.admit(rule);
 		if (!held.admitted) throw new Error("expected admission");
 		now += LEASE_MS - 1000;
-		expect(await guard.renew(held.leaseId, LEASE_MS)).toBe(true);
+		expect(await guard.renew(held.leaseId, LEASE_MS, rule.tokenHash)).toBe(true);
 		now += LEASE_MS - 1000;
 		expect(await guard.admit(rule)).toMatchObject({ admitted: false, reason: "connections" });
 		await guard.release(held.leaseId);

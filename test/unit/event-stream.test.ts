@@ -88,7 +88,7 @@ describe("eventStream", () => {
 		expect(h.calls.release).toBe(1);
 	});
 
-	it("probes an idle stream every second, but never inside an event split across chunks", async () => {
+	it("probes an idle stream every half second, but never inside an event split across chunks", async () => {
 		vi.useFakeTimers();
 		const h = harness();
 		await h.read();

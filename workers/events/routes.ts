@@ -1,15 +1,21 @@
 import type { Admission } from "../guard/guard";
 import { type Route, route } from "../routing/route";
 
-/** Below the connection lease (120 s), so a live stream renews its slot long before it lapses. */
-export const HEARTBEAT_MS = 15_000;
+/**
+ * How often a stream renews its slot, which also re-checks its token: a stream whose token
+ * was revoked or expired closes within this, even with no event to send. Far below the
+ * lease (120 s), so a live stream never lets its slot lapse. A renewal reads the token from
+ * its guard's cache, so D1 is read once a minute per token, not at every renewal.
+ */
+export const HEARTBEAT_MS = 2_000;
 
 /**
- * workerd hears that a client left only when a write to it fails: then it aborts
- * request.signal and cancels the body. An idle stream writes a two-byte SSE comment this
- * often so that a client's leaving is heard within about a second, not at the next heartbeat.
+ * workerd hears that a client left only when a write to it fails (it may take two): then it
+ * aborts request.signal and cancels the body. An idle stream writes a two-byte SSE comment
+ * this often so that a client's leaving frees its slot within the spec's 2 s, not at the
+ * next heartbeat.
  */
-export const DISCONNECT_PROBE_MS = 1_000;
+export const DISCONNECT_PROBE_MS = 500;
 
 const encoder = new TextEncoder();
 const PROBE = encoder.encode(":\n");
@@ -22,8 +28,10 @@ const endsEvent = (chunk: Uint8Array) => chunk.at(-1) === NEWLINE && chunk.at(-2
  * A Server-Sent Events stream that holds one connection slot while open. Whichever comes
  * first ends it and releases the slot once: the client leaving (`disconnected`, the request's
  * abort signal, or `cancel()`: heard at the next probe), the upstream (the account's
- * AccountEvents stream) ending or failing, or a heartbeat finding the lease gone. The
- * heartbeat renews the lease, so a stream whose Worker dies frees its slot when it runs out.
+ * AccountEvents stream) ending or failing, or a renewal refused (the lease gone, or the
+ * token revoked or expired). The heartbeat renews the lease, so a stream whose Worker dies
+ * frees its slot when it runs out; each upstream chunk is renewed for before it is sent, so
+ * no event published after its token's revocation answered reaches the stream.
  */
 export function eventStream(
 	admission: Pick<Admission, "release" | "renew">,
@@ -86,6 +94,9 @@ export function eventStream(
 					for (;;) {
 						const { done, value } = await upstream.read();
 						if (done || closed) break;
+						// The heartbeat alone would let events through for up to HEARTBEAT_MS after a
+						// revocation; a cached token makes this check one Durable Object call, no D1 read.
+						if (!(await admission.renew()) || closed) break;
 						controller.enqueue(value);
 						betweenEvents = endsEvent(value);
 					}

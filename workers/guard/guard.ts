@@ -52,7 +52,7 @@ export async function admit(
 			leaseId,
 			headers,
 			release: () => guard.release(leaseId),
-			renew: () => guard.renew(leaseId, LEASE_MS),
+			renew: () => guard.renew(leaseId, LEASE_MS, tokenHash),
 		},
 	};
 }
@@ -94,13 +94,15 @@ export interface LoginBucket {
 
 /**
  * The buckets a login attempt must fit in. IPv6 clients are keyed by their /64, which one
- * subscriber usually holds whole: per address, they would have billions of IP buckets.
+ * subscriber usually holds whole: per address, they would have billions of IP buckets. The
+ * pair bucket too: it is the only one successes do not refund, so keyed per address it
+ * would let one /64 log in without limit by rotating addresses.
  */
 export function loginBuckets(ip: string, username: string, overrides: RateLimitOverrides = {}): LoginBucket[] {
 	const user = username.toLowerCase();
 	const client = clientNetwork(ip);
 	return [
-		{ name: `login:${ip}:${user}`, group: "auth-login", limit: limitFor("auth-login", overrides), failuresOnly: false },
+		{ name: `login:${client}:${user}`, group: "auth-login", limit: limitFor("auth-login", overrides), failuresOnly: false },
 		{ name: `login-ip:${client}`, group: "auth-login-ip", limit: LOGIN_LIMITS.perIp, failuresOnly: true },
 		{ name: `login-user:${user}`, group: "auth-login-user", limit: LOGIN_LIMITS.perUsername, failuresOnly: true },
 	];
