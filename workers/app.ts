@@ -5,7 +5,7 @@ import { ApiError, errorResponse, forbidden } from "./http/errors";
 import { idempotencyKeyOf, requestFingerprint } from "./idempotency/keys";
 import { type IdempotencyUse, once } from "./idempotency/replay";
 import type { BaseContext, Route } from "./routing/route";
-import { buildMatcher } from "./routing/router";
+import { buildMatcher, canonicalPath } from "./routing/router";
 
 /**
  * The request pipeline: match → authenticate and guard (one Durable Object call) → validate
@@ -54,7 +54,8 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 					env,
 					principal.accountId,
 					idempotencyKey,
-					await requestFingerprint(route.method, url.pathname, input.rawBody),
+					// The route's one spelling: a retry to `/click-to-call/` is the same request, a replay.
+					await requestFingerprint(route.method, canonicalPath(url.pathname) ?? url.pathname, input.rawBody),
 					handle,
 				)
 			: await handle();
