@@ -44,13 +44,58 @@ function embedsNonPublicIpv4(host: string): boolean {
 	return false;
 }
 
+/** Loopback, unspecified, unique-local, link-local, multicast, and IPv4-mapped non-public space. */
+function isNonPublicIpv6(hextets: readonly number[]): boolean {
+	const [first = 0] = hextets;
+	if (hextets.slice(0, 7).every((h) => h === 0) && (hextets[7] ?? 0) <= 1) return true;
+	if ((first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00) return true;
+	const mapped = hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff;
+	return mapped && isNonPublicIpv4([(hextets[6] ?? 0) >> 8, (hextets[6] ?? 0) & 0xff]);
+}
+
+/** The hextets of an IPv6 address, or null; the URL parser does the parsing (`::`, embedded IPv4). */
+function ipv6Hextets(address: string): number[] | null {
+	try {
+		const host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+		const [head = "", tail = ""] = host.split("::");
+		const parts = (text: string) => (text ? text.split(":").map((h) => Number.parseInt(h, 16)) : []);
+		const left = parts(head);
+		const right = host.includes("::") ? parts(tail) : [];
+		return [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
+	} catch {
+		return null;
+	}
+}
+
+/**
+ * Other spellings wildcard DNS services resolve: eight hex digits for an IPv4 address
+ * (`7f000001.nip.io`, `app-a9fea9fe.nip.io`) and an IPv6 address with dashes for colons
+ * (`--1.sslip.io` is ::1, `fd00--1.sslip.io` is fd00::1).
+ */
+function embedsNonPublicAddress(host: string): boolean {
+	for (const label of host.split(".")) {
+		for (const part of label.split("-")) {
+			if (/^[0-9a-f]{8}$/i.test(part)) {
+				const value = Number.parseInt(part, 16);
+				if (isNonPublicIpv4([value >>> 24, (value >>> 16) & 0xff])) return true;
+			}
+		}
+		if (label.includes("-") && /^[0-9a-f-]+$/i.test(label)) {
+			const hextets = ipv6Hextets(label.replaceAll("-", ":"));
+			if (hextets && isNonPublicIpv6(hextets)) return true;
+		}
+	}
+	return false;
+}
+
 function productionHostProblem(hostname: string): string | null {
 	if (hostname.startsWith("[") || IPV4.test(hostname)) return "Must name a host, not an IP address.";
 	const host = hostname.replace(/\.+$/, "");
 	if (!host.includes(".")) return "Must be a fully qualified public host name.";
+	if (host.split(".").some((label) => label === "")) return "Not a valid host name (an empty label).";
 	const within = (name: string) => host === name || host.endsWith(`.${name}`);
 	if (PRIVATE_SUFFIXES.some(within)) return "Must be a public host name, not a local or private network name.";
-	if (LOOPBACK_NAMES.some(within) || embedsNonPublicIpv4(host)) {
+	if (LOOPBACK_NAMES.some(within) || embedsNonPublicIpv4(host) || embedsNonPublicAddress(host)) {
 		return "Must be a public host name, not one that points to a private or loopback address.";
 	}
 	return null;
