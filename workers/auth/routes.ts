@@ -83,9 +83,27 @@ const login = publicRoute({
 	tags,
 	body: LoginBody,
 	responses: {
-		200: { description: "Session token", schema: TokenResponse, headers: ["X-RateLimit-Limit", "X-RateLimit-Remaining"] },
-		401: { description: "Wrong credentials" },
-		429: { description: "Too many login attempts", headers: ["Retry-After"] },
+		// Every attempt that reached the login buckets is told about the one closest to refusing.
+		200: {
+			description: "Session token",
+			schema: TokenResponse,
+			headers: ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"],
+		},
+		401: {
+			description: "Wrong credentials",
+			headers: ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"],
+		},
+		429: {
+			description: "Too many login attempts",
+			headers: [
+				"Retry-After",
+				"X-RateLimit-Limit",
+				"X-RateLimit-Remaining",
+				"X-RateLimit-Reset",
+				"RateLimit-Policy",
+				"RateLimit",
+			],
+		},
 	},
 	async handler({ env, request, body }) {
 		const ip = request.headers.get("CF-Connecting-IP") ?? "unknown";

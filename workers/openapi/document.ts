@@ -13,24 +13,49 @@ export const ErrorBody = z
 	})
 	.meta({ id: "Error" });
 
-const HEADER_DOCS: Record<string, { description: string; schema: Json }> = {
+interface HeaderDoc {
+	description: string;
+	schema: Json;
+	/** Sent on every response that lists the header (a response that only sometimes sends it lists it as optional). */
+	required?: true;
+}
+
+/**
+ * The response headers, as components.headers. A response that lists one of the `required`
+ * ones refers to it by `$ref` and so promises it; one that sends it only sometimes (a 409's
+ * Retry-After) has an inline copy without `required`.
+ */
+const HEADER_DOCS: Record<string, HeaderDoc> = {
 	"X-RateLimit-Limit": {
 		description: "Requests allowed in the 60 s window for this token and group",
 		schema: { type: "integer" },
+		required: true,
 	},
-	"X-RateLimit-Remaining": { description: "Requests still allowed now", schema: { type: "integer" } },
-	"X-RateLimit-Reset": { description: "UTC epoch seconds at which Remaining is back to Limit", schema: { type: "integer" } },
-	"RateLimit-Policy": { description: 'IETF quota policy, e.g. `"pbx";q=60;w=60`', schema: { type: "string" } },
-	RateLimit: { description: 'IETF remaining quota, e.g. `"pbx";r=42;t=18`', schema: { type: "string" } },
-	"Retry-After": { description: "Whole seconds until a retry is admitted", schema: { type: "integer" } },
-	ETag: { description: "Version of the resource (or list) for If-Match / If-None-Match", schema: { type: "string" } },
-	"Cache-Control": { description: "How long the client may cache the list", schema: { type: "string" } },
-	Location: { description: "URL of the created resource", schema: { type: "string" } },
+	"X-RateLimit-Remaining": { description: "Requests still allowed now", schema: { type: "integer" }, required: true },
+	"X-RateLimit-Reset": {
+		description: "UTC epoch seconds at which Remaining is back to Limit",
+		schema: { type: "integer" },
+		required: true,
+	},
+	"RateLimit-Policy": {
+		description: 'IETF quota policy, e.g. `"pbx";q=60;w=60`',
+		schema: { type: "string" },
+		required: true,
+	},
+	RateLimit: { description: 'IETF remaining quota, e.g. `"pbx";r=42;t=18`', schema: { type: "string" }, required: true },
+	"Retry-After": { description: "Whole seconds until a retry is admitted", schema: { type: "integer" }, required: true },
+	ETag: {
+		description: "Version of the resource (or list) for If-Match / If-None-Match",
+		schema: { type: "string" },
+		required: true,
+	},
+	"Cache-Control": { description: "How long the client may cache the list", schema: { type: "string" }, required: true },
+	Location: { description: "URL of the created resource", schema: { type: "string" }, required: true },
 	"Idempotent-Replayed": {
 		description: "`true` on the cached response of an earlier request with the same key",
 		schema: { type: "string" },
 	},
-	Allow: { description: "The methods this path answers", schema: { type: "string" } },
+	Allow: { description: "The methods this path answers", schema: { type: "string" }, required: true },
 };
 
 const REQUEST_HEADER_DOCS: Record<string, string> = {
@@ -46,12 +71,21 @@ const RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 /** Request headers that prove a signed inbound callback, whose body the handler reads itself. */
 const SIGNATURE_HEADER = "X-Callgate-Signature";
 
+interface ErrorResponse {
+	name: string;
+	description: string;
+	/** Always sent with this status. */
+	headers?: string[];
+	/** Sent with some answers of this status only. */
+	optionalHeaders?: string[];
+}
+
 /**
  * The error answers every operation shares, as components.responses. `NotFound` and
  * `MethodNotAllowed` also answer requests no operation matches: an unknown path is a 404, a
  * known path with another method a 405 with `Allow`.
  */
-const ERROR_RESPONSES: Record<number, { name: string; description: string; headers?: string[] }> = {
+const ERROR_RESPONSES: Record<number, ErrorResponse> = {
 	400: { name: "BadRequest", description: "Malformed JSON, a bad cursor or a bad Idempotency-Key" },
 	401: { name: "Unauthorized", description: "Missing, invalid, expired or revoked token (or callback signature)" },
 	403: { name: "Forbidden", description: "Not a platform admin" },
@@ -59,8 +93,9 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string; heade
 	405: { name: "MethodNotAllowed", description: "The path exists, the method does not", headers: ["Allow"] },
 	409: {
 		name: "Conflict",
-		description: "The resource's state forbids it, or the first request with this Idempotency-Key is still in flight",
-		headers: ["Retry-After"],
+		description:
+			"The resource's state forbids it, or the first request with this Idempotency-Key is still in flight (then with Retry-After)",
+		optionalHeaders: ["Retry-After"],
 	},
 	412: { name: "PreconditionFailed", description: "If-Match names a version that is no longer current: GET it again" },
 	413: { name: "PayloadTooLarge", description: "Body over the size limit" },
@@ -76,10 +111,32 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string; heade
 	500: { name: "InternalError", description: "Internal error" },
 };
 
+/**
+ * Errors a token-bearing request meets only after its token was admitted, so always with the
+ * rate-limit headers: app.ts adds the admission's headers to whatever answer follows it. A 401
+ * is decided before any bucket is counted, and a 500 may come from the admission itself. (A 429
+ * is the admission's refusal: `TooManyRequests` has the headers already.)
+ */
+const ADMITTED_ERRORS = new Set([400, 403, 404, 409, 412, 413, 422]);
+
+/** The components.responses name of a shared error as a token-bearing operation answers it. */
+const withRateLimit = (name: string) => `${name}WithRateLimit`;
+
 const ref = (section: string, name: string) => ({ $ref: `#/components/${section}/${name}` });
 
-const headerRefs = (names: readonly string[]) =>
-	Object.fromEntries(names.map((name) => [name, HEADER_DOCS[name] ? ref("headers", name) : { schema: { type: "string" } }]));
+/** A response's headers: the `required` ones by `$ref` where the component promises them, the rest inline. */
+function headerObjects(required: readonly string[], optional: readonly string[]): Json {
+	const inline = (name: string, isRequired: boolean) => {
+		const { required: _, ...doc } = HEADER_DOCS[name] ?? { schema: { type: "string" } };
+		return isRequired ? { ...doc, required: true } : doc;
+	};
+	return Object.fromEntries([
+		...required.map((name) => [name, HEADER_DOCS[name]?.required ? ref("headers", name) : inline(name, true)]),
+		...optional
+			.filter((name) => !required.includes(name))
+			.map((name) => [name, HEADER_DOCS[name] && !HEADER_DOCS[name].required ? ref("headers", name) : inline(name, false)]),
+	]);
+}
 
 /** The statuses any request to this route can meet before or besides its handler's own answers. */
 function commonStatuses(route: Route): Set<number> {
@@ -101,6 +158,8 @@ function commonStatuses(route: Route): Set<number> {
 class DocumentBuilder {
 	readonly input: SchemaPass;
 	readonly output: SchemaPass;
+	/** The components.responses the operations refer to. */
+	private readonly sharedResponses = new Set<string>(["NotFound", "MethodNotAllowed"]);
 
 	constructor(private readonly routes: readonly Route[]) {
 		const names = componentNames();
@@ -150,24 +209,41 @@ class DocumentBuilder {
 		};
 	}
 
+	/**
+	 * The shared errors the operations use (and the two that answer requests no operation
+	 * matches), each also as `<Name>WithRateLimit`, the same error with the rate-limit headers
+	 * a token-bearing request always gets once admitted.
+	 */
 	private errorResponses(): Json {
 		return Object.fromEntries(
-			Object.values(ERROR_RESPONSES).map(({ name, description, headers }) => [
-				name,
-				this.response({ description, headers, schema: ErrorBody }, []),
-			]),
+			Object.values(ERROR_RESPONSES).flatMap(({ name, description, headers = [], optionalHeaders = [] }) => {
+				const plain = [name, this.response({ description, headers, schema: ErrorBody }, [], optionalHeaders)] as const;
+				const limited = [
+					withRateLimit(name),
+					this.response({ description, headers, schema: ErrorBody }, RATE_HEADERS, optionalHeaders),
+				] as const;
+				return [plain, limited].filter(([shared]) => this.sharedResponses.has(shared));
+			}),
 		);
 	}
 
-	private response(doc: ResponseDoc, extraHeaders: readonly string[]): Json {
+	private response(doc: ResponseDoc, extraHeaders: readonly string[], optionalHeaders: readonly string[] = []): Json {
 		const names = [...new Set([...(doc.headers ?? []), ...extraHeaders])];
+		const optional = optionalHeaders.filter((name) => !names.includes(name));
 		const mediaType = doc.mediaType ?? "application/json";
 		const schema = doc.schema ? this.output.jsonFor(doc.schema) : doc.mediaType ? { type: "string" } : undefined;
 		return {
 			description: doc.description,
-			...(names.length ? { headers: headerRefs(names) } : {}),
+			...(names.length || optional.length ? { headers: headerObjects(names, optional) } : {}),
 			...(schema ? { content: { [mediaType]: { schema } } } : {}),
 		};
+	}
+
+	/** A shared error, by `$ref`; with the rate-limit headers when a token-bearing request always has them. */
+	private sharedError(shared: ErrorResponse, status: number, guarded: boolean): Json {
+		const name = guarded && ADMITTED_ERRORS.has(status) ? withRateLimit(shared.name) : shared.name;
+		this.sharedResponses.add(name);
+		return ref("responses", name);
 	}
 
 	private operation(route: Route): Json {
@@ -178,12 +254,13 @@ class DocumentBuilder {
 		for (const status of [...statuses].sort((a, b) => a - b)) {
 			const own = route.responses[status];
 			const shared = ERROR_RESPONSES[status];
-			if (!own && shared) responses[status] = ref("responses", shared.name);
+			if (!own && shared) responses[status] = this.sharedError(shared, status, guarded);
 			else if (status >= 400) {
-				// A route's own wording for an error; the shape is still `Error`.
+				// A route's own wording for an error; the shape is still `Error`, the shared headers still come.
 				responses[status] = this.response(
-					{ schema: ErrorBody, headers: shared?.headers, ...own, description: own?.description ?? "" },
-					[],
+					{ schema: ErrorBody, ...own, description: own?.description ?? "" },
+					[...(shared?.headers ?? []), ...(guarded && ADMITTED_ERRORS.has(status) ? RATE_HEADERS : [])],
+					shared?.optionalHeaders,
 				);
 			} else {
 				responses[status] = this.response(own ?? { description: "Not modified" }, [

@@ -216,7 +216,7 @@ const rotate = route({
 	summary: "Replace the endpoint's signing secret; the new one is shown once and signs every later attempt.",
 	tags,
 	headers: ["If-Match"],
-	responses: { 200: { description: "Endpoint with its new secret", schema: EndpointWithSecret } },
+	responses: { 200: { description: "Endpoint with its new secret", schema: EndpointWithSecret, headers: ["ETag"] } },
 	async handler({ env, principal, params, request }) {
 		const current = await findEndpoint(env.DB, principal, params);
 		const secret = newWebhookSecret();
