@@ -131,7 +131,16 @@ describe("GET /openapi.json", () => {
 			method: "GET",
 			path: "/api/pbx/extensions/1001",
 			status,
-			headers: new Headers({ "Content-Type": type }),
+			// What every answer of a guarded route carries; the document requires these.
+			headers: new Headers({
+				"Content-Type": type,
+				ETag: '"v1"',
+				"X-RateLimit-Limit": "60",
+				"X-RateLimit-Remaining": "59",
+				"X-RateLimit-Reset": "1795382468",
+				RateLimit: '"pbx";r=59;t=60',
+				"RateLimit-Policy": '"pbx";q=60;w=60',
+			}),
 			body: JSON.stringify(payload),
 		});
 		expect(validator.check(observed(200, extension))).toEqual([]);
