@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type DialResult, transient } from "../workers/dialer/dial-result";
 import { type Dialer, dialerFor } from "../workers/dialer/dialer";
-import type { AccountEvent } from "../workers/events/event";
+import { type AccountEvent, callCompletedEvent } from "../workers/events/event";
 import { dispatchEvents, eventStatements } from "../workers/events/outbox";
 import { nowIso } from "../workers/lib/time";
 import { afterRefusal, d1RetryAt, dialDeadline, KEEP_SETTLED_MS, lateReason, tooLateToDial } from "./dial-schedule";
@@ -232,21 +232,17 @@ export class CallDispatcher extends DurableObject<Env> {
 
 /** The call's one completion event, shaped as a provider's final callback makes it; its id is fixed, so retries add nothing. */
 function completedEvent(row: DialRow): AccountEvent {
-	return {
-		id: `evt_call_completed_${row.call_id.replaceAll("-", "")}`,
-		type: "call.completed",
-		created_at: nowIso(row.settled_at ?? Date.now()),
-		data: {
-			call_id: row.call_id,
-			campaign_id: null,
-			to: row.to_phone,
-			outcome: "failed",
-			// A click-to-call has one attempt.
-			attempt: 1,
-			duration_seconds: null,
-			failure_reason: row.last_error,
-		},
-	};
+	return callCompletedEvent({
+		callId: row.call_id,
+		campaignId: null,
+		to: row.to_phone,
+		outcome: "failed",
+		// A click-to-call has one attempt.
+		attempt: 1,
+		durationSeconds: null,
+		failureReason: row.last_error,
+		at: nowIso(row.settled_at ?? Date.now()),
+	});
 }
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { transient } from "../workers/dialer/dial-result";
 import { type Dialer, type DialResult, dialerFor } from "../workers/dialer/dialer";
-import { type AccountEvent, newEvent } from "../workers/events/event";
+import { type AccountEvent, callCompletedEvent, newEvent } from "../workers/events/event";
 import { dispatchEvents, eventStatements } from "../workers/events/outbox";
 import { type CampaignRow, type CampaignStatus, configFromRow, type PacerConfig } from "./campaign/config";
 import { type CallOutcome, shouldRetry, startBudget } from "./campaign/pacing";
@@ -866,20 +866,18 @@ export class CampaignPacer extends DurableObject<Env> {
 			callId,
 		);
 		if (!call) return;
-		this.outbox({
-			id: `evt_call_completed_${callId.replaceAll("-", "")}`,
-			type: "call.completed",
-			created_at: new Date(now).toISOString(),
-			data: {
-				call_id: callId,
-				campaign_id: this.requireState().config.campaignId,
+		this.outbox(
+			callCompletedEvent({
+				callId,
+				campaignId: this.requireState().config.campaignId,
 				to: call.phone,
 				outcome,
 				attempt: call.attempt,
-				duration_seconds: null,
-				failure_reason: reason,
-			},
-		});
+				durationSeconds: null,
+				failureReason: reason,
+				at: new Date(now).toISOString(),
+			}),
+		);
 	}
 
 	/** Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider may have placed. */

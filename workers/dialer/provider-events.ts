@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { CallOutcome } from "../../durable-objects/campaign/pacing";
-import type { AccountEvent } from "../events/event";
+import { type AccountEvent, callCompletedEvent } from "../events/event";
 import { dispatchEvents, eventStatements } from "../events/outbox";
 
 export const ProviderEvent = z.strictObject({
@@ -60,19 +60,15 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 	// The call's one completion event: its id is fixed, and it is written only by the update that ends the call.
 	const completed: AccountEvent[] = final
 		? [
-				{
-					id: `evt_call_completed_${call.id.replaceAll("-", "")}`,
-					type: "call.completed",
-					created_at: at,
-					data: {
-						call_id: call.id,
-						campaign_id: call.campaign_id,
-						to: call.to_phone,
-						outcome: event.status,
-						attempt: call.attempt,
-						duration_seconds: event.duration_seconds ?? null,
-					},
-				},
+				callCompletedEvent({
+					callId: call.id,
+					campaignId: call.campaign_id,
+					to: call.to_phone,
+					outcome: event.status,
+					attempt: call.attempt,
+					durationSeconds: event.duration_seconds ?? null,
+					at,
+				}),
 			]
 		: [];
 	let moved: D1Result | undefined;
