@@ -1,6 +1,5 @@
 import type { z } from "zod";
 import { handOver } from "../../durable-objects/call-dispatcher";
-import type { Principal } from "../auth/principal";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -9,7 +8,7 @@ import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { requireCallerId } from "./caller-ids";
-import { findExtension } from "./extensions";
+import { findCallingExtension } from "./extensions";
 import { Call, CallListQuery, ClickToCallBody } from "./schemas";
 
 const tags = ["pbx"];
@@ -27,20 +26,6 @@ export async function findCall(db: D1Database, accountId: string, id: string) {
 	return row;
 }
 
-/**
- * The extension's caller id, checked again at dial time: the account may have removed that
- * number since the extension was saved (or while it was being saved).
- */
-async function extensionCallerId(db: D1Database, principal: Principal, callerId: string | null): Promise<string | null> {
-	if (callerId === null) return null;
-	return requireCallerId(db, principal, callerId).catch(() => {
-		throw invalidField(
-			"from_extension",
-			"The extension's caller id is no longer one of this account's caller ids: update the extension or send caller_id.",
-		);
-	});
-}
-
 const clickToCall = route({
 	method: "POST",
 	path: "/api/pbx/calls/click-to-call",
@@ -53,13 +38,18 @@ const clickToCall = route({
 	async handler(c) {
 		const { env, principal, body } = c;
 		const toPhone = requirePhone(body.to_phone, principal.defaultRegion, "to_phone");
-		const extension = await findExtension(env.DB, principal.accountId, body.from_extension).catch(() => {
+		const extension = await findCallingExtension(env.DB, principal.accountId, body.from_extension).catch(() => {
 			throw invalidField("from_extension", "No such extension in this account.");
 		});
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
-		const callerId = body.caller_id
-			? await requireCallerId(env.DB, principal, body.caller_id)
-			: await extensionCallerId(env.DB, principal, extension.caller_id);
+		// The extension's own caller id is checked again at dial time: the account may have removed that number since.
+		if (!body.caller_id && !extension.caller_id_held) {
+			throw invalidField(
+				"from_extension",
+				"The extension's caller id is no longer one of this account's caller ids: update the extension or send caller_id.",
+			);
+		}
+		const callerId = body.caller_id ? await requireCallerId(env.DB, principal, body.caller_id) : extension.caller_id;
 		const now = nowIso();
 		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(

@@ -38,12 +38,31 @@ const present = (row: ExtensionRow): z.infer<typeof Extension> => ({
 	updated_at: row.updated_at,
 });
 
-export async function findExtension(db: D1Database, accountId: string, extension: string): Promise<ExtensionRow> {
+export function findExtension(db: D1Database, accountId: string, extension: string): Promise<ExtensionRow> {
+	return extensionBy(db, accountId, extension, "SELECT * FROM extensions e");
+}
+
+/**
+ * The extension a call is placed from, with whether its caller id is still one of the
+ * account's (the number may have been removed since the extension was saved), in one query.
+ */
+export function findCallingExtension(
+	db: D1Database,
+	accountId: string,
+	extension: string,
+): Promise<ExtensionRow & { caller_id_held: number }> {
+	return extensionBy(
+		db,
+		accountId,
+		extension,
+		`SELECT e.*, (e.caller_id IS NULL OR EXISTS (SELECT 1 FROM caller_ids c WHERE c.account_id = e.account_id AND c.number = e.caller_id)) AS caller_id_held
+		   FROM extensions e`,
+	);
+}
+
+async function extensionBy<Row>(db: D1Database, accountId: string, extension: string, select: string): Promise<Row> {
 	const row = ExtensionNumber.safeParse(extension).success
-		? await db
-				.prepare("SELECT * FROM extensions WHERE account_id = ? AND extension = ?")
-				.bind(accountId, extension)
-				.first<ExtensionRow>()
+		? await db.prepare(`${select} WHERE e.account_id = ? AND e.extension = ?`).bind(accountId, extension).first<Row>()
 		: null;
 	if (!row) throw notFound("Extension");
 	return row;
