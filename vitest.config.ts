@@ -11,6 +11,16 @@ export default defineConfig({
 					// Password hashing is exercised at full strength in its own test; elsewhere it only slows the suite.
 					PASSWORD_HASH_ITERATIONS: "1000",
 					BOOTSTRAP_ADMIN_PASSWORD: "admin-password",
+					// Carrier credentials for the carrier tests, which point the adapters at in-test stand-ins
+					// (test/support/carriers/). The Telnyx key pair is a test fixture: its private half signs there.
+					PUBLIC_BASE_URL: "https://callgate.test",
+					TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000001",
+					TWILIO_AUTH_TOKEN: "test-twilio-auth-token",
+					TWILIO_API_BASE: "https://twilio.standin",
+					TELNYX_API_KEY: "KEYtest-telnyx-api-key",
+					TELNYX_CONNECTION_ID: "1494404757140276705",
+					TELNYX_PUBLIC_KEY: "kjE/9Ed8tLSkGLHJ5NZMIhudyNw4sjf7WxcZnuJMACw=",
+					TELNYX_API_BASE: "https://telnyx.standin",
 				},
 				// Tests drive the webhook consumer themselves (createMessageBatch), with a stubbed fetch and a clock.
 				queueConsumers: {},

@@ -1,5 +1,5 @@
 /** Call outcomes a dialer reports, and what each means for the contact. */
-export const FINAL_OUTCOMES = ["completed", "no_answer", "busy", "failed", "timeout", "cancelled"] as const;
+export const FINAL_OUTCOMES = ["completed", "no_answer", "busy", "failed", "timeout", "cancelled", "voicemail"] as const;
 export type CallOutcome = (typeof FINAL_OUTCOMES)[number];
 
 export interface RetryPolicy {

@@ -4,7 +4,8 @@
  * a permanent one (any other 4xx) fails the attempt with the provider's reason.
  */
 export type DialResult =
-	| { kind: "accepted" }
+	/** `providerCallId`: the carrier's id for the call (Twilio's CallSid, Telnyx's call_control_id), kept on the call. */
+	| { kind: "accepted"; providerCallId?: string }
 	/** `uncertain`: no answer came (a timeout, a dropped connection), so the provider may have placed the call. */
 	| { kind: "transient"; reason: string; retryAfterMs?: number; uncertain?: boolean }
 	| { kind: "permanent"; reason: string };

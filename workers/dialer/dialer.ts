@@ -8,8 +8,22 @@ export interface OutboundCall {
 	callId: string;
 	accountId: string;
 	campaignId: string | null;
+	/** The customer's number, E.164. */
 	to: string;
+	/** The number the call presents, E.164: the carriers require one (callgate resolves it before the dial). */
 	callerId: string | null;
+	/** Campaign calls: the agent the account's `agent_answer_url` is asked to connect when the customer answers. */
+	agentId: string | null;
+	/** Click-to-call: where the agent is rung first (a `sip:` URI or an E.164 number); the customer is bridged when the agent answers. */
+	agentLeg: string | null;
+	/** Campaign calls: answering-machine detection asked for; a machine ends the call `voicemail`. */
+	machineDetection: boolean;
+	/**
+	 * Set when callgate asks again for a call whose earlier request got no answer (a timeout, a
+	 * dropped connection, a restart): the carrier may already have it. A carrier without
+	 * idempotency keys must look before placing it again. Epoch ms of the first ask.
+	 */
+	firstAskedAt: number | null;
 }
 
 /**
@@ -68,6 +82,12 @@ const httpDialer = (env: Env): Dialer => ({
 	},
 });
 
+/** The provider named by DIALER_PROVIDER; the start-up check refuses any other name before a dial is tried. */
 export function dialerFor(env: Env): Dialer {
-	return env.DIALER_PROVIDER === "http" ? httpDialer(env) : simulatedDialer(env);
+	switch (env.DIALER_PROVIDER) {
+		case "http":
+			return httpDialer(env);
+		default:
+			return simulatedDialer(env);
+	}
 }

@@ -1,18 +1,22 @@
 import { z } from "zod";
-import type { CallOutcome } from "../../durable-objects/campaign/pacing";
+import { type CallOutcome, FINAL_OUTCOMES } from "../../durable-objects/campaign/pacing";
 import { type AccountEvent, callCompletedEvent } from "../events/event";
 import { dispatchEvents, eventStatements } from "../events/outbox";
 
 export const ProviderEvent = z.strictObject({
 	event_id: z.string().min(1).max(200),
 	call_id: z.uuid(),
-	status: z.enum(["ringing", "in_progress", "completed", "no_answer", "busy", "failed"]),
+	status: z.enum(["ringing", "in_progress", "completed", "no_answer", "busy", "failed", "voicemail", "cancelled"]),
 	occurred_at: z.iso.datetime(),
 	duration_seconds: z.int().min(0).max(86_400).optional(),
+	/** Why a call failed, in the provider's words (a carrier's error code and message); kept on the call. */
+	failure_reason: z.string().min(1).max(200).optional(),
+	/** The provider's own id for the call (Twilio's CallSid, Telnyx's call_control_id). */
+	provider_call_id: z.string().min(1).max(200).optional(),
 });
 export type ProviderEvent = z.infer<typeof ProviderEvent>;
 
-const FINAL = new Set(["completed", "no_answer", "busy", "failed", "timeout", "cancelled"]);
+const FINAL = new Set<string>(FINAL_OUTCOMES);
 /** Calls only move forward: an event older than the call's state changes nothing. */
 const RANK: Record<string, number> = { queued: 0, dialing: 1, ringing: 2, in_progress: 3 };
 const FINAL_RANK = 4;
@@ -67,6 +71,7 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 					outcome: event.status,
 					attempt: call.attempt,
 					durationSeconds: event.duration_seconds ?? null,
+					...(event.failure_reason === undefined ? {} : { failureReason: event.failure_reason }),
 					at,
 				}),
 			]
@@ -85,9 +90,20 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 				        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
 				        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
 				        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
-				        duration_seconds = coalesce(?4, duration_seconds)
+				        duration_seconds = coalesce(?4, duration_seconds),
+				        failure_reason = CASE WHEN ?3 THEN coalesce(?7, failure_reason) ELSE failure_reason END,
+				        provider_call_id = coalesce(provider_call_id, ?8)
 				  WHERE id = ?5 AND ${RANK_SQL} < ?6`,
-			).bind(event.status, at, final ? 1 : 0, event.duration_seconds ?? null, call.id, rank(event.status)),
+			).bind(
+				event.status,
+				at,
+				final ? 1 : 0,
+				event.duration_seconds ?? null,
+				call.id,
+				rank(event.status),
+				event.failure_reason ?? null,
+				event.provider_call_id ?? null,
+			),
 			// Only this update ends the call with this outcome at this instant: not a call closed
 			// otherwise (a timeout), nor one another final event got to first.
 			...eventStatements(env.DB, call.account_id, completed, {

@@ -42,6 +42,16 @@ export const SmsCallback = z.strictObject({
 	occurred_at: z.iso.datetime(),
 });
 
+/** A delivery report as every provider's callback route hands it over: carriers also report `sent`, and why a message failed. */
+export interface SmsReport {
+	event_id: string;
+	message_id: string;
+	status: "sent" | "delivered" | "failed";
+	occurred_at: string;
+	/** The carrier's error code and message, one line. */
+	failure_reason?: string;
+}
+
 const COLUMNS = 'id, to_phone AS "to", sender AS "from", text, segments, status, created_at, sent_at, delivered_at';
 type SmsRow = z.infer<typeof Sms>;
 
