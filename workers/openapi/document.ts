@@ -167,6 +167,7 @@ class DocumentBuilder {
 		this.output = new SchemaPass("output", names);
 		for (const route of routes) {
 			if (route.body) this.input.use(route.body);
+			if (route.formBody) this.input.use(route.formBody);
 			for (const schema of Object.values(queryShape(route))) this.input.use(schema);
 			for (const doc of Object.values(route.responses)) if (doc.schema) this.output.use(doc.schema);
 		}
@@ -277,6 +278,14 @@ class DocumentBuilder {
 			parameters: this.parameters(route),
 			...(route.body
 				? { requestBody: { required: true, content: { "application/json": { schema: this.input.jsonFor(route.body) } } } }
+				: {}),
+			...(route.formBody
+				? {
+						requestBody: {
+							required: true,
+							content: { "application/x-www-form-urlencoded": { schema: this.input.jsonFor(route.formBody) } },
+						},
+					}
 				: {}),
 			responses,
 		};

@@ -41,6 +41,12 @@ interface RouteDoc<B extends z.ZodType | undefined, Q extends z.ZodType | undefi
 	summary: string;
 	tags: string[];
 	body?: B;
+	/**
+	 * A form-encoded body (`application/x-www-form-urlencoded`) the handler reads and checks
+	 * itself (a carrier's signed callback, whose signature covers the raw parameters): documented
+	 * as the request body, never parsed by the pipeline.
+	 */
+	formBody?: z.ZodType;
 	query?: Q;
 	maxBodyBytes?: number;
 	responses: Record<number, ResponseDoc>;
