@@ -12,6 +12,8 @@ export interface DialRequest {
 	accountId: string;
 	to: string;
 	callerId: string | null;
+	/** Where the agent is rung first (the extension's SIP URI or forward number); null rings the customer directly. */
+	agentLeg: string | null;
 	/** How long ago the call was created, in the sender's clock. */
 	ageMs: number;
 }
@@ -22,6 +24,8 @@ export interface QueuedCall {
 	account_id: string;
 	to_phone: string;
 	caller_id: string | null;
+	/** The calling extension's `sip_uri`, else its `forward_to`. */
+	agent_leg: string | null;
 	created_at: string;
 }
 
@@ -35,6 +39,9 @@ type DialRow = {
 	account_id: string;
 	to_phone: string;
 	caller_id: string | null;
+	agent_leg: string | null;
+	/** When the provider was first asked for this call: a later ask may find it already placed. */
+	asked_at: number | null;
 	state: DialState;
 	failures: number;
 	deadline_at: number;
@@ -58,6 +65,7 @@ export function handOver(env: Env, call: QueuedCall, now = Date.now()): Promise<
 		accountId: call.account_id,
 		to: call.to_phone,
 		callerId: call.caller_id,
+		agentLeg: call.agent_leg,
 		ageMs: now - Date.parse(call.created_at),
 	});
 }
@@ -89,18 +97,28 @@ export class CallDispatcher extends DurableObject<Env> {
 			);
 			CREATE INDEX IF NOT EXISTS dials_due ON dials (next_at);
 		`);
+		// Objects created before carriers: their dials ring the customer directly, asked at most by an earlier run.
+		const columns = new Set(
+			ctx.storage.sql
+				.exec<{ name: string }>("PRAGMA table_info(dials)")
+				.toArray()
+				.map((column) => column.name),
+		);
+		if (!columns.has("agent_leg")) ctx.storage.sql.exec("ALTER TABLE dials ADD COLUMN agent_leg TEXT");
+		if (!columns.has("asked_at")) ctx.storage.sql.exec("ALTER TABLE dials ADD COLUMN asked_at INTEGER");
 	}
 
 	/** Stores the dial and wakes the alarm at once. Idempotent by call id: answers whether it was new. */
 	async enqueue(call: DialRequest): Promise<boolean> {
 		const now = this.clock();
 		const { rowsWritten } = this.ctx.storage.sql.exec(
-			`INSERT OR IGNORE INTO dials (call_id, account_id, to_phone, caller_id, deadline_at, next_at)
-			 VALUES (?, ?, ?, ?, ?, ?)`,
+			`INSERT OR IGNORE INTO dials (call_id, account_id, to_phone, caller_id, agent_leg, deadline_at, next_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			call.callId,
 			call.accountId,
 			call.to,
 			call.callerId,
+			call.agentLeg,
 			dialDeadline(now, call.ageMs),
 			now,
 		);
@@ -127,6 +145,9 @@ export class CallDispatcher extends DurableObject<Env> {
 	private async dial(row: DialRow): Promise<DialRow> {
 		if (tooLateToDial(this.clock(), row.deadline_at)) return this.settle(row, "failed", lateReason(row.failures, row.last_error));
 		let result: DialResult;
+		// Stored before the request goes out: after a crash mid-dial, the next ask knows an earlier one may have landed.
+		const askedAt = this.clock();
+		this.ctx.storage.sql.exec("UPDATE dials SET asked_at = coalesce(asked_at, ?) WHERE call_id = ?", askedAt, row.call_id);
 		try {
 			result = await this.dialer.place({
 				callId: row.call_id,
@@ -134,6 +155,10 @@ export class CallDispatcher extends DurableObject<Env> {
 				campaignId: null,
 				to: row.to_phone,
 				callerId: row.caller_id,
+				agentId: null,
+				agentLeg: row.agent_leg,
+				machineDetection: false,
+				firstAskedAt: row.asked_at,
 			});
 		} catch (error) {
 			result = transient(error);

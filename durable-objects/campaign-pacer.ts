@@ -756,7 +756,12 @@ export class CampaignPacer extends DurableObject<Env> {
 							accountId: config.accountId,
 							campaignId: config.campaignId,
 							to: call.phone,
-							callerId: null,
+							callerId: config.callerId,
+							agentId: config.agentId,
+							agentLeg: null,
+							machineDetection: config.machineDetection,
+							// The call was recorded before its first ask, so this bounds that ask from below.
+							firstAskedAt: call.maybe_placed === 1 ? call.started_at : null,
 						})
 						.catch(transient),
 				})),

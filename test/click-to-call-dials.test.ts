@@ -103,7 +103,17 @@ describe("click-to-call dials", () => {
 
 		expect(await t.alarm()).toBe(true);
 		expect(t.dials.map((dial) => dial.call)).toEqual([
-			{ callId: created.body.id, accountId: t.account.id, campaignId: null, to: "+84987654321", callerId: null },
+			{
+				callId: created.body.id,
+				accountId: t.account.id,
+				campaignId: null,
+				to: "+84987654321",
+				callerId: null,
+				agentId: null,
+				agentLeg: null,
+				machineDetection: false,
+				firstAskedAt: null,
+			},
 		]);
 		expect(await t.stored(created.body.id)).toMatchObject({ status: "dialing", outcome: null, failure_reason: null });
 		expect(await t.row(created.body.id)).toMatchObject({ state: "placed", d1_step: "done" });
@@ -115,6 +125,7 @@ describe("click-to-call dials", () => {
 				accountId: t.account.id,
 				to: "+84987654321",
 				callerId: null,
+				agentLeg: null,
 				ageMs: 0,
 			}),
 		).toBe(false);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { dialerFor } from "../workers/dialer/dialer";
 import { verifyProviderSignature } from "../workers/lib/signatures";
+import { outboundCall } from "./support/outbound-call";
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -21,7 +22,7 @@ describe("the http dialer provider", () => {
 			DIALER_SECRET: "s3cret",
 		});
 		const callId = crypto.randomUUID();
-		await dialer.place({ callId, accountId: "a", campaignId: null, to: "+84987654321", callerId: null });
+		await dialer.place(outboundCall({ callId, to: "+84987654321" }));
 		expect(sent).toHaveLength(1);
 		const request = sent[0] as Request;
 		expect(request.url).toBe("https://dialer.example/calls");
@@ -43,7 +44,7 @@ describe("the http dialer provider", () => {
 			DIALER_SECRET: "s3cret",
 		});
 		const place = () =>
-			dialer.place({ callId: crypto.randomUUID(), accountId: "a", campaignId: null, to: "+84987654321", callerId: null });
+			dialer.place(outboundCall({ to: "+84987654321" }));
 		expect(await place()).toEqual({ kind: "transient", reason: "HTTP 503: down for maintenance", retryAfterMs: 7000 });
 		expect(await place()).toEqual({ kind: "permanent", reason: "HTTP 400: Invalid number" });
 		expect(await place()).toEqual({ kind: "transient", reason: "The provider could not be reached.", uncertain: true });

@@ -1,9 +1,11 @@
 import { createApp } from "./app";
 import { reconcileCampaignCalls } from "./autocall/reconcile";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
+import { deploymentProblems, misconfiguredResponse } from "./config/deployment";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { handOverQueuedCalls } from "./pbx/dial-backstop";
 import { routes } from "./routes";
+import { sendQueuedSms } from "./sms/outbox";
 import { consumeDeliveries, type DeliveryMessage } from "./webhooks/delivery";
 import { purgeProviderEvents, requeueStuckDeliveries } from "./webhooks/relay";
 
@@ -19,7 +21,7 @@ const app = createApp(routes);
 /**
  * The minute cron's jobs: wake due campaigns (and re-apply configs a PATCH could not hand
  * over), reconcile calls closed in D1 or in their pacer but not in both, close click-to-calls
- * that outlived their maximum, hand over click-to-calls still queued, re-queue webhook
+ * that outlived their maximum, hand over click-to-calls still queued, send SMS still queued for a carrier, re-queue webhook
  * deliveries whose message was lost, purge expired claims and old provider event ids.
  */
 const cronJobs = (env: Env, now: number) => ({
@@ -27,15 +29,33 @@ const cronJobs = (env: Env, now: number) => ({
 	reconciled: () => reconcileCampaignCalls(env, now),
 	closedCalls: () => closeStaleCalls(env, now),
 	dials: () => handOverQueuedCalls(env, now),
+	sms: () => sendQueuedSms(env, now),
 	requeued: () => requeueStuckDeliveries(env, now),
 	purgedClaims: () => purgeExpiredClaims(env.DB, now),
 	purgedProviderEvents: () => purgeProviderEvents(env, now),
 });
 
+/** Problems are logged once per isolate: the 503 already tells each caller. */
+let reported = false;
+function refuseToServe(env: Env): string[] {
+	const problems = deploymentProblems(env);
+	if (problems.length && !reported) {
+		reported = true;
+		console.error(`callgate is not configured to serve: ${problems.join(" ")}`);
+	}
+	return problems;
+}
+
 export default {
-	fetch: app,
+	/** A deployment missing a setting its providers need answers 503 naming it, and does nothing else. */
+	fetch(request: Request, env: Env, ctx: ExecutionContext) {
+		const problems = refuseToServe(env);
+		return problems.length ? misconfiguredResponse(problems) : app(request, env, ctx);
+	},
 	/** Each job runs on its own: one that fails (its D1 query, say) neither stops nor hides the others. */
 	async scheduled(controller, env, _ctx) {
+		// Nothing dials or sends on a configuration that cannot.
+		if (refuseToServe(env).length) return;
 		const jobs = Object.entries(cronJobs(env, controller.scheduledTime));
 		const outcomes = await Promise.allSettled(jobs.map(([, run]) => run()));
 		const report: Record<string, unknown> = { cron: controller.cron };

@@ -3,6 +3,7 @@ import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/
 import { parseClock } from "../../durable-objects/campaign/schedule";
 import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
+import { dialsThroughCarrier } from "../dialer/dialer";
 import { validate } from "../http/body";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import {
@@ -21,6 +22,7 @@ import { createOnce } from "../idempotency/create-once";
 import { planImport } from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
+import { defaultCallerId, requireCallerId } from "../pbx/caller-ids";
 import { CALL_COLUMNS } from "../pbx/calls";
 import { Call } from "../pbx/schemas";
 import { type AuthedContext, type Route, route } from "../routing/route";
@@ -58,6 +60,9 @@ const settingsOf = (row: StoredCampaign): z.input<typeof CampaignSettings> => ({
 	retry_failed: row.retry_failed === 1,
 	max_retry_attempts: row.max_retry_attempts,
 	retry_delay_seconds: row.retry_delay_seconds,
+	retry_on: configFromRow(row).retry.on.slice(),
+	machine_detection: row.machine_detection === 1,
+	caller_id: row.caller_id,
 });
 
 /** The documented representation: explicit fields, never the row (it holds the pacer's bookkeeping). */
@@ -160,6 +165,29 @@ function insertContacts(
 	);
 }
 
+/**
+ * The number a campaign's calls present: the one asked for (one of the account's), else the
+ * account's default. A carrier also needs the account's agent platform to hand answered calls
+ * to: what it would refuse at dial time is refused now, with a 422 that says what to set.
+ */
+async function campaignCallerId(env: Env, principal: Principal, asked: string | null): Promise<string | null> {
+	const callerId = asked ? await requireCallerId(env.DB, principal, asked) : await defaultCallerId(env.DB, principal.accountId);
+	if (!dialsThroughCarrier(env)) return callerId;
+	if (!callerId) {
+		throw invalidField("caller_id", "No caller id to call from: register one under /api/pbx/caller-ids or send caller_id.");
+	}
+	const account = await env.DB.prepare("SELECT agent_answer_url FROM accounts WHERE id = ?")
+		.bind(principal.accountId)
+		.first<{ agent_answer_url: string | null }>();
+	if (!account?.agent_answer_url) {
+		throw new ApiError(
+			422,
+			"The account has no agent_answer_url to hand answered calls to: set it with PATCH /api/account before starting a campaign.",
+		);
+	}
+	return callerId;
+}
+
 /** Routes under one base: `/api/autocall/campaigns` and its alias `/api/public/v1/batch-calls`. */
 export function autocallCampaignRoutes(base: string): Route[] {
 	const create = route({
@@ -173,6 +201,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		responses: { 201: { description: "Campaign with live counters", schema: AutocallCampaign, headers: ["ETag", "Location"] } },
 		async handler(c) {
 			const { env, principal, body, request } = c;
+			const callerId = await campaignCallerId(env, principal, body.caller_id ?? null);
 			const contacts = await contactsFor(c);
 			const now = Date.now();
 			const scheduledAt = body.schedule_type === "scheduled" && body.scheduled_at ? Date.parse(body.scheduled_at) : null;
@@ -182,8 +211,8 @@ export function autocallCampaignRoutes(base: string): Route[] {
 				env.DB.prepare(
 					`INSERT INTO autocall_campaigns (id, account_id, name, agent_id, contact_source, contact_folder_id, schedule_type, scheduled_at,
 					   timezone, start_time, end_time, working_days, max_concurrent_calls, max_calls_per_day, retry_failed, max_retry_attempts,
-					   retry_delay_seconds, status, created_at, updated_at)
-					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					   retry_delay_seconds, retry_on, machine_detection, caller_id, status, created_at, updated_at)
+					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				).bind(
 					id,
 					principal.accountId,
@@ -202,6 +231,9 @@ export function autocallCampaignRoutes(base: string): Route[] {
 					body.retry_failed ? 1 : 0,
 					body.max_retry_attempts,
 					body.retry_delay_seconds,
+					JSON.stringify(body.retry_on),
+					body.machine_detection ? 1 : 0,
+					callerId,
 					status,
 					created,
 					created,
@@ -284,11 +316,17 @@ export function autocallCampaignRoutes(base: string): Route[] {
 				},
 				["status", "live"],
 			);
-			const { working_days, retry_failed, ...rest } = changes;
+			const { working_days, retry_failed, retry_on, machine_detection, caller_id, ...rest } = changes;
 			const set = {
 				...rest,
 				...(working_days ? { working_days: JSON.stringify(working_days) } : {}),
 				...(retry_failed === undefined ? {} : { retry_failed: retry_failed ? 1 : 0 }),
+				...(retry_on === undefined ? {} : { retry_on: JSON.stringify(retry_on) }),
+				...(machine_detection === undefined ? {} : { machine_detection: machine_detection ? 1 : 0 }),
+				// Sent back as GET showed it, the number is kept as is; another one is checked and resolved.
+				...(caller_id === undefined || caller_id === current.caller_id
+					? {}
+					: { caller_id: await campaignCallerId(env, principal, caller_id) }),
 			};
 			let updated: StoredCampaign | undefined;
 			for (let attempt = 1; !updated; attempt++) {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RETRY_ON, RETRYABLE_OUTCOMES } from "../../durable-objects/campaign/pacing";
 import { isValidTimeZone, parseClock } from "../../durable-objects/campaign/schedule";
 import { readOnlyFields } from "../http/representation";
 
@@ -29,6 +30,27 @@ const pacing = {
 	retry_failed: z.boolean(),
 	max_retry_attempts: z.int().min(0).max(3),
 	retry_delay_seconds: z.int().min(30).max(86_400),
+	retry_on: z
+		.array(z.enum(RETRYABLE_OUTCOMES))
+		.min(1)
+		.max(RETRYABLE_OUTCOMES.length)
+		.refine((outcomes) => new Set(outcomes).size === outcomes.length, { message: "Each outcome once." })
+		.describe(
+			"The outcomes the retry policy retries (when retry_failed): no_answer, busy, voicemail (a machine, with machine_detection).",
+		),
+	machine_detection: z
+		.boolean()
+		.describe(
+			"Answering-machine detection: a machine ends the call `voicemail` instead of reaching the agent (carriers only; the simulated provider plays it for numbers ending in 6).",
+		),
+	caller_id: z
+		.string()
+		.min(3)
+		.max(32)
+		.nullable()
+		.describe(
+			"The number the calls present: one of the account's caller ids. Without one (or null), the account's default caller id at the time of the write.",
+		),
 };
 
 function windowIsOrdered(value: { start_time?: string; end_time?: string }, ctx: z.RefinementCtx) {
@@ -59,6 +81,9 @@ export const CreateCampaignBody = z
 		retry_failed: pacing.retry_failed.default(false),
 		max_retry_attempts: pacing.max_retry_attempts.default(1),
 		retry_delay_seconds: pacing.retry_delay_seconds.default(300),
+		retry_on: pacing.retry_on.default([...DEFAULT_RETRY_ON]),
+		machine_detection: pacing.machine_detection.default(false),
+		caller_id: pacing.caller_id.optional(),
 	})
 	.superRefine((value, ctx) => {
 		windowIsOrdered(value, ctx);
@@ -116,6 +141,9 @@ export const AutocallCampaign = z.object({
 	retry_failed: z.boolean(),
 	max_retry_attempts: z.int(),
 	retry_delay_seconds: z.int(),
+	retry_on: z.array(z.enum(RETRYABLE_OUTCOMES)),
+	machine_detection: z.boolean(),
+	caller_id: z.string().nullable().describe("The number the calls present (E.164); null when the account had none."),
 	status: Status,
 	version: z.int(),
 	created_at: z.iso.datetime(),

@@ -1,3 +1,6 @@
+import { telnyxDialer } from "../carriers/telnyx/voice";
+import { twilioDialer } from "../carriers/twilio/voice";
+import { deploymentProblems } from "../config/deployment";
 import { signProviderPayload } from "../lib/signatures";
 import { parseRetryAfter } from "../webhooks/backoff";
 import { classifyDialResponse, type DialResult, transient } from "./dial-result";
@@ -34,6 +37,11 @@ export interface OutboundCall {
 export interface Dialer {
 	place(call: OutboundCall): Promise<DialResult>;
 }
+
+/** Providers that ring real phones: they need a caller id, an agent leg for click-to-call and an agent platform for campaigns. */
+export const CARRIERS = ["twilio", "telnyx"] as const;
+
+export const dialsThroughCarrier = (env: Env) => (CARRIERS as readonly string[]).includes(env.DIALER_PROVIDER);
 
 /** How long a dial request may take before it counts as a transient failure. */
 export const DIAL_TIMEOUT_MS = 10_000;
@@ -82,11 +90,26 @@ const httpDialer = (env: Env): Dialer => ({
 	},
 });
 
-/** The provider named by DIALER_PROVIDER; the start-up check refuses any other name before a dial is tried. */
+/**
+ * Stands in for the provider of a deployment that may not serve (see deploymentProblems): an
+ * alarm set before the configuration broke must not dial through the wrong provider or with an
+ * empty key, nor lose the call; a transient refusal keeps the contact waiting until it is fixed.
+ */
+const unconfiguredDialer = (problems: readonly string[]): Dialer => ({
+	place: async () => ({ kind: "transient", reason: `The dialer is not configured: ${problems[0]}` }),
+});
+
+/** The provider named by DIALER_PROVIDER. */
 export function dialerFor(env: Env): Dialer {
+	const problems = deploymentProblems(env);
+	if (problems.length) return unconfiguredDialer(problems);
 	switch (env.DIALER_PROVIDER) {
 		case "http":
 			return httpDialer(env);
+		case "twilio":
+			return twilioDialer(env);
+		case "telnyx":
+			return telnyxDialer(env);
 		default:
 			return simulatedDialer(env);
 	}

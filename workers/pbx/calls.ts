@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { handOver } from "../../durable-objects/call-dispatcher";
+import { dialsThroughCarrier } from "../dialer/dialer";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -7,8 +8,8 @@ import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
-import { requireCallerId } from "./caller-ids";
-import { findCallingExtension } from "./extensions";
+import { defaultCallerId, requireCallerId } from "./caller-ids";
+import { agentLegOf, findCallingExtension } from "./extensions";
 import { Call, CallListQuery, ClickToCallBody } from "./schemas";
 
 const tags = ["pbx"];
@@ -49,7 +50,22 @@ const clickToCall = route({
 				"The extension's caller id is no longer one of this account's caller ids: update the extension or send caller_id.",
 			);
 		}
-		const callerId = body.caller_id ? await requireCallerId(env.DB, principal, body.caller_id) : extension.caller_id;
+		const callerId =
+			(body.caller_id ? await requireCallerId(env.DB, principal, body.caller_id) : extension.caller_id) ??
+			(await defaultCallerId(env.DB, principal.accountId));
+		const agentLeg = agentLegOf(extension);
+		if (dialsThroughCarrier(env)) {
+			// A carrier rings real phones: refuse now what it would refuse at dial time.
+			if (!callerId) {
+				throw invalidField("caller_id", "No caller id to call from: register one under /api/pbx/caller-ids or send caller_id.");
+			}
+			if (!agentLeg) {
+				throw invalidField(
+					"from_extension",
+					`Extension ${extension.extension} has no sip_uri or forward_to to ring the agent on: set one of them first.`,
+				);
+			}
+		}
 		const now = nowIso();
 		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(
@@ -61,7 +77,7 @@ const clickToCall = route({
 		// Also when an earlier attempt created it: that one may have died before handing it over.
 		// The dispatcher knows each call once, so it is dialled once whoever hands it over.
 		try {
-			await handOver(env, { ...call, account_id: principal.accountId });
+			await handOver(env, { ...call, account_id: principal.accountId, agent_leg: agentLeg });
 		} catch (error) {
 			// The call is committed, so 201 is the truth, and a 5xx would only invite retries:
 			// the cron backstop hands over what is still queued.

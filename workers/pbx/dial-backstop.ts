@@ -23,7 +23,10 @@ export async function handOverQueuedCalls(
 	now = Date.now(),
 ): Promise<{ queued: number; handedOver: number; failed: number }> {
 	const { results } = await env.DB.prepare(
-		`SELECT id, account_id, to_phone, caller_id, created_at FROM calls
+		`SELECT id, account_id, to_phone, caller_id, created_at,
+		        (SELECT coalesce(e.sip_uri, e.forward_to) FROM extensions e
+		          WHERE e.account_id = calls.account_id AND e.extension = calls.from_extension) AS agent_leg
+		   FROM calls
 		  WHERE kind = 'click_to_call' AND status = 'queued' AND created_at <= ?1 AND created_at >= ?2
 		  ORDER BY created_at DESC LIMIT ?3`,
 	)

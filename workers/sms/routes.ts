@@ -1,16 +1,19 @@
 import { z } from "zod";
 import { isRecordedAlready } from "../dialer/provider-events";
-import type { AccountEvent } from "../events/event";
 import { dispatchEvents, eventStatements } from "../events/outbox";
-import { notFound } from "../http/errors";
+import { invalidField, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { readSignedCallback } from "../http/signed-callback";
 import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
-import { publicRoute, type Route, route } from "../routing/route";
+import { defaultCallerId } from "../pbx/caller-ids";
+import { type AuthedContext, publicRoute, type Route, route } from "../routing/route";
+import { smsEvent } from "./events";
+import { sendQueuedMessage } from "./outbox";
 import { smsSegments } from "./segments";
+import { smsSenderFor } from "./sender";
 
 const tags = ["integrations"];
 
@@ -33,6 +36,12 @@ export const Sms = z.object({
 	created_at: z.iso.datetime(),
 	sent_at: z.iso.datetime().nullable(),
 	delivered_at: z.iso.datetime().nullable(),
+	failure_reason: z
+		.string()
+		.nullable()
+		.describe(
+			"Why the carrier refused or could not deliver it (its error code and message); while queued, the last transient refusal.",
+		),
 });
 
 export const SmsCallback = z.strictObject({
@@ -52,7 +61,8 @@ export interface SmsReport {
 	failure_reason?: string;
 }
 
-const COLUMNS = 'id, to_phone AS "to", sender AS "from", text, segments, status, created_at, sent_at, delivered_at';
+const COLUMNS =
+	'id, to_phone AS "to", sender AS "from", text, segments, status, created_at, sent_at, delivered_at, failure_reason';
 type SmsRow = z.infer<typeof Sms>;
 
 /** Field by field, never the row: what the API shows is what Sms documents. */
@@ -66,6 +76,7 @@ const present = (row: SmsRow): SmsRow => ({
 	created_at: row.created_at,
 	sent_at: row.sent_at,
 	delivered_at: row.delivered_at,
+	failure_reason: row.failure_reason,
 });
 
 async function findSms(db: D1Database, accountId: string, id: string) {
@@ -77,45 +88,49 @@ async function findSms(db: D1Database, accountId: string, id: string) {
 	return present(row);
 }
 
-const smsEvent = (type: string, id: string, at: string, data: Record<string, unknown>): AccountEvent => ({
-	id: `evt_${type.replace(".", "_")}_${id.replaceAll("-", "")}`,
-	type,
-	created_at: at,
-	data: { message_id: id, ...data },
-});
-
 /**
- * Applies a delivery report once: deduplicated by event id; a final status is never
- * overwritten. The event id, the message's update and the event it causes commit in one
- * transaction, so a report that failed (thrown, answered 5xx) is applied by its redelivery.
+ * Applies a delivery report once: deduplicated by (provider, event id); a message only moves
+ * forward (queued → sent → delivered or failed, never back). The event id, the message's
+ * update and the event it causes commit in one transaction, so a report that failed (thrown,
+ * answered 5xx) is applied by its redelivery.
  */
 export async function applySmsCallback(
 	env: Env,
-	callback: z.infer<typeof SmsCallback>,
+	report: SmsReport,
+	provider = "sms",
 ): Promise<"applied" | "duplicate" | "stale" | "unknown-message"> {
 	const message = await env.DB.prepare("SELECT account_id, to_phone FROM sms_messages WHERE id = ?")
-		.bind(callback.message_id)
+		.bind(report.message_id)
 		.first<{ account_id: string; to_phone: string }>();
 	// Nothing to commit the id with, so it is not recorded.
 	if (!message) return "unknown-message";
-	const at = new Date(callback.occurred_at).toISOString();
-	const event = smsEvent(`sms.${callback.status}`, callback.message_id, at, { to: message.to_phone, status: callback.status });
+	const at = new Date(report.occurred_at).toISOString();
+	const event = smsEvent(`sms.${report.status}`, report.message_id, at, {
+		to: message.to_phone,
+		status: report.status,
+		...(report.failure_reason ? { failure_reason: report.failure_reason } : {}),
+	});
+	const from = report.status === "sent" ? "('queued')" : "('queued', 'sent')";
 	let updated: D1Result | undefined;
 	try {
 		[, updated] = await env.DB.batch([
 			// A plain insert: an id seen before fails the whole batch, effect included.
-			env.DB.prepare("INSERT INTO provider_events (event_id, provider, received_at) VALUES (?, 'sms', ?)").bind(
-				callback.event_id,
+			env.DB.prepare("INSERT INTO provider_events (event_id, provider, received_at) VALUES (?, ?, ?)").bind(
+				report.event_id,
+				provider,
 				nowIso(),
 			),
 			env.DB.prepare(
-				`UPDATE sms_messages SET status = ?1, delivered_at = CASE WHEN ?1 = 'delivered' THEN ?2 ELSE delivered_at END, updated_at = ?2
-				  WHERE id = ?3 AND status NOT IN ('delivered', 'failed')`,
-			).bind(callback.status, at, callback.message_id),
-			// The event only when this report made the message final with this status.
+				`UPDATE sms_messages SET status = ?1, sent_at = coalesce(sent_at, ?2),
+				        delivered_at = CASE WHEN ?1 = 'delivered' THEN ?2 ELSE delivered_at END,
+				        failure_reason = CASE WHEN ?1 = 'failed' THEN coalesce(?4, failure_reason) WHEN ?1 = 'delivered' THEN NULL ELSE failure_reason END,
+				        next_attempt_at = NULL, updated_at = ?2
+				  WHERE id = ?3 AND status IN ${from}`,
+			).bind(report.status, at, report.message_id, report.failure_reason ?? null),
+			// The event only when this report moved the message to this status.
 			...eventStatements(env.DB, message.account_id, [event], {
 				sql: "EXISTS (SELECT 1 FROM sms_messages WHERE id = ? AND status = ? AND updated_at = ?)",
-				binds: [callback.message_id, callback.status, at],
+				binds: [report.message_id, report.status, at],
 			}),
 		]);
 	} catch (error) {
@@ -139,6 +154,8 @@ const send = route({
 	async handler(c) {
 		const { env, principal, body } = c;
 		const to = requirePhone(body.to, principal.defaultRegion, "to");
+		const sender = smsSenderFor(env);
+		if (!sender.simulated) return sendThroughCarrier(c, to);
 		const now = nowIso();
 		const sent = (id: string) => smsEvent("sms.sent", id, now, { to, segments: smsSegments(body.text) });
 		const { id, existed } = await createOnce(c, "sms", crypto.randomUUID(), (id) => [
@@ -151,25 +168,46 @@ const send = route({
 			c.ctx.waitUntil(
 				(async () => {
 					await dispatchEvents(env, principal.accountId, [sent(id)]);
-					if (env.SMS_PROVIDER === "simulated") {
-						await applySmsCallback(env, {
-							event_id: `sim_${id}_delivered`,
-							message_id: id,
-							status: "delivered",
-							occurred_at: nowIso(),
-						});
-					}
+					await applySmsCallback(env, {
+						event_id: `sim_${id}_delivered`,
+						message_id: id,
+						status: "delivered",
+						occurred_at: nowIso(),
+					});
 				})().catch((error: unknown) =>
 					console.error("sms follow-up failed", id, error instanceof Error ? error.message : String(error)),
 				),
 			);
 		}
-		return Response.json(await findSms(env.DB, principal.accountId, id), {
-			status: 201,
-			headers: { Location: `/api/integrations/sms/${id}` },
-		});
+		return created(await findSms(env.DB, principal.accountId, id));
 	},
 });
+
+const created = (sms: SmsRow) => Response.json(sms, { status: 201, headers: { Location: `/api/integrations/sms/${sms.id}` } });
+
+/**
+ * Through a carrier: the message is committed `queued` first (so a crash loses nothing: the
+ * minute cron sends what is still queued), then sent once before the answer, which shows what
+ * the carrier said: `sent`, `failed` with its reason, or still `queued` while it is down.
+ */
+async function sendThroughCarrier(c: AuthedContext<z.infer<typeof SendSmsBody>, undefined>, to: string): Promise<Response> {
+	const { env, principal, body } = c;
+	// A carrier needs a sender: the one asked for, else the account's default caller id.
+	const from = body.from ?? (await defaultCallerId(env.DB, principal.accountId));
+	if (!from) throw invalidField("from", "No sender to send from: register a caller id under /api/pbx/caller-ids or send from.");
+	const now = nowIso();
+	const { id } = await createOnce(c, "sms", crypto.randomUUID(), (id) => [
+		env.DB.prepare(
+			`INSERT INTO sms_messages (id, account_id, to_phone, sender, text, segments, status, created_at, updated_at, next_attempt_at)
+			 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+		).bind(id, principal.accountId, to, from, body.text, smsSegments(body.text), now, now, now),
+	]);
+	// Also for a replayed key whose first request died before sending: the claim makes it once.
+	await sendQueuedMessage(env, id).catch((error: unknown) =>
+		console.error("sms send failed; the cron sends it", id, error instanceof Error ? error.message : String(error)),
+	);
+	return created(await findSms(env.DB, principal.accountId, id));
+}
 
 const list = route({
 	method: "GET",

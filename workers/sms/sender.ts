@@ -1,3 +1,6 @@
+import { telnyxSmsSender } from "../carriers/telnyx/sms";
+import { twilioSmsSender } from "../carriers/twilio/sms";
+import { deploymentProblems } from "../config/deployment";
 import type { DialResult } from "../dialer/dial-result";
 
 export interface OutboundSms {
@@ -16,9 +19,7 @@ export interface OutboundSms {
 }
 
 /** What became of a send request: the same three answers as a dial (accepted, transient, permanent). */
-export type SendResult =
-	| { kind: "accepted"; providerMessageId?: string }
-	| Exclude<DialResult, { kind: "accepted" }>;
+export type SendResult = { kind: "accepted"; providerMessageId?: string } | Exclude<DialResult, { kind: "accepted" }>;
 
 /** Sends SMS; delivery reports come back through the carrier's callback route (`applySmsCallback`). Never throws for a refusal. */
 export interface SmsSender {
@@ -34,7 +35,16 @@ const simulatedSender: SmsSender = {
 };
 
 export function smsSenderFor(env: Env): SmsSender {
+	const problems = deploymentProblems(env);
+	// A deployment that may not serve sends nothing; what is queued waits until it is fixed.
+	if (problems.length) {
+		return { simulated: false, send: async () => ({ kind: "transient", reason: `SMS is not configured: ${problems[0]}` }) };
+	}
 	switch (env.SMS_PROVIDER) {
+		case "twilio":
+			return twilioSmsSender(env);
+		case "telnyx":
+			return telnyxSmsSender(env);
 		default:
 			return simulatedSender;
 	}
