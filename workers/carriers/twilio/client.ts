@@ -1,0 +1,153 @@
+import { classifyDialResponse, type DialResult, transient } from "../../dialer/dial-result";
+import { DIAL_TIMEOUT_MS } from "../../dialer/dialer";
+import { parseRetryAfter } from "../../webhooks/backoff";
+import { oneLine } from "./status";
+
+/** The Twilio settings callgate needs; each adapter asks for them when it is used. */
+export interface TwilioConfig {
+	accountSid: string;
+	authToken: string;
+	/** `https://api.twilio.com` in production; tests and local runs point it at a stand-in. */
+	apiBase: string;
+	/** Where Twilio reaches callgate's callbacks (PUBLIC_BASE_URL), without a trailing slash. */
+	publicBase: string;
+}
+
+/**
+ * Twilio's settings, or an error naming what is missing: never a request signed with an empty
+ * token. (The start-up check refuses to serve such a deploy; this guards the adapter itself.)
+ */
+export function twilioConfig(env: Env): TwilioConfig {
+	const missing = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"] as const).filter((name) => !env[name]);
+	if (missing.length) throw new Error(`Twilio is not configured: ${missing.join(", ")} missing.`);
+	return {
+		accountSid: env.TWILIO_ACCOUNT_SID as string,
+		authToken: env.TWILIO_AUTH_TOKEN as string,
+		apiBase: (env.TWILIO_API_BASE || "https://api.twilio.com").replace(/\/+$/, ""),
+		publicBase: (env.PUBLIC_BASE_URL as string).replace(/\/+$/, ""),
+	};
+}
+
+/**
+ * Twilio's connection overrides (docs/usage/webhooks/webhooks-connection-overrides), added to
+ * every callback URL callgate gives Twilio as a fragment: retry up to 3 times on a refused or
+ * timed-out connection, a read timeout, or a 5xx. Callgate answers 5xx when a callback's
+ * effect did not commit, so this redelivery is what applies it. A fragment never reaches
+ * callgate (HTTP does not send it); the signature is checked with and without it.
+ */
+export const CONNECTION_OVERRIDES = "#rc=3&rp=ct,rt,5xx";
+
+/** `PUBLIC_BASE_URL` + path + query, as callgate gives it to Twilio (the overrides are added separately). */
+export function callbackUrl(config: TwilioConfig, path: string, query: Record<string, string>): string {
+	return `${config.publicBase}${path}?${new URLSearchParams(query).toString()}`;
+}
+
+/** The API's own path prefix for the account: `/2010-04-01/Accounts/{sid}`. */
+export const accountPath = (config: TwilioConfig) => `/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}`;
+
+const basicAuth = (config: TwilioConfig) => `Basic ${btoa(`${config.accountSid}:${config.authToken}`)}`;
+
+/** A request to Twilio's REST API: HTTP basic auth (AccountSid:AuthToken), form-encoded POST bodies, JSON back. */
+export async function twilioFetch(
+	config: TwilioConfig,
+	method: "GET" | "POST",
+	path: string,
+	params: URLSearchParams,
+): Promise<Response> {
+	const url = `${config.apiBase}${accountPath(config)}${path}${method === "GET" ? `?${params.toString()}` : ""}`;
+	return fetch(url, {
+		method,
+		headers: {
+			Authorization: basicAuth(config),
+			Accept: "application/json",
+			...(method === "POST" ? { "Content-Type": "application/x-www-form-urlencoded" } : {}),
+		},
+		body: method === "POST" ? params.toString() : undefined,
+		redirect: "manual",
+		signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+	});
+}
+
+/**
+ * Twilio's error body (`{"code": 21211, "message": "...", "more_info": "...", "status": 400}`)
+ * as a reason: `Twilio 21211: The 'To' number ... is not a valid phone number.`
+ */
+export function twilioReason(status: number, body: string): string {
+	try {
+		const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
+		const message = typeof parsed.message === "string" ? parsed.message : "";
+		const code = typeof parsed.code === "number" || typeof parsed.code === "string" ? String(parsed.code) : "";
+		if (code || message) return oneLine(`Twilio ${code || `HTTP ${status}`}${message ? `: ${message}` : ""}`);
+	} catch {
+		// Not Twilio's JSON (a proxy's page, say): the status says enough.
+	}
+	return `Twilio HTTP ${status}`;
+}
+
+/**
+ * What a create request's answer means for callgate: 2xx accepted (with Twilio's sid); a
+ * network error, a timeout, 408, 429 and 5xx transient (Retry-After kept); any other 4xx a
+ * permanent refusal with Twilio's code and message.
+ */
+export async function classifyCreate(request: () => Promise<Response>): Promise<DialResult> {
+	let response: Response;
+	try {
+		response = await request();
+	} catch (error) {
+		return transient(error);
+	}
+	const text = await response.text().catch(() => "");
+	if (response.status >= 200 && response.status < 300) {
+		let sid: unknown;
+		try {
+			sid = (JSON.parse(text) as { sid?: unknown }).sid;
+		} catch {
+			// Accepted all the same: the callbacks carry the sid.
+		}
+		return typeof sid === "string" && sid ? { kind: "accepted", providerCallId: sid } : { kind: "accepted" };
+	}
+	const retryAfter = parseRetryAfter(response.headers.get("Retry-After"), Date.now());
+	const result = classifyDialResponse(response.status, text, retryAfter === undefined ? undefined : retryAfter * 1000);
+	return result.kind === "accepted" ? result : { ...result, reason: twilioReason(response.status, text) };
+}
+
+/** One page of a list (Calls.json, Messages.json): the records, or why it could not be read. */
+export async function listPage<T>(
+	config: TwilioConfig,
+	path: string,
+	params: URLSearchParams,
+	key: string,
+): Promise<{ ok: true; records: T[] } | { ok: false; result: DialResult }> {
+	let response: Response;
+	try {
+		response = await twilioFetch(config, "GET", path, params);
+	} catch (error) {
+		return { ok: false, result: transient(error) };
+	}
+	const text = await response.text().catch(() => "");
+	if (response.status !== 200) {
+		const retryAfter = parseRetryAfter(response.headers.get("Retry-After"), Date.now());
+		// Whatever the list's answer, the call may exist: never a permanent refusal from a look-up.
+		return {
+			ok: false,
+			result: {
+				kind: "transient",
+				reason: `The look-up for an earlier request failed: ${twilioReason(response.status, text)}`,
+				uncertain: true,
+				...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter * 1000 }),
+			},
+		};
+	}
+	try {
+		const records = (JSON.parse(text) as Record<string, unknown>)[key];
+		return { ok: true, records: Array.isArray(records) ? (records as T[]) : [] };
+	} catch {
+		return { ok: false, result: { kind: "transient", reason: "Twilio's list answer was not JSON.", uncertain: true } };
+	}
+}
+
+/** The UTC day of an instant, as Twilio's date filters take it (`YYYY-MM-DD`). */
+export const utcDay = (at: number) => new Date(at).toISOString().slice(0, 10);
+
+/** How far Twilio's clock and ours may disagree when matching a record's date_created to the first ask. */
+export const CLOCK_SKEW_MS = 2 * 60_000;
