@@ -28,6 +28,8 @@ const extension = {
 	user_id: null,
 	caller_id: null,
 	enabled: true,
+	sip_uri: null,
+	forward_to: null,
 	version: 1,
 	created_at: "2026-01-01T00:00:00.000Z",
 	updated_at: "2026-01-01T00:00:00.000Z",

@@ -123,6 +123,8 @@ describe("GET /openapi.json", () => {
 			user_id: null,
 			caller_id: null,
 			enabled: true,
+			sip_uri: null,
+			forward_to: null,
 			version: 1,
 			created_at: new Date().toISOString(),
 			updated_at: new Date().toISOString(),

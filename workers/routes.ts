@@ -1,3 +1,4 @@
+import { accountRoutes } from "./account/routes";
 import { adminRoutes } from "./admin/routes";
 import { authRoutes } from "./auth/routes";
 import { autocallCampaignRoutes } from "./autocall/campaigns";
@@ -25,6 +26,7 @@ export const routes: Route[] = [
 	...openApiRoutes(() => routes),
 	...authRoutes,
 	...adminRoutes,
+	...accountRoutes,
 	...eventRoutes,
 	...userRoutes,
 	...extensionRoutes,

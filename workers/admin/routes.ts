@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PRINCIPAL_TTL_MS } from "../../durable-objects/token-guard";
+import { nextUpdatedAt, requireAgentAnswerUrl } from "../account/routes";
 import { hashPassword, iterationsFrom } from "../auth/passwords";
 import { forgetTokens } from "../guard/guard";
 import { limitFor, RATE_LIMIT_GROUPS, type RateLimitGroup, type RateLimitOverrides } from "../guard/rate-limit-groups";
@@ -18,6 +19,7 @@ interface AccountRow {
 	default_region: string;
 	rate_limits: string;
 	max_connections: number;
+	agent_answer_url: string | null;
 	created_at: string;
 	updated_at: string;
 }
@@ -33,6 +35,7 @@ function present(row: AccountRow): z.infer<typeof Account> {
 		rate_limits: rateLimits,
 		effective_rate_limits: Object.fromEntries(groups.map((group) => [group, limitFor(group, rateLimits)])),
 		max_connections: row.max_connections,
+		agent_answer_url: row.agent_answer_url,
 		created_at: row.created_at,
 		updated_at: row.updated_at,
 	};
@@ -98,6 +101,7 @@ const createAccount = route({
 	body: CreateAccountBody,
 	responses: { 201: { description: "Account", schema: CreatedAccount }, 409: { description: "Username taken" } },
 	async handler({ env, body }) {
+		if (body.agent_answer_url !== null) requireAgentAnswerUrl(env, body.agent_answer_url);
 		const taken = await env.DB.prepare("SELECT 1 FROM users WHERE username = ? COLLATE NOCASE").bind(body.username).first();
 		if (taken) throw new ApiError(409, "That username is already taken.");
 		const now = nowIso();
@@ -107,6 +111,7 @@ const createAccount = route({
 			default_region: body.default_region,
 			rate_limits: JSON.stringify(body.rate_limits),
 			max_connections: body.max_connections,
+			agent_answer_url: body.agent_answer_url,
 			created_at: now,
 			updated_at: now,
 		};
@@ -115,8 +120,8 @@ const createAccount = route({
 		try {
 			await env.DB.batch([
 				env.DB.prepare(
-					"INSERT INTO accounts (id, name, default_region, rate_limits, max_connections, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				).bind(row.id, row.name, row.default_region, row.rate_limits, row.max_connections, now, now),
+					"INSERT INTO accounts (id, name, default_region, rate_limits, max_connections, agent_answer_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				).bind(row.id, row.name, row.default_region, row.rate_limits, row.max_connections, row.agent_answer_url, now, now),
 				env.DB.prepare(
 					"INSERT INTO users (id, account_id, username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, 'owner', ?, ?)",
 				).bind(owner.id, row.id, owner.username, passwordHash, now, now),
@@ -157,19 +162,22 @@ const updateAccount = route({
 	access: "platform-admin",
 	method: "PATCH",
 	path: "/api/admin/accounts/:id",
-	summary: `Change an account: its name, region, connection cap or rate limits per group (merged with the current ones; null drops a group's override). Its most recent tokens see the change at once, every other token within ${PRINCIPAL_TTL_MS / 1000} s.`,
+	summary: `Change an account: its name, region, connection cap, agent_answer_url (null clears it) or rate limits per group (merged with the current ones; null drops a group's override). Its most recent tokens see the change at once, every other token within ${PRINCIPAL_TTL_MS / 1000} s.`,
 	tags,
 	body: UpdateAccountBody,
 	responses: { 200: { description: "Account", schema: Account }, 404: { description: "No such account" } },
 	async handler({ env, ctx, params, body }) {
 		const id = params.id ?? "";
+		const url = body.agent_answer_url;
+		if (typeof url === "string") requireAgentAnswerUrl(env, url);
 		// One statement, so concurrent PATCHes of different groups cannot undo each other;
 		// json_patch is RFC 7396 merge-patch, whose null removes a key.
 		const row = isAccountId(id)
 			? await env.DB.prepare(
 					`UPDATE accounts
 					    SET name = coalesce(?1, name), default_region = coalesce(?2, default_region),
-					        max_connections = coalesce(?3, max_connections), rate_limits = json_patch(rate_limits, ?4), updated_at = ?5
+					        max_connections = coalesce(?3, max_connections), rate_limits = json_patch(rate_limits, ?4),
+					        agent_answer_url = CASE WHEN ?7 THEN ?8 ELSE agent_answer_url END, updated_at = ${nextUpdatedAt("?5")}
 					  WHERE id = ?6 AND is_platform = 0
 					RETURNING *`,
 				)
@@ -180,6 +188,8 @@ const updateAccount = route({
 						JSON.stringify(body.rate_limits ?? {}),
 						nowIso(),
 						id,
+						url === undefined ? 0 : 1,
+						url ?? null,
 					)
 					.first<AccountRow>()
 			: null;

@@ -1,5 +1,6 @@
 import { isSupportedCountry } from "libphonenumber-js/max";
 import { z } from "zod";
+import { AgentAnswerUrl } from "../account/schemas";
 import { RATE_LIMIT_GROUPS, type RateLimitGroup } from "../guard/rate-limit-groups";
 
 const groups = Object.keys(RATE_LIMIT_GROUPS) as [RateLimitGroup, ...RateLimitGroup[]];
@@ -28,6 +29,7 @@ export const CreateAccountBody = z.strictObject({
 	default_region: Region.default("US"),
 	rate_limits: RateLimitsInput.default({}),
 	max_connections: z.int().min(1).max(10_000).default(20),
+	agent_answer_url: AgentAnswerUrl.nullable().default(null),
 });
 
 export const UpdateAccountBody = z
@@ -36,6 +38,7 @@ export const UpdateAccountBody = z
 		default_region: Region,
 		rate_limits: RateLimitsPatch,
 		max_connections: z.int().min(1).max(10_000),
+		agent_answer_url: AgentAnswerUrl.nullable(),
 	})
 	.partial();
 
@@ -46,6 +49,7 @@ export const Account = z.object({
 	rate_limits: z.record(z.string(), z.number()),
 	effective_rate_limits: z.record(z.string(), z.number()),
 	max_connections: z.number(),
+	agent_answer_url: z.string().nullable(),
 	created_at: z.iso.datetime(),
 	updated_at: z.iso.datetime(),
 });

@@ -9,6 +9,10 @@ export const RATE_LIMIT_GROUPS = {
 	integrations: 60,
 	webhooks: 60,
 	admin: 30,
+	// Not in the spec's table: an account's own settings (`/api/account`) change rarely, so the
+	// auth and admin groups' 30 is plenty, and they need a bucket of their own so that a CRM
+	// polling them cannot starve its pbx or auth budget.
+	account: 30,
 } as const;
 
 export type RateLimitGroup = keyof typeof RATE_LIMIT_GROUPS;
@@ -35,6 +39,8 @@ const PREFIXES: [prefix: string, group: RateLimitGroup][] = [
 export function rateLimitGroupFor(method: string, pattern: string): RateLimitGroup | undefined {
 	if (method === "POST" && pattern === "/api/pbx/calls/click-to-call") return "click-to-call";
 	if (pattern === "/api/auth/login") return "auth-login";
+	// Exactly `/api/account` and below it: a prefix match would also take `/api/accounts…`.
+	if (pattern === "/api/account" || pattern.startsWith("/api/account/")) return "account";
 	return PREFIXES.find(([prefix]) => pattern.startsWith(prefix))?.[1];
 }
 

@@ -6,20 +6,23 @@ import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { takeBack } from "../http/representation";
 import { noContent } from "../http/responses";
 import { isUniqueViolation } from "../idempotency/claims";
+import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { requireCallerId } from "./caller-ids";
-import { Extension, ExtensionBody, ExtensionNumber, ExtensionPutBody } from "./schemas";
+import { Extension, ExtensionBody, ExtensionNumber, ExtensionPatch, ExtensionPutBody } from "./schemas";
 
 const tags = ["pbx"];
 
-interface ExtensionRow {
+export interface ExtensionRow {
 	id: string;
 	extension: string;
 	name: string;
 	user_id: string | null;
 	caller_id: string | null;
 	enabled: number;
+	sip_uri: string | null;
+	forward_to: string | null;
 	version: number;
 	created_at: string;
 	updated_at: string;
@@ -33,10 +36,23 @@ const present = (row: ExtensionRow): z.infer<typeof Extension> => ({
 	user_id: row.user_id,
 	caller_id: row.caller_id,
 	enabled: row.enabled === 1,
+	sip_uri: row.sip_uri,
+	forward_to: row.forward_to,
 	version: row.version,
 	created_at: row.created_at,
 	updated_at: row.updated_at,
 });
+
+/**
+ * Where a click-to-call from this extension rings the agent before bridging the customer: its
+ * SIP URI, else its forwarding number, else nowhere (null) as documented on the Extension.
+ */
+export const agentLegOf = (extension: Pick<ExtensionRow, "sip_uri" | "forward_to">): string | null =>
+	extension.sip_uri ?? extension.forward_to;
+
+/** A forwarding number as stored: E.164, read in the account's region. */
+const forwardTo = (principal: Principal, input: string | null) =>
+	input === null ? null : requirePhone(input, principal.defaultRegion, "forward_to");
 
 export function findExtension(db: D1Database, accountId: string, extension: string): Promise<ExtensionRow> {
 	return extensionBy(db, accountId, extension, "SELECT * FROM extensions e");
@@ -104,6 +120,7 @@ const create = route({
 		409: { description: "Extension number taken" },
 	},
 	async handler({ env, principal, body, request }) {
+		const forward = forwardTo(principal, body.forward_to);
 		await checkUser(env.DB, principal, body.user_id);
 		const callerId = body.caller_id === null ? null : await requireCallerId(env.DB, principal, body.caller_id);
 		const now = nowIso();
@@ -111,6 +128,7 @@ const create = route({
 			id: crypto.randomUUID(),
 			...body,
 			caller_id: callerId,
+			forward_to: forward,
 			enabled: body.enabled ? 1 : 0,
 			version: 1,
 			created_at: now,
@@ -118,9 +136,22 @@ const create = route({
 		};
 		try {
 			await env.DB.prepare(
-				"INSERT INTO extensions (id, account_id, extension, name, user_id, caller_id, enabled, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+				`INSERT INTO extensions (id, account_id, extension, name, user_id, caller_id, enabled, sip_uri, forward_to, version, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
 			)
-				.bind(row.id, principal.accountId, row.extension, row.name, row.user_id, row.caller_id, row.enabled, now, now)
+				.bind(
+					row.id,
+					principal.accountId,
+					row.extension,
+					row.name,
+					row.user_id,
+					row.caller_id,
+					row.enabled,
+					row.sip_uri,
+					row.forward_to,
+					now,
+					now,
+				)
 				.run();
 		} catch (error) {
 			if (isUniqueViolation(error)) throw new ApiError(409, `Extension ${body.extension} already exists.`);
@@ -158,6 +189,7 @@ const put = route({
 	async handler({ env, principal, params, body, request }) {
 		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
 		const changes = takeBack(body, { id: current.id, extension: current.extension });
+		const forward = forwardTo(principal, changes.forward_to);
 		await checkUser(env.DB, principal, changes.user_id);
 		const callerId = changes.caller_id === null ? null : await requireCallerId(env.DB, principal, changes.caller_id);
 		const row = await updateVersioned<ExtensionRow>(env.DB, {
@@ -165,7 +197,53 @@ const put = route({
 			id: current.id,
 			accountId: principal.accountId,
 			expected: expectedVersion(request),
-			set: { name: changes.name, user_id: changes.user_id, caller_id: callerId, enabled: changes.enabled ? 1 : 0 },
+			set: {
+				name: changes.name,
+				user_id: changes.user_id,
+				caller_id: callerId,
+				enabled: changes.enabled ? 1 : 0,
+				sip_uri: changes.sip_uri,
+				forward_to: forward,
+			},
+			now: nowIso(),
+		});
+		return resourceResponse(request, present(row), row.version);
+	},
+});
+
+const patch = route({
+	method: "PATCH",
+	path: "/api/pbx/extensions/:extension",
+	summary:
+		"Change the fields sent (null clears sip_uri, forward_to, caller_id or user_id); with If-Match, only if unchanged since that GET. Takes back the GET representation like PUT.",
+	tags,
+	body: ExtensionPatch,
+	headers: ["If-Match"],
+	responses: {
+		200: { description: "Extension", schema: Extension, headers: ["ETag"] },
+		412: { description: "Changed since the If-Match ETag" },
+	},
+	async handler({ env, principal, params, body, request }) {
+		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
+		const changes = takeBack(body, { id: current.id, extension: current.extension });
+		const set: Record<string, string | number | null> = {};
+		if (changes.forward_to !== undefined) set.forward_to = forwardTo(principal, changes.forward_to);
+		if (changes.sip_uri !== undefined) set.sip_uri = changes.sip_uri;
+		if (changes.name !== undefined) set.name = changes.name;
+		if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
+		if (changes.user_id !== undefined) {
+			await checkUser(env.DB, principal, changes.user_id);
+			set.user_id = changes.user_id;
+		}
+		if (changes.caller_id !== undefined) {
+			set.caller_id = changes.caller_id === null ? null : await requireCallerId(env.DB, principal, changes.caller_id);
+		}
+		const row = await updateVersioned<ExtensionRow>(env.DB, {
+			table: "extensions",
+			id: current.id,
+			accountId: principal.accountId,
+			expected: expectedVersion(request),
+			set,
 			now: nowIso(),
 		});
 		return resourceResponse(request, present(row), row.version);
@@ -192,4 +270,4 @@ const remove = route({
 	},
 });
 
-export const extensionRoutes: Route[] = [list, create, get, put, remove];
+export const extensionRoutes: Route[] = [list, create, get, put, patch, remove];
