@@ -101,6 +101,9 @@ export class TelnyxStandin {
 	agentStatus = 200;
 	/** The instant events say they occurred at (ms): the test's clock. */
 	clock: () => number = () => Date.now();
+	/** While true, new legs stay ringing (alive, listed as active) until release(). */
+	hold = false;
+	private readonly held: StandinLeg[] = [];
 	private readonly commands = new Map<string, string>();
 	private sequence = 0;
 
@@ -294,6 +297,14 @@ export class TelnyxStandin {
 		this.legs.set(leg.callControlId, leg);
 		this.rang.push(to);
 		this.emit(leg, "call.initiated", { direction: "outgoing", state: "bridging" });
+		if (this.hold) this.held.push(leg);
+		else this.progress(leg);
+		return leg;
+	}
+
+	/** Plays the rest of a leg's life (answer, detection, hangup) by its number's last digit. */
+	private progress(leg: StandinLeg): void {
+		const { to, clientState, amd } = leg;
 		const digit = Number(to.at(-1));
 		// An agent (callgate tags its leg `;agent`) stays on the line until the customer's leg ends.
 		const agent = safeAtob(clientState).endsWith(";agent");
@@ -306,7 +317,11 @@ export class TelnyxStandin {
 		} else if (digit === 7) this.end(leg, "timeout");
 		else if (digit === 8) this.end(leg, "user_busy", "486");
 		else this.end(leg, "not_found", "404");
-		return leg;
+	}
+
+	/** Legs held ringing (with `hold`) play the rest of their lives now. */
+	release(): void {
+		for (const leg of this.held.splice(0)) if (leg.alive) this.progress(leg);
 	}
 
 	/** A leg ends: its call.hangup (and, for an answered agent leg whose customer hung up, the agent's too). */
