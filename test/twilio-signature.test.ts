@@ -19,8 +19,7 @@ const DOC_SIGNATURE = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
 
 // Made with the official library (twilio 6.2.0, getExpectedTwilioSignature) in Node, for a
 // callgate callback URL and parameters with non-ASCII text, `&`, `+`, `=` and `<`.
-const LIB_URL =
-	"https://callgate.test/api/webhooks/twilio/voice?call_id=5f0c6f0e-8b8a-4c55-9a55-6a0f0d3b8d11&leg=customer";
+const LIB_URL = "https://callgate.test/api/webhooks/twilio/voice?call_id=5f0c6f0e-8b8a-4c55-9a55-6a0f0d3b8d11&leg=customer";
 const LIB_PARAMS = {
 	AccountSid: "AC00000000000000000000000000000001",
 	CallSid: "CA0123456789abcdef0123456789abcdef",

@@ -71,13 +71,9 @@ export async function standinSign(authToken: string, url: string, params: Record
 	const data = Object.keys(params)
 		.sort()
 		.reduce((text, name) => text + name + params[name], url);
-	const key = await crypto.subtle.importKey(
-		"raw",
-		new TextEncoder().encode(authToken),
-		{ name: "HMAC", hash: "SHA-1" },
-		false,
-		["sign"],
-	);
+	const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, [
+		"sign",
+	]);
 	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)));
 	let binary = "";
 	for (const byte of mac) binary += String.fromCharCode(byte);
@@ -121,7 +117,7 @@ export class TwilioStandin {
 
 	private async handle(request: Request, signal: AbortSignal | null | undefined): Promise<Response> {
 		const url = new URL(request.url);
-		const text = request.method === "POST" ? await request.text() : "";
+		const text = request.method === "POST" ? new TextDecoder().decode(await request.arrayBuffer()) : "";
 		const recorded: RecordedRequest = {
 			method: request.method,
 			url,
@@ -215,7 +211,9 @@ export class TwilioStandin {
 	private listCalls(query: URLSearchParams): Response {
 		const since = query.get("StartTime>");
 		const calls = [...this.calls.values()]
-			.filter((call) => (!query.get("To") || call.to === query.get("To")) && (!query.get("From") || call.from === query.get("From")))
+			.filter(
+				(call) => (!query.get("To") || call.to === query.get("To")) && (!query.get("From") || call.from === query.get("From")),
+			)
 			.filter((call) => !query.get("Status") || call.status === query.get("Status"))
 			// A day filter on the start time: queued calls have none.
 			.filter((call) => !since || (call.status !== "queued" && new Date(call.dateCreated).toISOString().slice(0, 10) >= since))
@@ -266,7 +264,11 @@ export class TwilioStandin {
 	}
 
 	/** Signs a request to one of the URLs callgate gave Twilio (the fragment is not sent; by default not signed either). */
-	async signed(target: string, params: Record<string, string>, options: { signFragment?: boolean } = {}): Promise<SignedCallback> {
+	async signed(
+		target: string,
+		params: Record<string, string>,
+		options: { signFragment?: boolean } = {},
+	): Promise<SignedCallback> {
 		const withoutFragment = target.split("#")[0] ?? target;
 		if (!withoutFragment.startsWith(PUBLIC_BASE)) throw new Error(`not a callgate URL: ${target}`);
 		const signature = await standinSign(this.authToken, options.signFragment ? target : withoutFragment, params);

@@ -107,8 +107,15 @@ export async function classifyCreate(request: () => Promise<Response>): Promise<
 		return typeof sid === "string" && sid ? { kind: "accepted", providerCallId: sid } : { kind: "accepted" };
 	}
 	const retryAfter = parseRetryAfter(response.headers.get("Retry-After"), Date.now());
-	const result = classifyDialResponse(response.status, text, retryAfter === undefined ? undefined : retryAfter * 1000);
-	return result.kind === "accepted" ? result : { ...result, reason: twilioReason(response.status, text) };
+	const retryAfterMs = retryAfter === undefined ? undefined : retryAfter * 1000;
+	const reason = twilioReason(response.status, text);
+	// Twilio refusing callgate itself (bad credentials, an unknown account SID) says nothing of the
+	// number: transient, so a misconfiguration does not fail every contact it meets.
+	if (response.status === 401 || response.status === 404) {
+		return { kind: "transient", reason: oneLine(`${reason} (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)`) };
+	}
+	const result = classifyDialResponse(response.status, text, retryAfterMs);
+	return result.kind === "accepted" ? result : { ...result, reason };
 }
 
 /** One page of a list (Calls.json, Messages.json): the records, or why it could not be read. */

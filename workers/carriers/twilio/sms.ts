@@ -27,7 +27,10 @@ export function createMessageParams(config: TwilioConfig, sms: OutboundSms): URL
 	params.append("To", sms.to);
 	params.append("From", sms.from ?? "");
 	params.append("Body", sms.text);
-	params.append("StatusCallback", `${callbackUrl(config, SMS_CALLBACK_PATH, { message_id: sms.messageId })}${CONNECTION_OVERRIDES}`);
+	params.append(
+		"StatusCallback",
+		`${callbackUrl(config, SMS_CALLBACK_PATH, { message_id: sms.messageId })}${CONNECTION_OVERRIDES}`,
+	);
 	return params;
 }
 
@@ -56,7 +59,12 @@ async function findEarlierMessage(
 			new URLSearchParams({ To: sms.to, From: from, "DateSent>": utcDay(since), PageSize: "50" }),
 			"messages",
 		),
-		listPage<TwilioMessageRecord>(config, "/Messages.json", new URLSearchParams({ To: sms.to, From: from, PageSize: "50" }), "messages"),
+		listPage<TwilioMessageRecord>(
+			config,
+			"/Messages.json",
+			new URLSearchParams({ To: sms.to, From: from, PageSize: "50" }),
+			"messages",
+		),
 	]);
 	const records: TwilioMessageRecord[] = [];
 	for (const page of pages) {
