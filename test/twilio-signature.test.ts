@@ -56,7 +56,7 @@ describe("X-Twilio-Signature", () => {
 	});
 
 	it("verifies a good signature and refuses a tampered body, URL, token, or a missing one", async () => {
-		const ok = (header: string | null, url = LIB_URL, params = LIB_PARAMS, token = TOKEN) =>
+		const ok = (header: string | null, url = LIB_URL, params: Record<string, string> = LIB_PARAMS, token = TOKEN) =>
 			verifyTwilioSignature(token, header, [url], pairs(params));
 		expect(await ok(LIB_SIGNATURE)).toBe(true);
 		expect(await ok(LIB_SIGNATURE, LIB_URL, { ...LIB_PARAMS, CallStatus: "completed" })).toBe(false);
