@@ -30,7 +30,8 @@ const COLUMNS = "id, name, default_region, rate_limits, max_connections, agent_a
  * the clock has not moved on (two writes in one millisecond, or a clock behind the stored time).
  * Strictly increasing, so every write changes the account's ETag (accounts have no version column).
  */
-export const nextUpdatedAt = (now: string) => `max(${now}, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'))`;
+export const nextUpdatedAt = (nowParam: `?${number}`) =>
+	`max(${nowParam}, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'))`;
 
 export function effectiveRateLimits(rateLimits: RateLimitOverrides): Record<RateLimitGroup, number> {
 	const groups = Object.keys(RATE_LIMIT_GROUPS) as RateLimitGroup[];

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { PRINCIPAL_TTL_MS } from "../../durable-objects/token-guard";
-import { nextUpdatedAt, requireAgentAnswerUrl } from "../account/routes";
+import { effectiveRateLimits, nextUpdatedAt, requireAgentAnswerUrl } from "../account/routes";
 import { hashPassword, iterationsFrom } from "../auth/passwords";
 import { forgetTokens } from "../guard/guard";
-import { limitFor, RATE_LIMIT_GROUPS, type RateLimitGroup, type RateLimitOverrides } from "../guard/rate-limit-groups";
+import type { RateLimitOverrides } from "../guard/rate-limit-groups";
 import { ApiError, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { created, json } from "../http/responses";
@@ -27,13 +27,12 @@ interface AccountRow {
 /** Field by field: a column added to `accounts` (is_platform was one) stays out of the API until documented. */
 function present(row: AccountRow): z.infer<typeof Account> {
 	const rateLimits: RateLimitOverrides = JSON.parse(row.rate_limits);
-	const groups = Object.keys(RATE_LIMIT_GROUPS) as RateLimitGroup[];
 	return {
 		id: row.id,
 		name: row.name,
 		default_region: row.default_region,
 		rate_limits: rateLimits,
-		effective_rate_limits: Object.fromEntries(groups.map((group) => [group, limitFor(group, rateLimits)])),
+		effective_rate_limits: effectiveRateLimits(rateLimits),
 		max_connections: row.max_connections,
 		agent_answer_url: row.agent_answer_url,
 		created_at: row.created_at,
