@@ -132,7 +132,7 @@ describe("the Telnyx dialer's requests", () => {
 });
 
 describe("the Telnyx adapters classify every answer by the failure rules", () => {
-	it("2xx accepted; 408, 429 and 503 transient with Retry-After; a documented 4xx permanent with Telnyx's code and text; network errors and timeouts transient and uncertain", async () => {
+	it("2xx accepted; 408, 429 and 503 (and 401/403) transient with Retry-After; a documented 4xx permanent with Telnyx's code and text; network errors and timeouts transient and uncertain", async () => {
 		standin.faults.push(
 			{ status: 408 },
 			{ status: 429, retryAfter: "7", body: { errors: [{ code: "10011", title: "Too many requests" }] } },
@@ -168,7 +168,8 @@ describe("the Telnyx adapters classify every answer by the failure rules", () =>
 				kind: "permanent",
 				reason: "Telnyx 10016: Phone number must be in +E164 format: The 'to' parameter must be in E164 format.",
 			},
-			{ kind: "permanent", reason: "Telnyx 10009: Authentication failed" },
+			// A rejected API key is a settings problem, not the number's: it waits like an outage.
+			{ kind: "transient", reason: "Telnyx 10009: Authentication failed" },
 		]);
 		// The stand-in's own validation answers like Telnyx: a number it refuses, a wrong key.
 		standin.refuse.add("+84920000003");
@@ -177,7 +178,7 @@ describe("the Telnyx adapters classify every answer by the failure rules", () =>
 			reason: "Telnyx 10016: Phone number must be in +E164 format: The 'to' parameter must be in E164 format.",
 		});
 		expect(await telnyxDialer({ ...env, TELNYX_API_KEY: "wrong" }).place(outbound())).toEqual({
-			kind: "permanent",
+			kind: "transient",
 			reason: "Telnyx 10009: Authentication failed: Could not understand the provided credentials.",
 		});
 		// A page that is not Telnyx's JSON still classifies, by status.

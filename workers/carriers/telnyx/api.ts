@@ -48,9 +48,12 @@ export function telnyxReason(status: number, text: string): string {
 	return line.length > MAX_REASON ? `${line.slice(0, MAX_REASON - 1)}…` : line;
 }
 
+const CREDENTIAL_STATUSES = new Set([401, 403]);
+
 /**
  * An answer classified by the failure rules: 2xx accepted; 408, 429, 5xx (and 1xx/3xx)
- * transient with Retry-After kept; any other 4xx permanent with Telnyx's code and message.
+ * transient with Retry-After kept; 401 and 403 transient too (see below); any other 4xx
+ * permanent with Telnyx's code and message.
  * Reads the body either way (the caller gets it back for the accepted case).
  */
 export async function classifyTelnyx(response: Response): Promise<{ result: DialResult; text: string }> {
@@ -58,7 +61,11 @@ export async function classifyTelnyx(response: Response): Promise<{ result: Dial
 	const retryAfter = parseRetryAfter(response.headers.get("Retry-After"), Date.now());
 	const result = classifyDialResponse(response.status, text, retryAfter === undefined ? undefined : retryAfter * 1000);
 	if (result.kind === "accepted") return { result, text };
-	return { result: { ...result, reason: telnyxReason(response.status, text) }, text };
+	const reason = telnyxReason(response.status, text);
+	// 401/403 are about callgate's API key or account, never the number: failing the attempt
+	// would burn every contact of a campaign on a settings mistake. They wait like an outage.
+	if (CREDENTIAL_STATUSES.has(response.status)) return { result: { kind: "transient", reason }, text };
+	return { result: { ...result, reason }, text };
 }
 
 /** A request that threw: transient, and uncertain (Telnyx may have acted on it). */
