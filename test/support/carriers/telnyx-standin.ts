@@ -47,7 +47,8 @@ export interface Webhook {
 	callControlId: string | null;
 }
 
-type Fault = { status: number; retryAfter?: string; body?: unknown } | "network" | "timeout";
+/** An answer forced on the next request: a status, no answer at all, or "lost": done, but the answer never arrives. */
+type Fault = { status: number; retryAfter?: string; body?: unknown } | "network" | "timeout" | "lost";
 
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
 	new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
@@ -132,6 +133,10 @@ export class TelnyxStandin {
 			body,
 		});
 		const fault = this.faults.shift();
+		if (fault === "lost") {
+			await this.route(request, url, body);
+			throw new TypeError("network connection lost");
+		}
 		if (fault === "network") throw new TypeError("fetch failed");
 		if (fault === "timeout") throw new DOMException("The operation was aborted due to timeout", "TimeoutError");
 		if (fault)
@@ -140,6 +145,10 @@ export class TelnyxStandin {
 				fault.status,
 				fault.retryAfter ? { "Retry-After": fault.retryAfter } : {},
 			);
+		return this.route(request, url, body);
+	};
+
+	private route(request: Request, url: URL, body: Record<string, unknown> | null): Response {
 		if (request.headers.get("Authorization") !== `Bearer ${API_KEY}`) {
 			return error(401, "10009", "Authentication failed", "Could not understand the provided credentials.");
 		}
@@ -154,7 +163,7 @@ export class TelnyxStandin {
 			return this.command(decodeURIComponent(action[1] ?? ""), action[2] ?? "", body ?? {});
 		if (request.method === "POST" && url.pathname === "/v2/messages") return this.message(body ?? {});
 		return error(404, "10005", "Resource not found");
-	};
+	}
 
 	private dial(body: Record<string, unknown>): Response {
 		for (const field of ["connection_id", "to", "from"]) {
@@ -320,8 +329,14 @@ export class TelnyxStandin {
 	}
 
 	/** Legs held ringing (with `hold`) play the rest of their lives now. */
-	release(): void {
-		for (const leg of this.held.splice(0)) if (leg.alive) this.progress(leg);
+	release(pick: (leg: StandinLeg) => boolean = () => true): void {
+		const keep: StandinLeg[] = [];
+		for (const leg of this.held.splice(0)) {
+			if (!leg.alive) continue;
+			if (pick(leg)) this.progress(leg);
+			else keep.push(leg);
+		}
+		this.held.push(...keep);
 	}
 
 	/** A leg ends: its call.hangup (and, for an answered agent leg whose customer hung up, the agent's too). */
