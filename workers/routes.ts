@@ -3,6 +3,8 @@ import { adminRoutes } from "./admin/routes";
 import { authRoutes } from "./auth/routes";
 import { autocallCampaignRoutes } from "./autocall/campaigns";
 import { contactFolderRoutes } from "./autocall/contact-folders";
+import { telnyxRoutes } from "./carriers/telnyx/routes";
+import { twilioRoutes } from "./carriers/twilio/routes";
 import { dialerRoutes } from "./dialer/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
@@ -45,4 +47,6 @@ export const routes: Route[] = [
 	...dialerRoutes,
 	...webhookEndpointRoutes,
 	...smsRoutes,
+	...twilioRoutes,
+	...telnyxRoutes,
 ];
