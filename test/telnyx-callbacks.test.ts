@@ -420,3 +420,23 @@ describe("Telnyx message webhooks", () => {
 		expect(await (await deliver(call, stranger)).json()).toEqual({ result: "unknown-message" });
 	});
 });
+
+describe("a call callgate already closed", () => {
+	it("answered late (the call was cancelled or timed out meanwhile): hung up, not handed over or transferred", async () => {
+		const { account, campaignId } = await accountWithAgentPlatform();
+		const campaignCall = await placed(account, { campaignId, to: "+84920000041" });
+		const agentCall = await placed(account, { to: "+84920000042", agentLeg: "+84900000003" });
+		await env.DB.prepare("UPDATE calls SET status = 'cancelled', outcome = 'cancelled', ended_at = ? WHERE id IN (?, ?)")
+			.bind(new Date().toISOString(), campaignCall.id, agentCall.id)
+			.run();
+		const answered = standin.take().filter((w) => w.eventType === "call.answered");
+		expect(answered).toHaveLength(2);
+		expect(await deliverAll(answered)).toEqual(["stale", "stale"]);
+		expect(standin.forwarded).toHaveLength(0);
+		expect(standin.requests.filter((r) => r.path.endsWith("/actions/transfer"))).toHaveLength(0);
+		expect(standin.requests.filter((r) => r.path.endsWith("/actions/hangup")).map((r) => r.path)).toEqual([
+			`/v2/calls/${encodeURIComponent(campaignCall.providerCallId ?? "")}/actions/hangup`,
+			`/v2/calls/${encodeURIComponent(agentCall.providerCallId ?? "")}/actions/hangup`,
+		]);
+	});
+});

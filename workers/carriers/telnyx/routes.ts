@@ -116,6 +116,8 @@ async function onCall(
 	let { status, failureReason } = step;
 	let hangUp: string | null = step.action === "hangup" ? step.callControlId : null;
 	let hangUpAgent = step.action === "hangup-agent";
+	// Answered after callgate closed the call (cancelled, timed out): nobody will take it, so hang it up.
+	if (FINAL.has(call.status) && (step.action === "forward" || step.action === "transfer")) hangUp = step.callControlId;
 	if (!FINAL.has(call.status) && !(await recorded(env, eventId))) {
 		if (step.action === "forward") {
 			if (call.agent_answer_url) await forward(call, signed);
