@@ -12,7 +12,7 @@ type Ref = { $ref: string };
 interface Operation {
 	parameters: ({ name: string; in: string } | Ref)[];
 	responses: Record<string, Json>;
-	requestBody?: { content: { "application/json": { schema: Json } } };
+	requestBody?: { content: Record<string, { schema: Json }> & { "application/json": { schema: Json } } };
 }
 
 interface Document {
@@ -95,8 +95,10 @@ describe("GET /openapi.json", () => {
 		// Every request body is a named type, so a generated client has a name for what it sends.
 		for (const [path, item] of Object.entries(body.paths)) {
 			for (const [method, operation] of Object.entries(item)) {
-				const schema = operation.requestBody?.content["application/json"].schema;
-				if (schema) expect(String(schema.$ref), `${method} ${path}`).toMatch(/^#\/components\/schemas\//);
+				// JSON bodies, and the form-encoded ones carriers send to their callbacks.
+				for (const { schema } of Object.values(operation.requestBody?.content ?? {})) {
+					if (schema) expect(String(schema.$ref), `${method} ${path}`).toMatch(/^#\/components\/schemas\//);
+				}
 			}
 		}
 		// Every $ref points at something the document has.

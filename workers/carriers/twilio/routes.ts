@@ -19,26 +19,34 @@ const SIGNATURE = "X-Twilio-Signature";
 const Sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-zA-Z]{32}$`));
 
 /** What callgate reads of a voice request (status callback or instructions request); Twilio sends more, all signed. */
-const VoiceParams = z.looseObject({
-	AccountSid: Sid("AC"),
-	CallSid: Sid("CA"),
-	CallStatus: z.string().min(1).max(40),
-	ParentCallSid: Sid("CA").optional(),
-	Timestamp: z.string().max(100).optional().describe("RFC 2822; when Twilio fired the status callback"),
-	CallDuration: z.string().regex(/^\d+$/).optional(),
-	AnsweredBy: z.string().max(40).optional().describe("With MachineDetection: human, machine_start, machine_end_*, fax, unknown"),
-	ErrorCode: z.string().max(20).optional(),
-	ErrorMessage: z.string().max(500).optional(),
-	SipResponseCode: z.string().max(10).optional(),
-});
+const VoiceParams = z
+	.looseObject({
+		AccountSid: Sid("AC"),
+		CallSid: Sid("CA"),
+		CallStatus: z.string().min(1).max(40),
+		ParentCallSid: Sid("CA").optional(),
+		Timestamp: z.string().max(100).optional().describe("RFC 2822; when Twilio fired the status callback"),
+		CallDuration: z.string().regex(/^\d+$/).optional(),
+		AnsweredBy: z
+			.string()
+			.max(40)
+			.optional()
+			.describe("With MachineDetection: human, machine_start, machine_end_*, fax, unknown"),
+		ErrorCode: z.string().max(20).optional(),
+		ErrorMessage: z.string().max(500).optional(),
+		SipResponseCode: z.string().max(10).optional(),
+	})
+	.meta({ id: "TwilioVoiceRequest" });
 
-const MessageParams = z.looseObject({
-	AccountSid: Sid("AC"),
-	MessageSid: z.string().regex(/^(SM|MM)[0-9a-zA-Z]{32}$/),
-	MessageStatus: z.string().min(1).max(40),
-	ErrorCode: z.string().max(20).optional(),
-	ErrorMessage: z.string().max(500).optional(),
-});
+const MessageParams = z
+	.looseObject({
+		AccountSid: Sid("AC"),
+		MessageSid: z.string().regex(/^(SM|MM)[0-9a-zA-Z]{32}$/),
+		MessageStatus: z.string().min(1).max(40),
+		ErrorCode: z.string().max(20).optional(),
+		ErrorMessage: z.string().max(500).optional(),
+	})
+	.meta({ id: "TwilioMessageStatus" });
 
 const CallQuery = z.object({
 	call_id: z.uuid().describe("callgate's call id, put there by callgate (covered by the signature)"),
