@@ -117,7 +117,9 @@ ${this.schemas()}
 	private operation(method: string, path: string, operation: Operation): string {
 		const secured = (operation.security ?? []).length > 0;
 		const parameters = (operation.parameters ?? []).map((parameter) => this.resolve(parameter));
-		const body = operation.requestBody?.content?.["application/json"]?.schema;
+		// JSON, or the form-encoded body a carrier's callback sends.
+		const [bodyType = "", bodyMedia] = Object.entries(operation.requestBody?.content ?? {})[0] ?? [];
+		const body = bodyMedia?.schema;
 		return `<article class="op" id="op-${slug(operation.operationId)}">
 <h3><span class="m ${method}">${method.toUpperCase()}</span> <code class="path">${escapeHtml(path)}</code></h3>
 <p>${prose(operation.summary)}</p>
@@ -132,7 +134,7 @@ ${
 				.join("")}</tbody></table>`
 		: ""
 }
-${body ? `<h4>Request body <span class="ct">application/json</span></h4>${this.schemaBlock(body)}` : ""}
+${body ? `<h4>Request body <span class="ct">${escapeHtml(bodyType)}</span></h4>${this.schemaBlock(body)}` : ""}
 <h4>Responses</h4>
 <table class="responses"><thead><tr><th>Status</th><th>Description</th><th>Body</th></tr></thead><tbody>${Object.entries(
 			operation.responses ?? {},
