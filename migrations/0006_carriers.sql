@@ -26,3 +26,5 @@ ALTER TABLE sms_messages ADD COLUMN failure_reason TEXT;
 ALTER TABLE sms_messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sms_messages ADD COLUMN next_attempt_at TEXT;
 CREATE INDEX sms_queued ON sms_messages(next_attempt_at) WHERE status = 'queued';
+-- Carriers report on a message by their own id.
+CREATE INDEX sms_provider_message ON sms_messages(provider_message_id) WHERE provider_message_id IS NOT NULL;

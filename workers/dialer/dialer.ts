@@ -70,7 +70,7 @@ const httpDialer = (env: Env): Dialer => ({
 		});
 		let response: Response;
 		try {
-			response = await fetch(env.DIALER_URL, {
+			response = await fetch(env.DIALER_URL ?? "", {
 				method: "POST",
 				headers: {
 					"Content-Type": "application/json",
