@@ -204,6 +204,8 @@ async function main() {
 
 	// Twilio is down for the first round of dials (503, Retry-After 2 s): the campaign waits, then dials.
 	standin.fail(4, 503, 2);
+	// Then one answer is lost on the way (Twilio created the call): asked again, it is looked up, not dialled twice.
+	standin.fail(1, "lose-answer");
 	const contacts = Array.from({ length: 12 }, (_, i) => `+1212555${String(200 + i).padStart(4, "0")}`);
 	const campaign = await api("/api/public/v1/batch-calls", {
 		token,
@@ -248,6 +250,13 @@ async function main() {
 		`${accepted.length} calls created for ${contacts.length} contacts`,
 	);
 	check("the 503 outage was met and survived", creates.some((r) => r.status === 503) && accepted.length === contacts.length);
+	const lost = accepted.filter((r) => r.lostAnswer);
+	const lookups = standin.requests.filter((r) => r.method === "GET" && r.path.endsWith("/Calls.json"));
+	check(
+		"a create whose answer was lost was looked up when asked again, not dialled twice",
+		lost.length === 1 && lookups.length > 0 && contacts.every((n) => perNumber.get(n) === 1),
+		`${lost.length} lost answer, ${lookups.length} look-ups`,
+	);
 	const first = accepted[0];
 	check(
 		"Twilio was asked with basic auth, form-encoded, StatusCallbackEvent ×4, MachineDetection",

@@ -10,7 +10,8 @@
 // the stand-in then follows callgate's TwiML (<Dial><Number>) and plays the customer's leg.
 //
 // Control endpoints (JSON): POST /_control/faults {"count", "status", "retry_after"} makes the
-// next `count` REST requests answer `status` (503, 429…) with Retry-After; POST /_control/refuse
+// next `count` REST requests answer `status` (503, 429…) with Retry-After, or, with status
+// "lose-answer", carry a create out and drop the connection before answering; POST /_control/refuse
 // {"number"} makes Twilio refuse that number with 21211; GET /_control/log lists the requests;
 // POST /_control/options {"duplicate", "out_of_order"} sets the callback chaos (probabilities).
 //
@@ -304,7 +305,10 @@ export async function startTwilioStandin({
 			twilioError(response, status, code, message, headers);
 		};
 		const fault = faults.shift();
-		if (fault) {
+		// The request is carried out, but the connection drops before the answer: Twilio has the
+		// call (or message), the client cannot know.
+		const loseAnswer = fault?.status === "lose-answer";
+		if (fault && !loseAnswer) {
 			return answer(
 				fault.status,
 				fault.status === 429 ? 20429 : 20500,
@@ -343,9 +347,12 @@ export async function startTwilioStandin({
 			};
 			calls.set(call.sid, call);
 			entry.status = 201;
-			json(response, 201, callJson(call));
+			entry.lostAnswer = loseAnswer;
+			if (loseAnswer) request.socket.destroy();
+			else json(response, 201, callJson(call));
 			log(`create call ${call.sid} to ${to}`);
-			track(playCall(call));
+			// A call whose answer was lost rings a little later, so callgate asks again (and looks) before it ends.
+			track(loseAnswer ? sleep(3_000).then(() => playCall(call)) : playCall(call));
 			return;
 		}
 		if (request.method === "GET" && resource === "/Calls.json") {
@@ -376,7 +383,8 @@ export async function startTwilioStandin({
 			};
 			messages.set(message.sid, message);
 			entry.status = 201;
-			json(response, 201, messageJson(message));
+			if (loseAnswer) request.socket.destroy();
+			else json(response, 201, messageJson(message));
 			track(playMessage(message));
 			return;
 		}
