@@ -130,10 +130,18 @@ describe("Twilio answers, classified for the failure rules", () => {
 		});
 	});
 
-	it("bad credentials (401) are transient: they say nothing of the number", async () => {
+	it("bad credentials (401), a forbidden account (403), an unknown account (404) are transient: they say nothing of the number", async () => {
 		const result = await twilioDialer({ ...env, TWILIO_AUTH_TOKEN: "wrong" }).place(campaignCall());
 		expect(result).toMatchObject({ kind: "transient" });
 		expect(result.kind === "transient" && result.reason).toContain("Twilio 20003: Authenticate");
+		standin.faults.push({ kind: "status", status: 403, code: 20403, message: "Forbidden" });
+		expect(await dialer().place(campaignCall())).toMatchObject({ kind: "transient" });
+		const unknown = await twilioDialer({ ...env, TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000404" }).place(
+			campaignCall(),
+		);
+		expect(unknown).toMatchObject({ kind: "transient" });
+		expect(unknown.kind === "transient" && unknown.reason).toContain("Twilio 20003");
+		expect(standin.calls.size).toBe(0);
 	});
 
 	it("a network error is transient and uncertain", async () => {

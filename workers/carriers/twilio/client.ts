@@ -109,9 +109,10 @@ export async function classifyCreate(request: () => Promise<Response>): Promise<
 	const retryAfter = parseRetryAfter(response.headers.get("Retry-After"), Date.now());
 	const retryAfterMs = retryAfter === undefined ? undefined : retryAfter * 1000;
 	const reason = twilioReason(response.status, text);
-	// Twilio refusing callgate itself (bad credentials, an unknown account SID) says nothing of the
-	// number: transient, so a misconfiguration does not fail every contact it meets.
-	if (response.status === 401 || response.status === 404) {
+	// Twilio refusing callgate itself (bad credentials, a suspended or unpermitted account, an
+	// unknown account SID) says nothing of the number: transient, so a misconfiguration waits like
+	// an outage (and shows as the provider's last_error) instead of failing every contact it meets.
+	if (response.status === 401 || response.status === 403 || response.status === 404) {
 		return { kind: "transient", reason: oneLine(`${reason} (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)`) };
 	}
 	const result = classifyDialResponse(response.status, text, retryAfterMs);
