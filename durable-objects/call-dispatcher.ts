@@ -40,6 +40,8 @@ type DialRow = {
 	to_phone: string;
 	caller_id: string | null;
 	agent_leg: string | null;
+	/** The carrier's id for the call, once it took it. */
+	provider_call_id: string | null;
 	/** When the provider was first asked for this call: a later ask may find it already placed. */
 	asked_at: number | null;
 	state: DialState;
@@ -106,6 +108,7 @@ export class CallDispatcher extends DurableObject<Env> {
 		);
 		if (!columns.has("agent_leg")) ctx.storage.sql.exec("ALTER TABLE dials ADD COLUMN agent_leg TEXT");
 		if (!columns.has("asked_at")) ctx.storage.sql.exec("ALTER TABLE dials ADD COLUMN asked_at INTEGER");
+		if (!columns.has("provider_call_id")) ctx.storage.sql.exec("ALTER TABLE dials ADD COLUMN provider_call_id TEXT");
 	}
 
 	/** Stores the dial and wakes the alarm at once. Idempotent by call id: answers whether it was new. */
@@ -163,7 +166,12 @@ export class CallDispatcher extends DurableObject<Env> {
 		} catch (error) {
 			result = transient(error);
 		}
-		if (result.kind === "accepted") return this.settle(row, "placed", row.last_error);
+		if (result.kind === "accepted") {
+			if (result.providerCallId) {
+				this.ctx.storage.sql.exec("UPDATE dials SET provider_call_id = ? WHERE call_id = ?", result.providerCallId, row.call_id);
+			}
+			return this.settle({ ...row, provider_call_id: result.providerCallId ?? null }, "placed", row.last_error);
+		}
 		if (result.kind === "permanent") return this.settle(row, "failed", result.reason);
 		const next = afterRefusal(row.failures, row.deadline_at, this.clock(), result, this.random());
 		if (next.kind === "fail") return this.settle(row, "failed", next.reason);
@@ -221,8 +229,13 @@ export class CallDispatcher extends DurableObject<Env> {
 
 	/** Only forward: a provider callback may already have moved the call past `dialing`. */
 	private async markDialing(row: DialRow): Promise<D1Step> {
-		await this.env.DB.prepare("UPDATE calls SET status = 'dialing', updated_at = ? WHERE id = ? AND status = 'queued'")
-			.bind(nowIso(this.clock()), row.call_id)
+		// The carrier's id, whatever the status: a callback may have moved the call on already.
+		await this.env.DB.prepare(
+			`UPDATE calls SET status = CASE WHEN status = 'queued' THEN 'dialing' ELSE status END,
+			        provider_call_id = coalesce(provider_call_id, ?), updated_at = ?
+			  WHERE id = ? AND (status = 'queued' OR (? IS NOT NULL AND provider_call_id IS NULL))`,
+		)
+			.bind(row.provider_call_id, nowIso(this.clock()), row.call_id, row.provider_call_id)
 			.run();
 		return "done";
 	}

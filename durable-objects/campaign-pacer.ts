@@ -128,6 +128,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!columns.has("failure_reason")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN failure_reason TEXT");
 		if (!columns.has("maybe_placed"))
 			ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN maybe_placed INTEGER NOT NULL DEFAULT 0");
+		if (!columns.has("provider_call_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN provider_call_id TEXT");
+		if (!columns.has("first_asked_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_asked_at INTEGER");
 	}
 
 	/** Loads the campaign from D1 on first use, then starts whatever may start now. */
@@ -406,7 +408,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			);
 			if (!call) continue;
 			// Taken, even if its final callback outran this answer: it started, and the provider is up.
-			if (result.kind === "accepted") this.placed(callId, call, now);
+			if (result.kind === "accepted") this.placed(callId, call, now, result.providerCallId);
 			// Otherwise a call that ended while its dial was out (reconciled, say) stays as it ended.
 			else if (call.ended_at !== null) continue;
 			else if (result.kind === "permanent") this.endCall(callId, "failed", now, result.reason);
@@ -429,13 +431,21 @@ export class CampaignPacer extends DurableObject<Env> {
 		return health.nextTryAt ?? now + 1000;
 	}
 
-	private placed(callId: string, call: { contact_id: string; attempt: number; ended_at: number | null }, now: number): void {
+	private placed(
+		callId: string,
+		call: { contact_id: string; attempt: number; ended_at: number | null },
+		now: number,
+		providerCallId?: string,
+	): void {
 		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 		this.ctx.storage.sql.exec(
-			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ? WHERE id = ?",
+			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ?, provider_call_id = coalesce(provider_call_id, ?) WHERE id = ?",
 			call.ended_at === null ? now + maxCallMs : NOT_PLACED,
+			providerCallId ?? null,
 			callId,
 		);
+		// The carrier's id goes to D1 too: a later re-ask of another call must not take this one for its own.
+		if (providerCallId) this.markUnrecorded("call", callId);
 		const { health, recovered } = afterAcceptance(this.health());
 		if (recovered) {
 			const outage = this.health();
@@ -645,7 +655,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		const campaignChanged = JSON.stringify(mirror) !== JSON.stringify(mirrored);
 		if (!rows.length && !events.length && !campaignChanged) return true;
 
-		const ids = { accountId: config.accountId, campaignId: config.campaignId };
+		const ids = { accountId: config.accountId, campaignId: config.campaignId, callerId: config.callerId };
 		const statements = rows.flatMap((row) => this.recordStatements(row, ids, now));
 		try {
 			await this.env.DB.batch([
@@ -687,7 +697,7 @@ export class CampaignPacer extends DurableObject<Env> {
 
 	private recordStatements(
 		row: { kind: string; id: string },
-		ids: { accountId: string; campaignId: string },
+		ids: { accountId: string; campaignId: string; callerId: string | null },
 		now: number,
 	): D1PreparedStatement[] {
 		if (row.kind === "contact") {
@@ -698,7 +708,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			return contact ? [contactStatement(this.env.DB, contact)] : [];
 		}
 		const [call] = this.sql<PacerCall>(
-			`SELECT c.id, c.contact_id, c.attempt, k.phone, c.stage, c.started_at, c.ended_at, c.outcome, c.failure_reason
+			`SELECT c.id, c.contact_id, c.attempt, k.phone, c.stage, c.started_at, c.ended_at, c.outcome, c.failure_reason, c.provider_call_id
 			   FROM calls c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`,
 			row.id,
 		);
@@ -721,9 +731,10 @@ export class CampaignPacer extends DurableObject<Env> {
 			started_at: number;
 			maybe_placed: number;
 			asked: number;
+			first_asked_at: number | null;
 			phone: string;
 		}>(
-			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
+			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, c.first_asked_at, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
 		).filter((call) => !this.dialsOut.has(call.id));
 		if (!waiting.length) return false;
@@ -744,7 +755,11 @@ export class CampaignPacer extends DurableObject<Env> {
 		for (const call of ready) {
 			this.dialsOut.add(call.id);
 			// Stored, so that an instance that dies before the answer leaves a trace: see above.
-			this.ctx.storage.sql.exec("UPDATE calls SET asked = 1 WHERE id = ?", call.id);
+			this.ctx.storage.sql.exec(
+				"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?) WHERE id = ?",
+				now,
+				call.id,
+			);
 		}
 		try {
 			const results = await Promise.all(
@@ -760,8 +775,8 @@ export class CampaignPacer extends DurableObject<Env> {
 							agentId: config.agentId,
 							agentLeg: null,
 							machineDetection: config.machineDetection,
-							// The call was recorded before its first ask, so this bounds that ask from below.
-							firstAskedAt: call.maybe_placed === 1 ? call.started_at : null,
+							// A call whose earlier ask got no answer may be at the carrier since that first ask.
+							firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
 						})
 						.catch(transient),
 				})),

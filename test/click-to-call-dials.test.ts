@@ -261,7 +261,7 @@ describe("click-to-call dials", () => {
 		it(`a failed D1 update after an accepted dial (${mode}) is retried by the alarm; the dial is not repeated`, async () => {
 			const t = await dispatcherFor();
 			const created = await t.click();
-			const fault = failD1("SET status = 'dialing'", { mode, times: 2 });
+			const fault = failD1("THEN 'dialing' ELSE status END", { mode, times: 2 });
 			await t.alarm();
 			expect(t.dials).toHaveLength(1);
 			expect(await t.row(created.body.id)).toMatchObject({ state: "placed", d1_step: "write", d1_failures: 1 });
@@ -381,5 +381,26 @@ describe("click-to-call dials", () => {
 		expect((await t.stored(created.body.id))?.status).toBe("dialing");
 		await t.nextTry(created.body.id);
 		expect(t.dials.filter((dial) => dial.call.callId === created.body.id)).toHaveLength(2);
+	});
+});
+
+describe("what a carrier learns and tells about a click-to-call dial", () => {
+	it("the carrier's call id reaches D1 with the accepted dial", async () => {
+		const t = await dispatcherFor(() => ({ kind: "accepted", providerCallId: "CA0123456789abcdef0123456789abcdef" }));
+		const created = await t.click();
+		await t.alarm();
+		const row = await env.DB.prepare("SELECT status, provider_call_id FROM calls WHERE id = ?").bind(created.body.id).first();
+		expect(row).toEqual({ status: "dialing", provider_call_id: "CA0123456789abcdef0123456789abcdef" });
+	});
+
+	it("an ask after one that got no answer carries when the first was made, so a carrier can look before dialling again", async () => {
+		const t = await dispatcherFor((n) =>
+			n === 0 ? { kind: "transient", reason: "The provider did not answer in time.", uncertain: true } : accepted,
+		);
+		const created = await t.click();
+		await t.alarm();
+		const firstAt = t.dials[0]?.at;
+		await t.nextTry(created.body.id);
+		expect(t.dials.map((dial) => dial.call.firstAskedAt)).toEqual([null, firstAt]);
 	});
 });

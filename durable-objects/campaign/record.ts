@@ -18,6 +18,8 @@ export type PacerCall = {
 	ended_at: number | null;
 	outcome: string | null;
 	failure_reason: string | null;
+	/** The carrier's id for the call, once a dial was accepted with one. */
+	provider_call_id: string | null;
 };
 
 /**
@@ -27,7 +29,7 @@ export type PacerCall = {
  */
 export function callStatement(
 	db: D1Database,
-	ids: { accountId: string; campaignId: string },
+	ids: { accountId: string; campaignId: string; callerId: string | null },
 	call: PacerCall,
 	now: number,
 ): D1PreparedStatement {
@@ -36,8 +38,8 @@ export function callStatement(
 	return db
 		.prepare(
 			`INSERT INTO calls (id, account_id, kind, campaign_id, contact_id, attempt, to_phone, status, outcome, failure_reason,
-			                    created_at, updated_at, started_at, ended_at, pacer_closed_at)
-			 VALUES (?1, ?2, 'campaign', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?12)
+			                    created_at, updated_at, started_at, ended_at, pacer_closed_at, caller_id, provider_call_id)
+			 VALUES (?1, ?2, 'campaign', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?12, ?13, ?14)
 			 ON CONFLICT (id) DO UPDATE SET
 			   status = CASE
 			     WHEN calls.ended_at IS NOT NULL THEN calls.status
@@ -48,6 +50,7 @@ export function callStatement(
 			   started_at = CASE WHEN calls.status = 'queued' AND excluded.status = 'dialing' THEN excluded.started_at ELSE calls.started_at END,
 			   ended_at = coalesce(calls.ended_at, excluded.ended_at),
 			   pacer_closed_at = coalesce(calls.pacer_closed_at, excluded.pacer_closed_at),
+			   provider_call_id = coalesce(calls.provider_call_id, excluded.provider_call_id),
 			   updated_at = excluded.updated_at`,
 		)
 		.bind(
@@ -63,6 +66,8 @@ export function callStatement(
 			iso(now),
 			iso(call.started_at),
 			iso(call.ended_at),
+			ids.callerId,
+			call.provider_call_id,
 		);
 }
 
