@@ -762,23 +762,26 @@ export class CampaignPacer extends DurableObject<Env> {
 			);
 		}
 		try {
+			const refusal = await this.callerIdRefusal(config);
 			const results = await Promise.all(
 				ready.map(async (call) => ({
 					callId: call.id,
-					result: await this.dialer
-						.place({
-							callId: call.id,
-							accountId: config.accountId,
-							campaignId: config.campaignId,
-							to: call.phone,
-							callerId: config.callerId,
-							agentId: config.agentId,
-							agentLeg: null,
-							machineDetection: config.machineDetection,
-							// A call whose earlier ask got no answer may be at the carrier since that first ask.
-							firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
-						})
-						.catch(transient),
+					result:
+						refusal ??
+						(await this.dialer
+							.place({
+								callId: call.id,
+								accountId: config.accountId,
+								campaignId: config.campaignId,
+								to: call.phone,
+								callerId: config.callerId,
+								agentId: config.agentId,
+								agentLeg: null,
+								machineDetection: config.machineDetection,
+								// A call whose earlier ask got no answer may be at the carrier since that first ask.
+								firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
+							})
+							.catch(transient)),
 				})),
 			);
 			this.applyDialResults(results, this.clock());
@@ -786,6 +789,28 @@ export class CampaignPacer extends DurableObject<Env> {
 			for (const call of ready) this.dialsOut.delete(call.id);
 		}
 		return true;
+	}
+
+	/**
+	 * The campaign's caller id must still be one of the account's when its calls go out (the
+	 * account may have deleted it, and another account registered it, since): otherwise nothing
+	 * is dialled and the contacts wait, as in an outage, with the reason on `live.provider`
+	 * until a PATCH names another number. A check that cannot be made waits too.
+	 */
+	private async callerIdRefusal(config: PacerConfig): Promise<DialResult | null> {
+		if (!config.callerId) return null;
+		try {
+			const held = await this.env.DB.prepare("SELECT 1 FROM caller_ids WHERE account_id = ? AND number = ?")
+				.bind(config.accountId, config.callerId)
+				.first();
+			if (held) return null;
+			return {
+				kind: "transient",
+				reason: `Caller id ${config.callerId} is no longer one of the account's caller ids: PATCH the campaign's caller_id.`,
+			};
+		} catch {
+			return { kind: "transient", reason: "The campaign's caller id could not be checked." };
+		}
 	}
 
 	// --- storage ---

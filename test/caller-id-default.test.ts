@@ -42,21 +42,21 @@ describe("the account's default caller id", () => {
 
 	it("is_default on create marks it and unmarks the previous default", async () => {
 		const account = await pbxAccount();
-		await register(account.token, "02838123401");
-		const second = await register(account.token, "02838123402", { is_default: true });
+		await register(account.token, "02822123401");
+		const second = await register(account.token, "02822123402", { is_default: true });
 		expect(second.is_default).toBe(true);
-		expect(await defaultCallerId(env.DB, account.id)).toBe("+842838123402");
-		const third = await register(account.token, "02838123403", { is_default: true });
+		expect(await defaultCallerId(env.DB, account.id)).toBe("+842822123402");
+		const third = await register(account.token, "02822123403", { is_default: true });
 		expect((await listed(account.token)).map((c) => [c.number, c.is_default])).toEqual([
-			["+842838123401", false],
-			["+842838123402", false],
-			["+842838123403", true],
+			["+842822123401", false],
+			["+842822123402", false],
+			["+842822123403", true],
 		]);
 		expect(await defaultCallerId(env.DB, account.id)).toBe(third.number);
 		// A refused create (the number is taken) leaves the default where it was.
 		const taken = await callJson<ErrorBody>("/api/pbx/caller-ids", {
 			token: account.token,
-			body: { number: "+842838123401", label: "again", is_default: true },
+			body: { number: "+842822123401", label: "again", is_default: true },
 		});
 		expect(taken.status).toBe(409);
 		expect(await defaultCallerId(env.DB, account.id)).toBe(third.number);
@@ -64,7 +64,7 @@ describe("the account's default caller id", () => {
 
 	it("PATCH is_default true moves the mark, false clears it; the label may change too", async () => {
 		const account = await pbxAccount();
-		const [a, b] = [await register(account.token, "02838123401"), await register(account.token, "02838123402")];
+		const [a, b] = [await register(account.token, "02823123401"), await register(account.token, "02823123402")];
 		const marked = await patchCallerId(account.token, b.id, { is_default: true });
 		expect(marked.status).toBe(200);
 		expect(marked.body).toEqual({ ...b, is_default: true });
@@ -75,7 +75,7 @@ describe("the account's default caller id", () => {
 		expect(moved.body).toMatchObject({ id: a.id, is_default: true, label: "Head office" });
 		expect((await listed(account.token)).map((c) => [c.label, c.is_default])).toEqual([
 			["Head office", true],
-			["02838123402", false],
+			["02823123402", false],
 		]);
 		const relabelled = await patchCallerId(account.token, b.id, { label: "  Sales line " });
 		expect(relabelled.body).toMatchObject({ label: "Sales line", is_default: false });
@@ -88,7 +88,7 @@ describe("the account's default caller id", () => {
 
 	it("the cacheable list's ETag changes when the default moves", async () => {
 		const account = await pbxAccount();
-		const [a] = [await register(account.token, "02838123401"), await register(account.token, "02838123402")];
+		const [a] = [await register(account.token, "02824123401"), await register(account.token, "02824123402")];
 		const before = await call("/api/pbx/caller-ids", { token: account.token });
 		const etag = before.headers.get("ETag") ?? "";
 		expect((await call("/api/pbx/caller-ids", { token: account.token, headers: { "If-None-Match": etag } })).status).toBe(304);
@@ -98,11 +98,11 @@ describe("the account's default caller id", () => {
 
 	it("bad PATCHes are 422 (the number cannot change) or 404, and change nothing", async () => {
 		const account = await pbxAccount();
-		const callerId = await register(account.token, "02838123401", { is_default: true });
+		const callerId = await register(account.token, "02825123401", { is_default: true });
 		for (const [body, field] of [
 			[{ label: "" }, "label"],
 			[{ is_default: "yes" }, "is_default"],
-			[{ number: "02838123499" }, "body"],
+			[{ number: "02825123499" }, "body"],
 		] as const) {
 			const refused = await patchCallerId(account.token, callerId.id, body);
 			expect(refused.status, JSON.stringify(body)).toBe(422);
@@ -115,8 +115,8 @@ describe("the account's default caller id", () => {
 
 	it("deleting the default leaves none marked: the oldest remaining is used", async () => {
 		const account = await pbxAccount();
-		const oldest = await register(account.token, "02838123401");
-		const marked = await register(account.token, "02838123402", { is_default: true });
+		const oldest = await register(account.token, "02826123401");
+		const marked = await register(account.token, "02826123402", { is_default: true });
 		expect((await call(`/api/pbx/caller-ids/${marked.id}`, { method: "DELETE", token: account.token })).status).toBe(204);
 		expect(await defaults(account.id)).toBe(0);
 		expect((await listed(account.token)).map((c) => c.is_default)).toEqual([false]);
@@ -125,8 +125,8 @@ describe("the account's default caller id", () => {
 
 	it("another account can neither mark nor relabel our caller ids, and its marks leave ours alone", async () => {
 		const [account, other] = await Promise.all([pbxAccount(), pbxAccount()]);
-		const ours = await register(account.token, "02838123401", { is_default: true });
-		const theirs = await register(other.token, "02838123402");
+		const ours = await register(account.token, "02827123401", { is_default: true });
+		const theirs = await register(other.token, "02827123402");
 		const refused = await patchCallerId(other.token, ours.id, { is_default: false, label: "taken over" });
 		expect(refused.status).toBe(404);
 		// Marking an id of ours from their account must not unmark their default, nor ours.
@@ -141,13 +141,13 @@ describe("the account's default caller id", () => {
 	it("a burst of concurrent PATCHes (and creates) each making another caller id default leaves exactly one", async () => {
 		const account = await pbxAccount();
 		const ids: CallerId[] = [];
-		for (let i = 0; i < 12; i++) ids.push(await register(account.token, `0283812${String(3400 + i)}`));
+		for (let i = 0; i < 12; i++) ids.push(await register(account.token, `0282812${String(3400 + i)}`));
 		const results = await burst(24, (i) => {
 			const target = ids[i % ids.length];
 			return i % 6 === 5
 				? callJson<CallerId>("/api/pbx/caller-ids", {
 						token: account.token,
-						body: { number: `0283813${String(3400 + i)}`, label: `new ${i}`, is_default: true },
+						body: { number: `0282813${String(3400 + i)}`, label: `new ${i}`, is_default: true },
 					})
 				: patchCallerId(account.token, target?.id ?? "", { is_default: true });
 		});

@@ -43,8 +43,7 @@ describe("the http dialer provider", () => {
 			DIALER_URL: "https://dialer.example/calls",
 			DIALER_SECRET: "s3cret",
 		});
-		const place = () =>
-			dialer.place(outboundCall({ to: "+84987654321" }));
+		const place = () => dialer.place(outboundCall({ to: "+84987654321" }));
 		expect(await place()).toEqual({ kind: "transient", reason: "HTTP 503: down for maintenance", retryAfterMs: 7000 });
 		expect(await place()).toEqual({ kind: "permanent", reason: "HTTP 400: Invalid number" });
 		expect(await place()).toEqual({ kind: "transient", reason: "The provider could not be reached.", uncertain: true });

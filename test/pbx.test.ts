@@ -99,29 +99,29 @@ describe("PBX", () => {
 			(await callJson<{ caller_id: string | null }>("/api/pbx/extensions/1001", { token: account.token })).body.caller_id,
 		).toBeNull();
 
-		await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: "02838123456", label: "HQ" } });
+		await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: "02838123457", label: "HQ" } });
 		const owned = await callJson<{ caller_id: string }>("/api/pbx/extensions/1001", {
 			method: "PUT",
 			token: account.token,
-			body: { name: "Front desk", caller_id: "028 3812 3456" },
+			body: { name: "Front desk", caller_id: "028 3812 3457" },
 		});
 		expect(owned.status).toBe(200);
-		expect(owned.body.caller_id).toBe("+842838123456");
+		expect(owned.body.caller_id).toBe("+842838123457");
 	});
 
 	it("caller ids and queues", async () => {
 		const account = await pbxAccount();
 		const callerId = await callJson<{ id: string; number: string }>("/api/pbx/caller-ids", {
 			token: account.token,
-			body: { number: "028 3812 3456", label: "HQ" },
+			body: { number: "028 3812 3458", label: "HQ" },
 		});
-		expect(callerId.body.number).toBe("+842838123456");
+		expect(callerId.body.number).toBe("+842838123458");
 		expect(
-			(await call("/api/pbx/caller-ids", { token: account.token, body: { number: "+842838123456", label: "again" } })).status,
+			(await call("/api/pbx/caller-ids", { token: account.token, body: { number: "+842838123458", label: "again" } })).status,
 		).toBe(409);
 		const withCallerId = await call("/api/pbx/calls/click-to-call", {
 			token: account.token,
-			body: { from_extension: "1001", to_phone: "0987654321", caller_id: "02838123456" },
+			body: { from_extension: "1001", to_phone: "0987654321", caller_id: "02838123458" },
 		});
 		expect(withCallerId.status).toBe(201);
 		const queue = await callJson("/api/pbx/queues", { token: account.token, body: { name: "Support", extensions: ["1001"] } });

@@ -1,9 +1,12 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { telnyxSmsSender } from "../workers/carriers/telnyx/sms";
 import { nowIso } from "../workers/lib/time";
-import { GIVE_UP_AFTER_MS, SEND_LEASE_MS, sendQueuedMessage, sendQueuedSms } from "../workers/sms/outbox";
+import { GIVE_UP_AFTER_MS, SEND_LEASE_MS, sendQueuedMessage, sendQueuedSms, UNCERTAIN_WAIT_MS } from "../workers/sms/outbox";
+import { applySmsCallback } from "../workers/sms/routes";
 import type { OutboundSms, SendResult, SmsSender } from "../workers/sms/sender";
 import { newAccount } from "./helpers";
+import { TelnyxStandin } from "./support/carriers/telnyx-standin";
 
 /** A carrier that answers from a script, and remembers every request. */
 function carrier(...answers: (SendResult | Error)[]) {
@@ -133,6 +136,50 @@ describe("SMS through a carrier: queued first, sent once, never lost", () => {
 		expect(asked).toHaveLength(1);
 		await sendQueuedSms(env, now + SEND_LEASE_MS, sender);
 		expect(asked.map((sms) => sms.firstAskedAt)).toEqual([null, Date.parse(nowIso(now))]);
+	});
+
+	it("a send that got no answer waits for the carrier's report before sending again: a report in that time ends it, sent once", async () => {
+		const account = await newAccount();
+		const now = Date.now();
+		const id = await queuedMessage(account.id, now);
+		const { sender, asked } = carrier({ kind: "transient", reason: "The provider did not answer in time.", uncertain: true });
+		await sendQueuedMessage(env, id, now, sender);
+		// A second, a minute, four minutes later: not again.
+		for (const later of [1_000, 60_000, UNCERTAIN_WAIT_MS - 30_000]) await sendQueuedSms(env, now + later, sender);
+		expect(asked).toHaveLength(1);
+		// The carrier did take it: its report arrives and names it.
+		const report = await applySmsCallback(
+			env,
+			{ event_id: "SM1:sent", message_id: id, status: "sent", occurred_at: new Date(now + 2_000).toISOString() },
+			"twilio",
+		);
+		expect(report).toBe("applied");
+		await sendQueuedSms(env, now + UNCERTAIN_WAIT_MS * 2, sender);
+		expect(asked).toHaveLength(1);
+		expect(await stored(id)).toMatchObject({ status: "sent", next_attempt_at: null });
+	});
+
+	it("through Telnyx: a message Telnyx took whose answer was lost is not sent again before its report had time to arrive", async () => {
+		const standin = new TelnyxStandin();
+		const fetched = vi.spyOn(globalThis, "fetch").mockImplementation(standin.fetch);
+		try {
+			const account = await newAccount();
+			const created = Date.now();
+			const id = await queuedMessage(account.id, created);
+			const sender = telnyxSmsSender(env);
+			// Telnyx takes the message; the connection drops before its answer reaches callgate.
+			standin.faults.push("lost");
+			expect(await sendQueuedMessage(env, id, created, sender)).toBe(true);
+			expect(standin.messages.size).toBe(1);
+			const due = Date.parse((await stored(id))?.next_attempt_at ?? "");
+			expect(due - created).toBeGreaterThanOrEqual(UNCERTAIN_WAIT_MS);
+			// The cron a second and a minute later sends nothing: one SMS reached the customer.
+			await sendQueuedSms(env, created + 1_000, sender);
+			await sendQueuedSms(env, created + 60_000, sender);
+			expect(standin.messages.size).toBe(1);
+		} finally {
+			fetched.mockRestore();
+		}
 	});
 
 	it("a message no carrier took within 24 hours fails with the last reason", async () => {

@@ -95,7 +95,10 @@ const create = route({
 	summary: "Register a caller id (normalised to E.164); `is_default: true` makes it the account's default.",
 	tags,
 	body: CallerIdBody,
-	responses: { 201: { description: "Caller id", schema: CallerId }, 409: { description: "Already registered" } },
+	responses: {
+		201: { description: "Caller id", schema: CallerId },
+		409: { description: "Already registered, by this account or another (a number presents one account only)" },
+	},
 	async handler({ env, principal, body }) {
 		const row: CallerIdRow = {
 			id: crypto.randomUUID(),
@@ -114,8 +117,15 @@ const create = route({
 		try {
 			await env.DB.batch(body.is_default ? [unmarkOld, insert] : [insert]);
 		} catch (error) {
-			if (isUniqueViolation(error)) throw new ApiError(409, `Caller id ${row.number} is already registered.`);
-			throw error;
+			if (!isUniqueViolation(error)) throw error;
+			const holder = await env.DB.prepare("SELECT account_id FROM caller_ids WHERE number = ?")
+				.bind(row.number)
+				.first<{ account_id: string }>();
+			// Every account dials through the same carrier account, where the number would be accepted as From.
+			if (holder && holder.account_id !== principal.accountId) {
+				throw new ApiError(409, `Caller id ${row.number} is registered by another account: a number presents one account only.`);
+			}
+			throw new ApiError(409, `Caller id ${row.number} is already registered.`);
 		}
 		return Response.json(present(row), { status: 201 });
 	},

@@ -11,6 +11,8 @@ import { type SendResult, type SmsSender, smsSenderFor } from "./sender";
 export const SEND_LEASE_MS = 60_000;
 /** A message no carrier took within this long fails, with the last reason it was refused. */
 export const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
+/** After a send that got no answer, how long the carrier's report has to name the message before it is sent again. */
+export const UNCERTAIN_WAIT_MS = 5 * 60_000;
 /** Messages sent per cron run; the rest wait for the next minute. */
 const CRON_BATCH = 50;
 
@@ -70,7 +72,10 @@ export async function sendQueuedMessage(
 async function recordSendResult(env: Env, message: Claimed, result: SendResult, now: number): Promise<void> {
 	const at = nowIso(now);
 	if (result.kind === "transient" && now - Date.parse(message.created_at) < GIVE_UP_AFTER_MS) {
-		const retryAt = now + providerBackoffMs(message.attempts, Math.random(), result.retryAfterMs);
+		// No answer came: the carrier may have the message. Its report names it within moments if so
+		// (and moves it on); only after that wait is it looked up and sent again.
+		const wait = result.uncertain ? Math.max(UNCERTAIN_WAIT_MS, result.retryAfterMs ?? 0) : result.retryAfterMs;
+		const retryAt = now + providerBackoffMs(message.attempts, Math.random(), wait);
 		await env.DB.prepare(
 			"UPDATE sms_messages SET next_attempt_at = ?, failure_reason = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
 		)

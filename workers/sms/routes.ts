@@ -8,7 +8,7 @@ import { readSignedCallback } from "../http/signed-callback";
 import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
-import { defaultCallerId } from "../pbx/caller-ids";
+import { defaultCallerId, requireCallerId } from "../pbx/caller-ids";
 import { type AuthedContext, publicRoute, type Route, route } from "../routing/route";
 import { smsEvent } from "./events";
 import { sendQueuedMessage } from "./outbox";
@@ -22,6 +22,9 @@ export const SendSmsBody = z.strictObject({
 	from: z
 		.string()
 		.regex(/^[A-Za-z0-9 +]{1,15}$/, "A sender id: up to 15 letters, digits, spaces or +.")
+		.describe(
+			"Through a carrier: one of the account's caller ids (default: the default caller id); the simulated provider takes any sender id.",
+		)
 		.optional(),
 	text: z.string().min(1).max(1600),
 });
@@ -192,8 +195,11 @@ const created = (sms: SmsRow) => Response.json(sms, { status: 201, headers: { Lo
  */
 async function sendThroughCarrier(c: AuthedContext<z.infer<typeof SendSmsBody>, undefined>, to: string): Promise<Response> {
 	const { env, principal, body } = c;
-	// A carrier needs a sender: the one asked for, else the account's default caller id.
-	const from = body.from ?? (await defaultCallerId(env.DB, principal.accountId));
+	// A carrier needs a sender: one of the account's own caller ids (never another tenant's number
+	// on the shared carrier account), else the account's default.
+	const from = body.from
+		? await requireCallerId(env.DB, principal, body.from, "from")
+		: await defaultCallerId(env.DB, principal.accountId);
 	if (!from) throw invalidField("from", "No sender to send from: register a caller id under /api/pbx/caller-ids or send from.");
 	const now = nowIso();
 	const { id } = await createOnce(c, "sms", crypto.randomUUID(), (id) => [
