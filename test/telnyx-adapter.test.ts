@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { telnyxSmsSender } from "../workers/carriers/telnyx/sms";
-import { telnyxDialer } from "../workers/carriers/telnyx/voice";
+import { dialTimeLimitSeconds, telnyxDialer, transferTimeLimitSeconds } from "../workers/carriers/telnyx/voice";
 import type { OutboundCall } from "../workers/dialer/dialer";
 import { newAccount } from "./helpers";
 import { API_KEY, CONNECTION_ID, TelnyxStandin, WEBHOOK_URL } from "./support/carriers/telnyx-standin";
@@ -49,6 +49,7 @@ describe("the Telnyx dialer's requests", () => {
 			client_state: btoa(call.callId),
 			command_id: call.callId,
 			timeout_secs: 30,
+			time_limit_secs: 840,
 		});
 		const leg = [...standin.legs.values()][0];
 		expect(result).toEqual({ kind: "accepted", providerCallId: leg?.callControlId });
@@ -66,6 +67,7 @@ describe("the Telnyx dialer's requests", () => {
 			client_state: btoa(`${call.callId};amd`),
 			command_id: call.callId,
 			timeout_secs: 30,
+			time_limit_secs: 840,
 			answering_machine_detection: "detect",
 		});
 	});
@@ -83,9 +85,25 @@ describe("the Telnyx dialer's requests", () => {
 				client_state: btoa(`${call.callId};agent`),
 				command_id: call.callId,
 				timeout_secs: 30,
+				time_limit_secs: 840,
 			});
 		}
 		expect(standin.rang).toEqual(["sip:1001@agents.sip.telnyx.com", "+84900000001"]);
+	});
+
+	it("every dial asks Telnyx to end the call before callgate's MAX_CALL_SECONDS deadline: time_limit_secs = max(60, MAX_CALL_SECONDS − 30 s ring − 30 s)", async () => {
+		const limits: Record<string, unknown> = {};
+		for (const max of ["900", "3600", "100", ""]) {
+			await telnyxDialer({ ...env, MAX_CALL_SECONDS: max }).place(outbound());
+			limits[max] = standin.requests.at(-1)?.body?.time_limit_secs;
+		}
+		// Unset: the default 900 s. Never under a minute, however small MAX_CALL_SECONDS is.
+		expect(limits).toEqual({ "900": 840, "3600": 3540, "100": 60, "": 840 });
+		// The leg a transfer creates rings only after the first leg answered: one more ring off.
+		expect(transferTimeLimitSeconds(env)).toBe(810);
+		expect(transferTimeLimitSeconds({ ...env, MAX_CALL_SECONDS: "3600" })).toBe(3510);
+		expect(transferTimeLimitSeconds({ ...env, MAX_CALL_SECONDS: "60" })).toBe(60);
+		expect(dialTimeLimitSeconds({ ...env, MAX_CALL_SECONDS: "86400" })).toBe(14_400);
 	});
 
 	it("an SMS: one POST /v2/messages with from, to, text and a webhook_url naming the message", async () => {

@@ -301,6 +301,7 @@ describe("click-to-call through Telnyx: the agent first, then the customer", () 
 			webhook_url: "https://callgate.test/api/webhooks/telnyx",
 			webhook_url_method: "POST",
 			command_id: `${id}:transfer`,
+			time_limit_secs: 810,
 		});
 		expect(standin.rang).toEqual(["sip:1001@agents.sip.telnyx.com", "+84920000021"]);
 		const customerEvents = standin.take();
@@ -323,6 +324,48 @@ describe("click-to-call through Telnyx: the agent first, then the customer", () 
 			failure_reason: "The agent did not answer: Telnyx hangup_cause timeout",
 		});
 		expect(standin.rang).toEqual(["+84900000007"]);
+	});
+
+	it("an agent who answers and hangs up before the customer's leg exists ends the call no_answer at once (not left ringing for the sweep)", async () => {
+		const account = await pbxAccount();
+		const { id, providerCallId } = await placed(account, { to: "+84920000023", agentLeg: "sip:1002@agents.sip.telnyx.com" });
+		const [initiated, answered] = standin.take() as Webhook[];
+		expect(await deliverAll([initiated as Webhook])).toEqual(["applied"]);
+		// The agent answers and hangs up at once; the call.answered is still on its way (or was refused with a 503).
+		standin.hangUp(providerCallId ?? "");
+		const [hangup] = standin.take() as Webhook[];
+		expect(JSON.parse(hangup?.body ?? "{}").data.payload.hangup_cause).toBe("normal_clearing");
+		expect(await deliverAll([hangup as Webhook])).toEqual(["applied"]);
+		const ended = await row(id);
+		expect(ended).toMatchObject({
+			status: "no_answer",
+			outcome: "no_answer",
+			failure_reason: "The agent hung up before the customer was connected.",
+		});
+		expect(ended?.ended_at).not.toBeNull();
+		expect(await completedEvents(account.id)).toBe(1);
+		// The late call.answered transfers nothing: the customer is never rung.
+		expect(await deliverAll([answered as Webhook])).toEqual(["stale"]);
+		expect(standin.requests.filter((r) => r.path.endsWith("/actions/transfer"))).toHaveLength(0);
+		expect(standin.rang).toEqual(["sip:1002@agents.sip.telnyx.com"]);
+	});
+
+	it("once the customer's leg exists, the agent hanging up changes nothing: the customer's leg decides", async () => {
+		const account = await pbxAccount();
+		const { id, providerCallId } = await placed(account, { to: "+84920000024", agentLeg: "+84900000004" });
+		standin.hold = true;
+		expect(await deliverAll(standin.take())).toEqual(["applied", "stale"]);
+		expect(standin.rang).toEqual(["+84900000004", "+84920000024"]);
+		const [customerInitiated] = standin.take() as Webhook[];
+		// The agent hangs up while the customer's phone rings.
+		standin.hangUp(providerCallId ?? "");
+		expect(await deliverAll(standin.take())).toEqual(["stale"]);
+		expect(await row(id)).toMatchObject({ status: "ringing", ended_at: null, failure_reason: null });
+		// The customer's leg reports its own end.
+		standin.release();
+		expect(await deliverAll([customerInitiated as Webhook, ...standin.take()])).toEqual(["stale", "applied", "applied"]);
+		expect(await row(id)).toMatchObject({ status: "completed", outcome: "completed" });
+		expect(await completedEvents(account.id)).toBe(1);
 	});
 
 	it("a busy customer ends the call busy and the waiting agent is hung up", async () => {
@@ -438,5 +481,218 @@ describe("a call callgate already closed", () => {
 			`/v2/calls/${encodeURIComponent(campaignCall.providerCallId ?? "")}/actions/hangup`,
 			`/v2/calls/${encodeURIComponent(agentCall.providerCallId ?? "")}/actions/hangup`,
 		]);
+	});
+});
+
+describe("the agent platform's answer: instructions callgate carries out with its own Telnyx key", () => {
+	const answerWith = (body: unknown, contentType = "application/json; charset=utf-8") => {
+		standin.agentAnswer = { body: typeof body === "string" ? body : JSON.stringify(body), contentType };
+	};
+	async function answeredCampaignCall(to: string) {
+		const { account, campaignId } = await accountWithAgentPlatform();
+		// The customer's leg stays up (the stand-in hangs up answered legs at once otherwise) until a hang-up command.
+		standin.hold = true;
+		const { id, providerCallId } = await placed(account, { campaignId, to });
+		standin.hold = false;
+		const initiated = standin.take().find((w) => w.eventType === "call.initiated" && w.callControlId === providerCallId);
+		await deliverAll([initiated as Webhook]);
+		const leg = standin.legs.get(providerCallId ?? "");
+		if (!leg) throw new Error("no leg");
+		leg.answered = true;
+		const answered: Webhook = {
+			eventType: "call.answered",
+			callControlId: leg.callControlId,
+			body: (initiated as Webhook).body
+				.replace('"call.initiated"', '"call.answered"')
+				.replace(/"id":"[0-9a-f-]{36}"/, `"id":"${crypto.randomUUID()}"`)
+				.replace('"state":"bridging"', '"state":"answered"'),
+		};
+		const eventId = JSON.parse(answered.body).data.id as string;
+		return { account, id, providerCallId: providerCallId ?? "", answered, eventId };
+	}
+
+	it("transfer, stream, speak and hangup: each sent on the answered leg in order, exactly as Telnyx documents it, with command_id {data.id}:{index}", async () => {
+		const { id, providerCallId, answered, eventId } = await answeredCampaignCall("+84920000051");
+		answerWith({
+			actions: [
+				{ type: "speak", text: "Hello, this is Acme calling about your order." },
+				{ type: "speak", text: "Xin chào", voice: "AWS.Polly.Joanna-Neural" },
+				{ type: "stream", url: "wss://agents.example.com/media?call=1" },
+				{ type: "transfer", to: "sip:desk7@pbx.example.com" },
+				{ type: "hangup" },
+			],
+		});
+		// The transferred-to leg stays ringing (the stand-in would otherwise play it out at once).
+		standin.hold = true;
+		expect(await deliverAll([answered])).toEqual(["applied"]);
+		expect(standin.forwarded).toHaveLength(1);
+		const sent = standin.requests.filter((r) => r.path.startsWith(`/v2/calls/${encodeURIComponent(providerCallId)}/actions/`));
+		expect(sent.map((r) => ({ path: r.path.split("/").at(-1), body: r.body, authorization: r.authorization }))).toEqual([
+			{
+				path: "speak",
+				authorization: "Bearer KEYtest-telnyx-api-key",
+				body: {
+					payload: "Hello, this is Acme calling about your order.",
+					payload_type: "text",
+					voice: "female",
+					command_id: `${eventId}:0`,
+				},
+			},
+			{
+				path: "speak",
+				authorization: "Bearer KEYtest-telnyx-api-key",
+				body: { payload: "Xin chào", payload_type: "text", voice: "AWS.Polly.Joanna-Neural", command_id: `${eventId}:1` },
+			},
+			{
+				path: "streaming_start",
+				authorization: "Bearer KEYtest-telnyx-api-key",
+				body: {
+					stream_url: "wss://agents.example.com/media?call=1",
+					stream_track: "inbound_track",
+					stream_bidirectional_mode: "rtp",
+					stream_bidirectional_codec: "PCMU",
+					command_id: `${eventId}:2`,
+				},
+			},
+			{
+				path: "transfer",
+				authorization: "Bearer KEYtest-telnyx-api-key",
+				body: {
+					to: "sip:desk7@pbx.example.com",
+					from: CALLER_ID,
+					target_leg_client_state: btoa(`${id};forwarded`),
+					timeout_secs: 30,
+					time_limit_secs: 810,
+					command_id: `${eventId}:3`,
+				},
+			},
+			{ path: "hangup", authorization: "Bearer KEYtest-telnyx-api-key", body: { command_id: `${eventId}:4` } },
+		]);
+		expect(await row(id)).toMatchObject({ status: "in_progress", failure_reason: null });
+		// The transferred-to leg's events change nothing (ignored); the customer's leg's hangup decides.
+		const events = standin.take();
+		expect(events.map((w) => w.eventType)).toEqual(["call.initiated", "call.hangup"]);
+		expect(await deliverAll(events)).toEqual(["ignored", "applied"]);
+		expect(await row(id)).toMatchObject({ status: "completed", outcome: "completed" });
+	});
+
+	it('an empty 2xx answer, or {"actions": []}, or one that is not JSON: the platform acts itself, callgate sends nothing', async () => {
+		for (const [to, answer] of [
+			["+84920000052", null],
+			["+84920000053", { body: '{"actions": []}', contentType: "application/json" }],
+			["+84920000054", { body: "OK", contentType: "text/plain" }],
+		] as const) {
+			standin.agentAnswer = answer;
+			const { id, providerCallId } = await answeredCampaignCall(to).then(async (c) => {
+				expect(await deliverAll([c.answered])).toEqual(["applied"]);
+				return c;
+			});
+			expect(standin.requests.filter((r) => r.path.startsWith(`/v2/calls/${encodeURIComponent(providerCallId)}/`))).toEqual([]);
+			expect(await row(id)).toMatchObject({ status: "in_progress" });
+		}
+	});
+
+	it("an invalid answer hangs the customer up and fails the call with the reason (a 200 to Telnyx, never a 5xx loop)", async () => {
+		const cases: [unknown, string][] = [
+			[{ actions: [{ type: "stream", url: "https://agents.example.com/media" }] }, "actions.0.url: A wss:// URL."],
+			[{ actions: [{ type: "transfer", to: "0920000001" }] }, "actions.0.to: An E.164 number or a sip: URI."],
+			[{ actions: Array.from({ length: 6 }, () => ({ type: "hangup" })) }, "actions: Too big: expected array to have <=5 items"],
+			[{ actions: [{ type: "dial", to: "+14155550100" }] }, "actions.0.type: Invalid discriminator value"],
+			[{ action: [{ type: "hangup" }] }, "actions: Invalid input: expected array, received undefined"],
+			["{not json", "the answer is not JSON."],
+		];
+		for (const [index, [answer, reason]] of cases.entries()) {
+			answerWith(answer);
+			const { id, providerCallId, answered } = await answeredCampaignCall(`+8492000006${index}`);
+			const response = await deliver(call, answered.body);
+			expect(response.status, reason).toBe(200);
+			const ended = await row(id);
+			expect(ended?.status).toBe("failed");
+			expect(String(ended?.failure_reason)).toMatch(/^The agent platform's instructions were invalid: /);
+			expect(String(ended?.failure_reason), reason).toContain(reason);
+			const sent = standin.requests.filter((r) => r.path.startsWith(`/v2/calls/${encodeURIComponent(providerCallId)}/`));
+			expect(sent.map((r) => [r.path.split("/").at(-1), r.body])).toEqual([["hangup", { command_id: `${id}:hangup` }]]);
+		}
+	});
+
+	it("a command Telnyx cannot take now answers 503; the redelivery forwards again and repeats the commands under the same command_ids, so Telnyx carries each out once", async () => {
+		const { account, id, providerCallId, answered, eventId } = await answeredCampaignCall("+84920000071");
+		answerWith({
+			actions: [
+				{ type: "speak", text: "One moment please." },
+				{ type: "stream", url: "wss://agents.example.com/media" },
+			],
+		});
+		standin.faults.push(null, { status: 503, retryAfter: "1" });
+		const before = await snapshot(id, account.id);
+		const refused = await deliver(call, answered.body);
+		expect(refused.status).toBe(503);
+		expect(await snapshot(id, account.id)).toEqual(before);
+		expect(standin.carriedOut.map((c) => c.action)).toEqual(["speak"]);
+
+		expect(await deliverAll([answered])).toEqual(["applied"]);
+		expect(standin.forwarded).toHaveLength(2);
+		const onLeg = () => standin.requests.filter((r) => r.path.startsWith(`/v2/calls/${encodeURIComponent(providerCallId)}/`));
+		expect(onLeg().map((r) => r.body?.command_id)).toEqual([`${eventId}:0`, `${eventId}:1`, `${eventId}:0`, `${eventId}:1`]);
+		// Telnyx ignored the repeated speak: the customer heard it once, and the stream started once.
+		expect(standin.carriedOut.map((c) => [c.action, c.body.command_id])).toEqual([
+			["speak", `${eventId}:0`],
+			["streaming_start", `${eventId}:1`],
+		]);
+		expect(await row(id)).toMatchObject({ status: "in_progress" });
+		// Delivered once more after it was applied: a duplicate, forwarded and sent nothing.
+		expect(await deliverAll([answered])).toEqual(["duplicate"]);
+		expect(standin.forwarded).toHaveLength(2);
+		expect(onLeg()).toHaveLength(4);
+	});
+
+	it("a command Telnyx refuses for good ends the call failed with Telnyx's reason; the rest are not sent", async () => {
+		const { id, providerCallId, answered } = await answeredCampaignCall("+84920000072");
+		answerWith({
+			actions: [
+				{ type: "transfer", to: "+14155550199" },
+				{ type: "speak", text: "never said" },
+			],
+		});
+		standin.refuse.add("+14155550199");
+		expect(await deliverAll([answered])).toEqual(["applied"]);
+		expect(await row(id)).toMatchObject({
+			status: "failed",
+			failure_reason:
+				"The agent platform's instructions could not be carried out: action 1 (transfer): Telnyx 10016: Phone number must be in +E164 format: The 'to' parameter must be in E164 format.",
+		});
+		const sent = standin.requests.filter((r) => r.path.startsWith(`/v2/calls/${encodeURIComponent(providerCallId)}/`));
+		expect(sent.map((r) => r.path.split("/").at(-1))).toEqual(["transfer", "hangup"]);
+	});
+});
+
+describe("malformed deliveries never answer 5xx", () => {
+	it("not JSON, a client_state that is not base64, odd message payloads and a garbage timestamp answer 4xx or 200", async () => {
+		const statuses: Record<string, number> = {};
+		const probe = async (name: string, body: string, headers: Record<string, string>) => {
+			const response = await call("/api/webhooks/telnyx", {
+				method: "POST",
+				rawBody: body,
+				headers,
+				unvalidated: "malformed Telnyx deliveries",
+			});
+			statuses[name] = response.status;
+		};
+		await probe("not json", "not json", await signTelnyx("not json"));
+		const badState = JSON.stringify({
+			data: {
+				id: "e1",
+				event_type: "call.answered",
+				occurred_at: new Date().toISOString(),
+				payload: { client_state: "%%%not-base64", call_control_id: "v3:x" },
+			},
+		});
+		await probe("bad client_state", badState, await signTelnyx(badState));
+		const oddMessage = JSON.stringify({
+			data: { id: "e2", event_type: "message.finalized", occurred_at: "2030-01-01T00:00:00Z", payload: { to: "x", errors: 5 } },
+		});
+		await probe("odd message", oddMessage, await signTelnyx(oddMessage));
+		await probe("bad timestamp", "{}", { "telnyx-signature-ed25519": "x", "telnyx-timestamp": "1e99" });
+		expect(statuses).toEqual({ "not json": 200, "bad client_state": 200, "odd message": 200, "bad timestamp": 401 });
 	});
 });

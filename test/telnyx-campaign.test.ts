@@ -10,7 +10,8 @@ import { AGENT_PLATFORM, CONNECTION_ID, deliver, TelnyxStandin, type Webhook } f
 
 afterEach(() => vi.restoreAllMocks());
 
-const CALLER_ID = "+84901234567";
+/** A caller id of its own for each account: a number presents one account only. */
+const callerIdNumber = () => `+8490${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
 const MONDAY_NOON_NY = Date.parse("2030-03-04T17:00:00Z");
 /** The campaign's contacts as the pacer dials them (VN numbers, E.164). */
 const e164 = (phone: string) => `+84${phone.slice(1)}`;
@@ -20,7 +21,7 @@ async function telnyxCampaign(config: Record<string, unknown>, clock: { now: num
 	const account = await pbxAccount();
 	const callerId = await callJson("/api/pbx/caller-ids", {
 		token: account.token,
-		body: { number: CALLER_ID, label: "Main line", is_default: true },
+		body: { number: callerIdNumber(), label: "Main line", is_default: true },
 	});
 	expect(callerId.status, JSON.stringify(callerId.body)).toBe(201);
 	await env.DB.prepare("UPDATE accounts SET agent_answer_url = ? WHERE id = ?").bind(AGENT_PLATFORM, account.id).run();

@@ -175,8 +175,13 @@ describe("call events → callgate states", () => {
 			status: "failed",
 			failureReason: "The agent could not be reached: Telnyx hangup_cause not_found (SIP 404)",
 		});
-		// The agent hanging up after answering changes nothing: the customer's leg reports its own end.
-		expect(step("call.hangup", agent, { hangup_cause: "normal_clearing" })).toMatchObject({ status: "ringing" });
+		// The agent hanging up after answering ends the call, unless the route finds the customer's leg
+		// already exists (agent-gone): then the customer's leg reports its own end.
+		expect(step("call.hangup", agent, { hangup_cause: "normal_clearing" })).toMatchObject({
+			status: "no_answer",
+			failureReason: "The agent hung up before the customer was connected.",
+			action: "agent-gone",
+		});
 		expect(step("call.initiated", customer)).toMatchObject({ leg: "customer", status: "ringing" });
 		expect(step("call.answered", customer)).toEqual({
 			callId: CALL,
@@ -195,6 +200,10 @@ describe("call events → callgate states", () => {
 		expect(step("call.initiated", btoa("someone else's"))).toBeNull();
 		expect(voiceStep(envelope("call.initiated", { call_control_id: "v3:x" }))).toBeNull();
 		expect(step("call.bridged", customer)).toBeNull();
+		// A leg an agent platform's transfer instruction created: the campaign call's own leg decides.
+		const forwarded = btoa(`${CALL};forwarded`);
+		expect(step("call.answered", forwarded)).toBeNull();
+		expect(step("call.hangup", forwarded, { hangup_cause: "user_busy" })).toBeNull();
 		expect(step("call.recording.saved", campaign)).toBeNull();
 	});
 });

@@ -47,8 +47,8 @@ export interface Webhook {
 	callControlId: string | null;
 }
 
-/** An answer forced on the next request: a status, no answer at all, or "lost": done, but the answer never arrives. */
-type Fault = { status: number; retryAfter?: string; body?: unknown } | "network" | "timeout" | "lost";
+/** An answer forced on the next request: a status, no answer at all, "lost": done, but the answer never arrives, or null: answered normally. */
+type Fault = { status: number; retryAfter?: string; body?: unknown } | "network" | "timeout" | "lost" | null;
 
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
 	new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
@@ -98,8 +98,11 @@ export class TelnyxStandin {
 	readonly faults: Fault[] = [];
 	/** Numbers refused with 422 (Telnyx 10016) on dial. */
 	readonly refuse = new Set<string>();
-	/** What the agent platform answers. */
+	/** What the agent platform answers: its status, and a body (with its Content-Type) if set. */
 	agentStatus = 200;
+	agentAnswer: { body: string; contentType: string } | null = null;
+	/** Commands Telnyx carried out (a repeated command_id is not among them), in order. */
+	readonly carriedOut: { callControlId: string; action: string; body: Record<string, unknown> }[] = [];
 	/** The instant events say they occurred at (ms): the test's clock. */
 	clock: () => number = () => Date.now();
 	/** While true, new legs stay ringing (alive, listed as active) until release(). */
@@ -114,7 +117,11 @@ export class TelnyxStandin {
 		const url = new URL(request.url);
 		if (request.url.startsWith(AGENT_PLATFORM)) {
 			this.forwarded.push({ url: request.url, body: await request.text(), headers: Object.fromEntries(request.headers) });
-			return new Response(null, { status: this.agentStatus });
+			const answer = this.agentAnswer;
+			return new Response(answer?.body ?? null, {
+				status: this.agentStatus,
+				...(answer ? { headers: { "Content-Type": answer.contentType } } : {}),
+			});
 		}
 		if (url.origin !== TELNYX_BASE) throw new TypeError(`the Telnyx stand-in does not serve ${request.url}`);
 		const text = await request.text();
@@ -158,7 +165,7 @@ export class TelnyxStandin {
 		if (request.method === "POST" && url.pathname === "/v2/calls") return this.dial(body ?? {});
 		if (request.method === "GET" && url.pathname === `/v2/connections/${CONNECTION_ID}/active_calls`)
 			return this.activeCalls(url);
-		const action = /^\/v2\/calls\/([^/]+)\/actions\/(hangup|transfer)$/.exec(url.pathname);
+		const action = /^\/v2\/calls\/([^/]+)\/actions\/(hangup|transfer|speak|streaming_start)$/.exec(url.pathname);
 		if (request.method === "POST" && action)
 			return this.command(decodeURIComponent(action[1] ?? ""), action[2] ?? "", body ?? {});
 		if (request.method === "POST" && url.pathname === "/v2/messages") return this.message(body ?? {});
@@ -237,7 +244,22 @@ export class TelnyxStandin {
 		if (!leg.alive)
 			return error(422, "90018", "Call has already ended", "This call is no longer active and can't receive commands.");
 		if (commandId) this.commands.set(commandId, id);
+		const done = () => {
+			this.carriedOut.push({ callControlId: id, action, body });
+			return json({ data: { result: "ok" } });
+		};
+		if (action === "speak") {
+			if (typeof body.payload !== "string" || !body.payload || typeof body.voice !== "string" || !body.voice)
+				return error(422, "10004", "Missing required parameter", "'payload' and 'voice' are required.");
+			return done();
+		}
+		if (action === "streaming_start") {
+			if (typeof body.stream_url !== "string" || !body.stream_url.startsWith("wss://"))
+				return error(422, "10015", "Invalid value for stream_url", undefined, "/stream_url");
+			return done();
+		}
 		if (action === "hangup") {
+			this.carriedOut.push({ callControlId: id, action, body });
 			this.end(leg, "normal_clearing");
 			return json({ data: { result: "ok" } });
 		}
@@ -250,7 +272,7 @@ export class TelnyxStandin {
 			return error(422, "10016", "Phone number must be in +E164 format", "The 'to' parameter must be in E164 format.", "/to");
 		if (typeof body.client_state === "string") leg.clientState = body.client_state;
 		this.newLeg(body.to, String(body.from ?? leg.to), String(body.target_leg_client_state ?? ""), false, leg.callControlId);
-		return json({ data: { result: "ok" } });
+		return done();
 	}
 
 	private message(body: Record<string, unknown>): Response {
@@ -326,6 +348,12 @@ export class TelnyxStandin {
 		} else if (digit === 7) this.end(leg, "timeout");
 		else if (digit === 8) this.end(leg, "user_busy", "486");
 		else this.end(leg, "not_found", "404");
+	}
+
+	/** The far end of a live leg hangs up now (e.g. an agent who leaves before the customer is bridged). */
+	hangUp(callControlId: string, cause = "normal_clearing"): void {
+		const leg = this.legs.get(callControlId);
+		if (leg) this.end(leg, cause);
 	}
 
 	/** Legs held ringing (with `hold`) play the rest of their lives now. */

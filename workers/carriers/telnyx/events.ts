@@ -26,10 +26,18 @@ export type TelnyxEnvelope = z.infer<typeof TelnyxEnvelope>;
  * - `campaign`: a campaign call without machine detection: base64 of the bare call id;
  * - `campaign-amd`: a campaign call with answering-machine detection (`<id>;amd`);
  * - `agent`: a click-to-call's first leg, to the agent (`<id>;agent`);
- * - `customer`: a click-to-call's second leg, created by the transfer when the agent answered (`<id>;customer`).
+ * - `customer`: a click-to-call's second leg, created by the transfer when the agent answered (`<id>;customer`);
+ * - `forwarded`: the leg an agent platform's `transfer` instruction created from a campaign call
+ *   (`<id>;forwarded`): its events change nothing (the campaign call's own leg decides).
  */
-export type Leg = "campaign" | "campaign-amd" | "agent" | "customer";
-const TAGS: Record<Leg, string> = { campaign: "", "campaign-amd": "amd", agent: "agent", customer: "customer" };
+export type Leg = "campaign" | "campaign-amd" | "agent" | "customer" | "forwarded";
+const TAGS: Record<Leg, string> = {
+	campaign: "",
+	"campaign-amd": "amd",
+	agent: "agent",
+	customer: "customer",
+	forwarded: "forwarded",
+};
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function encodeClientState(callId: string, leg: Leg): string {
@@ -61,7 +69,14 @@ export type VoiceAction =
 	/** A machine answered: hang this leg up. */
 	| "hangup"
 	/** The customer's leg ended without an answer: hang up the agent, who is still waiting. */
-	| "hangup-agent";
+	| "hangup-agent"
+	/**
+	 * The agent's leg ended: the call ends with it unless the customer's leg already exists (the
+	 * transfer was taken), in which case the customer's own hangup decides and this changes nothing.
+	 */
+	| "agent-gone";
+
+export const AGENT_HUNG_UP = "The agent hung up before the customer was connected.";
 
 export interface VoiceStep {
 	callId: string;
@@ -113,7 +128,7 @@ function hangupReason(payload: Record<string, unknown>, prefix = ""): string {
 export function voiceStep(envelope: TelnyxEnvelope): VoiceStep | null {
 	const { event_type: type, payload } = envelope.data;
 	const owner = decodeClientState(payload.client_state);
-	if (!owner) return null;
+	if (!owner || owner.leg === "forwarded") return null;
 	const base = { callId: owner.callId, leg: owner.leg, callControlId: str(payload.call_control_id) ?? null };
 	const campaign = owner.leg === "campaign" || owner.leg === "campaign-amd";
 	switch (type) {
@@ -138,12 +153,17 @@ export function voiceStep(envelope: TelnyxEnvelope): VoiceStep | null {
 		case "call.hangup": {
 			const cause = str(payload.hangup_cause) ?? "unspecified";
 			if (owner.leg === "agent") {
-				// After the agent answered, the customer's leg decides the outcome (its own hangup comes).
-				if (cause === "normal_clearing" || cause === "time_limit") return { ...base, status: "ringing" };
-				if (cause === "originator_cancel") return { ...base, status: "cancelled" };
+				// The agent's leg ended. Once the customer's leg exists (the transfer was taken), the
+				// customer's own hangup decides and the route makes this change nothing (action
+				// agent-gone); before that nothing else will ever come about this call, so it ends here.
+				// normal_clearing or time_limit: the agent answered, then hung up (or ran out of time).
+				if (cause === "normal_clearing" || cause === "time_limit")
+					return { ...base, status: "no_answer", failureReason: AGENT_HUNG_UP, action: "agent-gone" };
+				if (cause === "originator_cancel") return { ...base, status: "cancelled", action: "agent-gone" };
 				const unanswered = ["timeout", "no_answer", "user_busy", "call_rejected"].includes(cause);
 				return {
 					...base,
+					action: "agent-gone",
 					status: unanswered ? "no_answer" : "failed",
 					failureReason: hangupReason(payload, unanswered ? "The agent did not answer: " : "The agent could not be reached: "),
 				};

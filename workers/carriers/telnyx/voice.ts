@@ -5,6 +5,38 @@ import { decodeClientState, encodeClientState, type Leg } from "./events";
 
 /** How long Telnyx rings a leg before hanging it up with hangup_cause `timeout` (documented range 5–600). */
 export const RING_TIMEOUT_SECONDS = 30;
+/** The shortest time limit callgate asks for, whatever MAX_CALL_SECONDS says. */
+const MIN_TIME_LIMIT_SECONDS = 60;
+/** Slack between Telnyx's hang-up and callgate's own deadline (webhook latency, clocks). */
+const TIME_LIMIT_MARGIN_SECONDS = 30;
+/** Telnyx's documented ceiling for time_limit_secs (and its default): 4 hours. */
+const MAX_TIME_LIMIT_SECONDS = 14_400;
+
+const maxCallSeconds = (env: Env) => {
+	const seconds = Number(env.MAX_CALL_SECONDS || 900);
+	return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 900;
+};
+const boundedLimit = (seconds: number) => Math.min(MAX_TIME_LIMIT_SECONDS, Math.max(MIN_TIME_LIMIT_SECONDS, seconds));
+
+/**
+ * `time_limit_secs` of a dialled leg: Telnyx hangs the leg up (hangup_cause `time_limit`) that long
+ * after it is answered, so the call ends at the carrier before callgate closes it as `timeout`
+ * (MAX_CALL_SECONDS after the dial was accepted): the leg rings at most RING_TIMEOUT_SECONDS,
+ * then talks for at most MAX_CALL_SECONDS − ring − 30 s. max(60, …): a tiny MAX_CALL_SECONDS
+ * still lets a call say something.
+ */
+export const dialTimeLimitSeconds = (env: Env) =>
+	boundedLimit(maxCallSeconds(env) - RING_TIMEOUT_SECONDS - TIME_LIMIT_MARGIN_SECONDS);
+
+/**
+ * `time_limit_secs` of a leg created by a transfer (the customer of a click-to-call, or where an
+ * agent platform sends a campaign call): it starts ringing only after the first leg was answered
+ * (itself after up to RING_TIMEOUT_SECONDS), and rings up to RING_TIMEOUT_SECONDS more, so one more
+ * ring is taken off.
+ */
+export const transferTimeLimitSeconds = (env: Env) =>
+	boundedLimit(maxCallSeconds(env) - 2 * RING_TIMEOUT_SECONDS - TIME_LIMIT_MARGIN_SECONDS);
+
 /** Active-call pages read at most in one look-up (250 calls a page, the documented maximum). */
 const MAX_LOOKUP_PAGES = 20;
 
@@ -61,6 +93,8 @@ export function dialRequest(env: Env, call: OutboundCall): Record<string, unknow
 		client_state: encodeClientState(call.callId, leg),
 		command_id: call.callId,
 		timeout_secs: RING_TIMEOUT_SECONDS,
+		// Telnyx ends the call before callgate's MAX_CALL_SECONDS deadline closes it as timeout.
+		time_limit_secs: dialTimeLimitSeconds(env),
 		// Standard detection: one call.machine.detection.ended with human | machine | not_sure.
 		...(leg === "campaign-amd" ? { answering_machine_detection: "detect" } : {}),
 	};
@@ -138,7 +172,7 @@ export async function findPlaced(env: Env, call: OutboundCall): Promise<DialResu
 export async function callCommand(
 	env: Env,
 	callControlId: string,
-	action: "hangup" | "transfer",
+	action: "hangup" | "transfer" | "speak" | "streaming_start",
 	body: Record<string, unknown>,
 ): Promise<DialResult> {
 	try {
