@@ -55,6 +55,8 @@ describe("Twilio Create Call requests", () => {
 			["StatusCallbackEvent", "completed"],
 			["StatusCallbackMethod", "POST"],
 			["Timeout", "30"],
+			// MAX_CALL_SECONDS (900) less the ring timeout (30) and a margin (30): Twilio ends the call first.
+			["TimeLimit", "840"],
 		]);
 		const sid = [...standin.calls.keys()][0];
 		expect(result).toEqual({ kind: "accepted", providerCallId: sid });
@@ -88,6 +90,20 @@ describe("Twilio Create Call requests", () => {
 		);
 		expect(params.getAll("StatusCallbackEvent")).toEqual(["initiated", "ringing", "answered", "completed"]);
 		expect(params.has("MachineDetection")).toBe(false);
+	});
+
+	it("TimeLimit follows MAX_CALL_SECONDS less the ringing and a margin, never under Twilio's minute; the agent's leg has it too", async () => {
+		const limitFor = async (maxCallSeconds: string | undefined, call = campaignCall()) => {
+			const before = standin.requests.length;
+			await twilioDialer({ ...env, MAX_CALL_SECONDS: maxCallSeconds as string }).place(call);
+			return new URLSearchParams(standin.requests[before]?.params).get("TimeLimit");
+		};
+		expect(await limitFor("3600")).toBe("3540");
+		expect(await limitFor(undefined)).toBe("840");
+		expect(await limitFor("100")).toBe("60");
+		expect(await limitFor("900", outboundCall({ callerId: "+15005550006", agentLeg: "sip:agent-1001@pbx.example.com" }))).toBe(
+			"840",
+		);
 	});
 
 	it("refuses a call with no caller id without asking Twilio", async () => {
@@ -141,6 +157,32 @@ describe("Twilio answers, classified for the failure rules", () => {
 		);
 		expect(unknown).toMatchObject({ kind: "transient" });
 		expect(unknown.kind === "transient" && unknown.reason).toContain("Twilio 20003");
+		expect(standin.calls.size).toBe(0);
+	});
+
+	it("21210 / 21212 (the From caller id is not verified or not valid on the Twilio account) are transient, with the reason", async () => {
+		standin.faults.push(
+			{
+				kind: "status",
+				status: 400,
+				code: 21210,
+				message: "The source phone number provided, +15005550006, is not yet verified for your account.",
+			},
+			{ kind: "status", status: 400, code: 21212, message: "Invalid From Number (caller ID): +15005550006" },
+		);
+		const unverified = await dialer().place(campaignCall());
+		expect(unverified).toMatchObject({ kind: "transient" });
+		expect(unverified.kind === "transient" && unverified.reason).toMatch(
+			/^Twilio 21210: The source phone number provided, \+15005550006, is not yet verified for your account\. \(the caller id is not usable/,
+		);
+		const invalid = await dialer().place(campaignCall());
+		expect(invalid).toMatchObject({ kind: "transient" });
+		expect(invalid.kind === "transient" && invalid.reason).toContain(
+			"Twilio 21212: Invalid From Number (caller ID): +15005550006",
+		);
+		// The contact's own number refused is still permanent.
+		standin.refused.add("+84920000009");
+		expect(await dialer().place(campaignCall({ to: "+84920000009" }))).toMatchObject({ kind: "permanent" });
 		expect(standin.calls.size).toBe(0);
 	});
 

@@ -236,7 +236,7 @@ describe("a click-to-call through Twilio: the agent first, then the customer", (
 		const answer = await post(await standin.answerRequest(agentSid));
 		expect(answer.status).toBe(200);
 		expect(answer.text).toBe(
-			`<?xml version="1.0" encoding="UTF-8"?><Response><Dial callerId="+15005550006" timeout="30"><Number statusCallback="https://callgate.test/api/webhooks/twilio/voice?call_id=${id}&amp;leg=customer#rc=3&amp;rp=ct,rt,5xx" statusCallbackEvent="initiated ringing answered completed" statusCallbackMethod="POST">+84920000001</Number></Dial></Response>`,
+			`<?xml version="1.0" encoding="UTF-8"?><Response><Dial callerId="+15005550006" timeout="30" timeLimit="810"><Number statusCallback="https://callgate.test/api/webhooks/twilio/voice?call_id=${id}&amp;leg=customer#rc=3&amp;rp=ct,rt,5xx" statusCallbackEvent="initiated ringing answered completed" statusCallbackMethod="POST">+84920000001</Number></Dial></Response>`,
 		);
 		// The agent's leg is answered; the call is still ringing (the customer's phone now).
 		expect(["applied", "stale"]).toContain((await post(await standin.statusCallback(agentSid, "in-progress"))).json().result);
@@ -258,6 +258,57 @@ describe("a click-to-call through Twilio: the agent first, then the customer", (
 		expect(await callRow(id)).toMatchObject({ status: "completed", duration_seconds: 61, provider_call_id: agentSid });
 	});
 
+	it("the bridge's <Dial timeLimit> is MAX_CALL_SECONDS less both legs' ringing and a margin", async () => {
+		const id = await insertCall(account.id);
+		const agentSid = await placed(id, { agentLeg: "sip:agent-1001@pbx.example.com" });
+		const request = await standin.answerRequest(agentSid);
+		// 900 − 2 × 30 (the agent's leg, then the customer's) − 30; Twilio counts it from the customer's answer.
+		expect((await post(request)).text).toContain('<Dial callerId="+15005550006" timeout="30" timeLimit="810">');
+	});
+
+	it("the agent's leg answered then completed with no customer leg ever started ends the call no_answer, with the reason", async () => {
+		const id = await insertCall(account.id);
+		const agentSid = await placed(id, { agentLeg: "sip:1001@pbx.example.com" });
+		// The agent picks up; the instructions request fails (a D1 blip, a deploy) or the agent hangs up at once:
+		// Twilio ends the agent's leg before any <Dial> child exists, and will send nothing else about this call.
+		expect((await post(await standin.statusCallback(agentSid, "ringing"))).json()).toEqual({ result: "applied" });
+		expect((await post(await standin.statusCallback(agentSid, "in-progress"))).json().result).toMatch(/applied|stale/);
+		const before = await events(account.id);
+		const completed = await standin.statusCallback(agentSid, "completed", { CallDuration: "3" });
+		expect((await post(completed)).json()).toEqual({ result: "applied" });
+		const row = await callRow(id);
+		expect(row).toMatchObject({
+			status: "no_answer",
+			outcome: "no_answer",
+			failure_reason: "The agent hung up before the customer was connected.",
+			provider_call_id: agentSid,
+		});
+		expect(row?.ended_at).not.toBeNull();
+		expect(await events(account.id)).toBe(before + 1);
+		expect((await post(completed)).json()).toEqual({ result: "duplicate" });
+	});
+
+	it("once the bridge was handed out, the agent's leg completing changes nothing: the customer's leg reports the end", async () => {
+		const id = await insertCall(account.id);
+		const agentSid = await placed(id, { agentLeg: "sip:1001@pbx.example.com" });
+		expect((await post(await standin.answerRequest(agentSid))).text).toContain("<Dial ");
+		const child = standin.dialChild(
+			agentSid,
+			"+84920000001",
+			"+15005550006",
+			`https://callgate.test/api/webhooks/twilio/voice?call_id=${id}&leg=customer#rc=3&rp=ct,rt,5xx`,
+		);
+		expect((await post(await standin.statusCallback(child.sid, "ringing"))).json().result).toMatch(/applied|stale/);
+		// The agent hangs up while the customer's phone rings: the agent's completed may arrive first.
+		expect((await post(await standin.statusCallback(agentSid, "completed", { CallDuration: "20" }))).json()).toEqual({
+			result: "ignored",
+		});
+		expect((await callRow(id))?.ended_at).toBeNull();
+		// Twilio ends the customer's leg with it, and that leg reports the call's end.
+		expect((await post(await standin.statusCallback(child.sid, "no-answer"))).json()).toEqual({ result: "applied" });
+		expect(await callRow(id)).toMatchObject({ status: "no_answer", failure_reason: null });
+	});
+
 	it("an agent who does not answer ends the call no_answer, with the reason", async () => {
 		for (const [status, expected] of [
 			["no-answer", { status: "no_answer", failure_reason: "The agent did not answer." }],
@@ -270,6 +321,144 @@ describe("a click-to-call through Twilio: the agent first, then the customer", (
 			expect((await post(await standin.statusCallback(agentSid, status, extra))).json()).toEqual({ result: "applied" });
 			expect(await callRow(id)).toMatchObject(expected);
 		}
+	});
+});
+
+describe("a Twilio request is bound to the call's own CallSid once callgate knows it", () => {
+	/** A live click-to-call of its own account, placed through the adapter, its CallSid recorded as the dial's answer does. */
+	async function liveCall(accountId: string) {
+		const id = await insertCall(accountId);
+		const sid = await placed(id, { agentLeg: "+84900000001" });
+		await env.DB.prepare("UPDATE calls SET provider_call_id = ? WHERE id = ?").bind(sid, id).run();
+		return { id, sid };
+	}
+
+	it("a signed callback about another Twilio call (neither its CallSid nor its ParentCallSid is the call's) is ignored and changes nothing", async () => {
+		// Account B's live click-to-call, with its CallSid recorded.
+		const victim = await newAccount();
+		const b = await liveCall(victim.id);
+		expect((await post(await standin.statusCallback(b.sid, "in-progress"))).json().result).toMatch(/applied|stale/);
+		await env.DB.prepare("UPDATE calls SET status = 'in_progress' WHERE id = ?").bind(b.id).run();
+		// Account A's own call. Twilio signs every request it makes with the operator's one auth token, including
+		// those to URLs A's agent platform names, e.g. <Dial><Number statusCallback="…/voice?call_id={B}&leg=customer">.
+		const attacker = await newAccount();
+		const a = await liveCall(attacker.id);
+		const childSid = `CA${"f".repeat(32)}`;
+		const snapshot = async () => ({ row: await callRow(b.id), events: await events(victim.id), ids: await recorded() });
+		const before = await snapshot();
+		const forged: [leg: string | null, params: Record<string, string>][] = [
+			// A's bridged child, posing as B's customer leg.
+			["customer", { CallSid: childSid, ParentCallSid: a.sid, CallStatus: "busy", Direction: "outbound-dial" }],
+			// A's own call, posing as B's agent leg or as B itself.
+			["agent", { CallSid: a.sid, CallStatus: "completed" }],
+			[null, { CallSid: a.sid, CallStatus: "failed" }],
+			// A child whose own CallSid is B's: the customer leg is bound by its parent, not its own sid.
+			["customer", { CallSid: b.sid, ParentCallSid: a.sid, CallStatus: "completed" }],
+		];
+		for (const [leg, params] of forged) {
+			const target = `https://callgate.test/api/webhooks/twilio/voice?call_id=${b.id}${leg ? `&leg=${leg}` : ""}`;
+			const answer = await post(await standin.signed(target, { AccountSid: SID, ...params }));
+			expect({ status: answer.status, body: answer.json() }, JSON.stringify(params)).toEqual({
+				status: 200,
+				body: { result: "ignored" },
+			});
+		}
+		expect(await snapshot()).toEqual(before);
+		expect(before.row).toMatchObject({ status: "in_progress", provider_call_id: b.sid });
+		// B's own customer leg (its parent is B's agent leg) still applies.
+		const child = standin.dialChild(
+			b.sid,
+			"+84920000001",
+			"+15005550006",
+			`https://callgate.test/api/webhooks/twilio/voice?call_id=${b.id}&leg=customer`,
+		);
+		expect((await post(await standin.statusCallback(child.sid, "completed", { CallDuration: "8" }))).json()).toEqual({
+			result: "applied",
+		});
+		expect(await callRow(b.id)).toMatchObject({ status: "completed", duration_seconds: 8, provider_call_id: b.sid });
+	});
+
+	it("an instructions request about another Twilio call is hung up on and hands out nothing (no bridge, no agent platform)", async () => {
+		const victim = await newAccount();
+		const b = await liveCall(victim.id);
+		const attacker = await newAccount();
+		const a = await liveCall(attacker.id);
+		const before = { row: await callRow(b.id), ids: await recorded() };
+		const forged = await standin.signed(`https://callgate.test/api/webhooks/twilio/answer?call_id=${b.id}&leg=agent`, {
+			AccountSid: SID,
+			CallSid: a.sid,
+			CallStatus: "in-progress",
+		});
+		const answer = await post(forged);
+		expect(answer.status).toBe(200);
+		expect(answer.text).toBe('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');
+		expect({ row: await callRow(b.id), ids: await recorded() }).toEqual(before);
+		// B's own agent leg gets its bridge.
+		expect((await post(await standin.answerRequest(b.sid))).text).toContain("<Dial ");
+	});
+
+	it("before the CallSid is recorded, callbacks are taken as before and the first one recorded binds the call", async () => {
+		const id = await insertCall(account.id);
+		const sid = await placed(id);
+		expect((await callRow(id))?.provider_call_id).toBeNull();
+		expect((await post(await standin.statusCallback(sid, "ringing"))).json()).toEqual({ result: "applied" });
+		expect((await callRow(id))?.provider_call_id).toBe(sid);
+		// From now on, another call's callback for this call id changes nothing.
+		const other = await placed(crypto.randomUUID());
+		const target = `https://callgate.test/api/webhooks/twilio/voice?call_id=${id}`;
+		expect((await post(await standin.signed(target, { AccountSid: SID, CallSid: other, CallStatus: "busy" }))).json()).toEqual({
+			result: "ignored",
+		});
+		expect((await callRow(id))?.status).toBe("ringing");
+	});
+});
+
+describe("malformed Twilio requests", () => {
+	it("the Twilio routes answer 4xx (never 5xx) to garbage: bad query, bad form, JSON, an oversized or non-UTF-8 body", async () => {
+		const statuses: Record<string, number> = {};
+		const probe = async (name: string, path: string, init: { body: string; headers: Record<string, string> }) => {
+			const response = await call(path, {
+				method: "POST",
+				rawBody: init.body,
+				headers: init.headers,
+				unvalidated: "garbage probe",
+			});
+			await response.text();
+			statuses[name] = response.status;
+		};
+		const form = { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "AAAA" };
+		await probe("voice, no query", "/api/webhooks/twilio/voice", { body: "a=%ZZ&&=", headers: form });
+		await probe("voice, call_id not a uuid", "/api/webhooks/twilio/voice?call_id=x", { body: "CallSid=1", headers: form });
+		await probe("voice, unknown leg", `/api/webhooks/twilio/voice?call_id=${crypto.randomUUID()}&leg=x`, {
+			body: "CallSid=1",
+			headers: form,
+		});
+		await probe("answer, JSON", `/api/webhooks/twilio/answer?call_id=${crypto.randomUUID()}`, {
+			body: "{}",
+			headers: { "Content-Type": "application/json" },
+		});
+		await probe("sms, 200 KB", `/api/webhooks/twilio/sms?message_id=${crypto.randomUUID()}`, {
+			body: "a=".padEnd(200_000, "b"),
+			headers: form,
+		});
+		await probe("sms, not UTF-8", `/api/webhooks/twilio/sms?message_id=${crypto.randomUUID()}`, {
+			body: "a=%FF\uFFFD",
+			headers: form,
+		});
+		// Signed correctly, but not Twilio's parameters.
+		const signedGarbage = await standin.signed(`https://callgate.test/api/webhooks/twilio/voice?call_id=${crypto.randomUUID()}`, {
+			CallSid: "not-a-sid",
+			CallStatus: "",
+		});
+		await probe("voice, signed but not Twilio's parameters", signedGarbage.path, {
+			body: signedGarbage.body,
+			headers: callbackHeaders(signedGarbage),
+		});
+		for (const [name, status] of Object.entries(statuses)) {
+			expect(status, name).toBeGreaterThanOrEqual(400);
+			expect(status, name).toBeLessThan(500);
+		}
+		expect(statuses["voice, signed but not Twilio's parameters"]).toBe(422);
 	});
 });
 

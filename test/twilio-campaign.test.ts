@@ -9,7 +9,8 @@ import { callbackHeaders, type SignedCallback, TwilioStandin } from "./support/c
 
 const SID = "AC00000000000000000000000000000001";
 const TOKEN = "test-twilio-auth-token";
-const CALLER_ID = "+15005550006";
+/** A caller id of its own per account: a number is registered to one account only. */
+const uniqueCallerId = () => `+1500555${String(1000 + Math.floor(Math.random() * 9000))}`;
 const realFetch = globalThis.fetch;
 
 afterEach(() => vi.restoreAllMocks());
@@ -55,6 +56,7 @@ describe("a campaign dialled through the Twilio adapter under random load", () =
 		await env.DB.prepare("UPDATE accounts SET agent_answer_url = ? WHERE id = ?")
 			.bind("https://agents.example.com/answer", account.id)
 			.run();
+		const CALLER_ID = uniqueCallerId();
 		const callerId = await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: CALLER_ID, label: "Main" } });
 		expect(callerId.status).toBe(201);
 		const config = {
@@ -202,7 +204,10 @@ describe("a campaign dialled through the Twilio adapter under random load", () =
 describe("Twilio outages and refusals, seen through the pacer", () => {
 	async function campaignWith(contacts: string[]) {
 		const account = await pbxAccount();
-		await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: CALLER_ID, label: "Main" } });
+		const CALLER_ID = uniqueCallerId();
+		expect(
+			(await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: CALLER_ID, label: "Main" } })).status,
+		).toBe(201);
 		const campaign = await createCampaign(account, {
 			contacts,
 			scheduled_at: "2030-03-04T15:00:00Z",
@@ -278,5 +283,65 @@ describe("Twilio outages and refusals, seen through the pacer", () => {
 		});
 		expect(standin.calls.size).toBe(1);
 		expect((await pacer.view(campaign.id)).provider.state).toBe("available");
+	});
+});
+
+describe("a campaign call that would outlive MAX_CALL_SECONDS at Twilio", () => {
+	it("Twilio is told TimeLimit and ends the call before the pacer's deadline, so max_concurrent_calls holds at Twilio too", async () => {
+		const account = await pbxAccount({ default_region: "US" });
+		await env.DB.prepare("UPDATE accounts SET agent_answer_url = ? WHERE id = ?")
+			.bind("https://agents.example.com/answer", account.id)
+			.run();
+		const CALLER_ID = uniqueCallerId();
+		expect(
+			(await callJson("/api/pbx/caller-ids", { token: account.token, body: { number: CALLER_ID, label: "Main" } })).status,
+		).toBe(201);
+		const campaign = await createCampaign(account, {
+			contacts: ["+14155550101", "+14155550102"],
+			max_concurrent_calls: 1,
+			caller_id: CALLER_ID,
+		});
+		const clock = { now: Date.parse("2030-03-04T17:00:00Z") };
+		const standin = new TwilioStandin(SID, TOKEN, () => clock.now);
+		vi.spyOn(globalThis, "fetch").mockImplementation(standin.fetchFor(realFetch));
+		const post = async (callback: SignedCallback) => {
+			const response = await call(callback.path, { method: "POST", rawBody: callback.body, headers: callbackHeaders(callback) });
+			expect(response.status).toBe(200);
+			return response.text();
+		};
+		const pacer = pacerOf(campaign.id);
+		await runInDurableObject(pacer, (object: CampaignPacer) => {
+			object.clock = () => clock.now;
+			object.random = () => 0.5;
+			object.dialer = twilioDialer(env);
+		});
+		await pacer.wake(campaign.id);
+		for (let step = 0; step < 3 && standin.creates().length === 0; step++) {
+			clock.now += 1_000;
+			await runDurableObjectAlarm(pacer);
+		}
+		expect(standin.creates()).toHaveLength(1);
+		// MAX_CALL_SECONDS (900) less the ring timeout (30) and a margin (30), counted by Twilio from the answer.
+		expect(new URLSearchParams(standin.creates()[0]?.params).get("TimeLimit")).toBe("840");
+		const [first] = [...standin.calls.values()];
+		if (!first) throw new Error("no call");
+		// The customer answers after the longest ring Twilio allows, and talks with the agent platform on and on.
+		clock.now += 30_000;
+		await post(await standin.statusCallback(first.sid, "ringing", {}, clock.now - 29_000));
+		await post(await standin.answerRequest(first.sid));
+		await post(await standin.statusCallback(first.sid, "in-progress", {}, clock.now));
+		// Twilio ends the call at its TimeLimit; the pacer's deadline (900 s after the dial was accepted) comes later.
+		for (let step = 0; step < 40; step++) {
+			clock.now += 30_000;
+			for (const ended of await standin.endOverdue(clock.now))
+				expect(await post(ended)).toBe(JSON.stringify({ result: "applied" }));
+			await runDurableObjectAlarm(pacer);
+		}
+		expect(standin.creates(), "the next contact was dialled").toHaveLength(2);
+		expect(standin.peakLive, "calls live at Twilio at once").toBe(1);
+		const row = await env.DB.prepare("SELECT status, duration_seconds FROM calls WHERE provider_call_id = ?")
+			.bind(first.sid)
+			.first<{ status: string; duration_seconds: number }>();
+		expect(row, "Twilio's end, not callgate's timeout, closed the call").toEqual({ status: "completed", duration_seconds: 840 });
 	});
 });

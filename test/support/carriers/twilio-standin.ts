@@ -30,10 +30,16 @@ export interface StandinCall {
 	events: string[];
 	machineDetection: string | null;
 	timeout: string | null;
+	/** The create request's TimeLimit: Twilio ends the call that many seconds after it was answered (see endOverdue). */
+	timeLimit: string | null;
+	/** When the call was answered (its instructions request or its in-progress callback), epoch ms. */
+	answeredAt: number | null;
 	dateCreated: number;
 	status: string;
 	parentCallSid: string | null;
 }
+
+const FINAL_STATUSES = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
 
 export interface StandinMessage {
 	sid: string;
@@ -94,6 +100,8 @@ export class TwilioStandin {
 	readonly faults: Fault[] = [];
 	/** Numbers Twilio refuses (21211, not a valid phone number). */
 	readonly refused = new Set<string>();
+	/** The most calls live at Twilio at once (not final), counted when each call is created. */
+	peakLive = 0;
 
 	constructor(
 		readonly accountSid: string,
@@ -186,11 +194,14 @@ export class TwilioStandin {
 			events: form.getAll("StatusCallbackEvent"),
 			machineDetection: form.get("MachineDetection"),
 			timeout: form.get("Timeout"),
+			timeLimit: form.get("TimeLimit"),
+			answeredAt: null,
 			dateCreated: this.now(),
 			status: "queued",
 			parentCallSid: null,
 		};
 		this.calls.set(call.sid, call);
+		this.peakLive = Math.max(this.peakLive, this.live().length);
 		return Response.json(this.callJson(call), { status: 201 });
 	}
 
@@ -280,11 +291,32 @@ export class TwilioStandin {
 		};
 	}
 
+	/** The calls Twilio holds that have not ended. */
+	live(): StandinCall[] {
+		return [...this.calls.values()].filter((call) => !FINAL_STATUSES.has(call.status));
+	}
+
+	/**
+	 * Twilio enforcing TimeLimit: each answered call whose limit has passed by `now` ends
+	 * `completed`; its status callback (at the instant it ended) is returned for the test to deliver.
+	 */
+	async endOverdue(now = this.now()): Promise<SignedCallback[]> {
+		const ended: SignedCallback[] = [];
+		for (const call of this.live()) {
+			if (call.timeLimit === null || call.answeredAt === null) continue;
+			const endsAt = call.answeredAt + Number(call.timeLimit) * 1000;
+			if (endsAt > now) continue;
+			ended.push(await this.statusCallback(call.sid, "completed", { CallDuration: call.timeLimit }, endsAt));
+		}
+		return ended;
+	}
+
 	/** A status callback for a call the stand-in holds (CallStatus and whatever else Twilio adds for it). */
 	statusCallback(sid: string, status: string, extra: Record<string, string> = {}, at = this.now()): Promise<SignedCallback> {
 		const call = this.calls.get(sid);
 		if (!call) throw new Error(`no call ${sid}`);
 		if (status !== "initiated") call.status = status;
+		if (status === "in-progress") call.answeredAt ??= at;
 		return this.signed(call.statusCallback, {
 			AccountSid: this.accountSid,
 			ApiVersion: "2010-04-01",
@@ -308,6 +340,7 @@ export class TwilioStandin {
 		const call = this.calls.get(sid);
 		if (!call) throw new Error(`no call ${sid}`);
 		call.status = "in-progress";
+		call.answeredAt ??= this.now();
 		return this.signed(call.url, {
 			AccountSid: this.accountSid,
 			ApiVersion: "2010-04-01",
@@ -333,6 +366,8 @@ export class TwilioStandin {
 			events: ["initiated", "ringing", "answered", "completed"],
 			machineDetection: null,
 			timeout: null,
+			timeLimit: null,
+			answeredAt: null,
 			dateCreated: this.now(),
 			status: "queued",
 			parentCallSid: parentSid,

@@ -11,6 +11,8 @@ export interface TwilioConfig {
 	apiBase: string;
 	/** Where Twilio reaches callgate's callbacks (PUBLIC_BASE_URL), without a trailing slash. */
 	publicBase: string;
+	/** MAX_CALL_SECONDS (default 900): when callgate closes a call with no final status as `timeout`. */
+	maxCallSeconds: number;
 }
 
 /**
@@ -25,7 +27,16 @@ export function twilioConfig(env: Env): TwilioConfig {
 		authToken: env.TWILIO_AUTH_TOKEN as string,
 		apiBase: (env.TWILIO_API_BASE || "https://api.twilio.com").replace(/\/+$/, ""),
 		publicBase: (env.PUBLIC_BASE_URL as string).replace(/\/+$/, ""),
+		maxCallSeconds: maxCallSeconds(env),
 	};
+}
+
+const DEFAULT_MAX_CALL_SECONDS = 900;
+
+/** MAX_CALL_SECONDS as a positive whole number of seconds; the default (900) when unset or unreadable. */
+function maxCallSeconds(env: Env): number {
+	const value = Number(env.MAX_CALL_SECONDS || DEFAULT_MAX_CALL_SECONDS);
+	return Number.isFinite(value) && value > 0 ? Math.floor(value) : DEFAULT_MAX_CALL_SECONDS;
 }
 
 /**
@@ -85,9 +96,29 @@ export function twilioReason(status: number, body: string): string {
 }
 
 /**
+ * Twilio's error codes that blame the `From` number on the Twilio account, not the number
+ * called: 21210 (the caller id is not a verified caller id or a Twilio number of the account)
+ * and 21212 (not a valid caller id). Every call from that caller id would be refused alike
+ * until someone registers or fixes it, so they wait like an outage instead of failing each
+ * contact they meet.
+ */
+const CALLER_ID_CODES = new Set(["21210", "21212"]);
+
+/** Twilio's error code in an error body, as text (`""` when there is none). */
+function twilioCode(body: string): string {
+	try {
+		const code = (JSON.parse(body) as { code?: unknown }).code;
+		return typeof code === "number" || typeof code === "string" ? String(code) : "";
+	} catch {
+		return "";
+	}
+}
+
+/**
  * What a create request's answer means for callgate: 2xx accepted (with Twilio's sid); a
- * network error, a timeout, 408, 429 and 5xx transient (Retry-After kept); any other 4xx a
- * permanent refusal with Twilio's code and message.
+ * network error, a timeout, 408, 429 and 5xx transient (Retry-After kept); 401/403/404 and
+ * the caller-id errors 21210/21212 transient too (callgate's configuration, not the number);
+ * any other 4xx a permanent refusal with Twilio's code and message.
  */
 export async function classifyCreate(request: () => Promise<Response>): Promise<DialResult> {
 	let response: Response;
@@ -114,6 +145,12 @@ export async function classifyCreate(request: () => Promise<Response>): Promise<
 	// an outage (and shows as the provider's last_error) instead of failing every contact it meets.
 	if (response.status === 401 || response.status === 403 || response.status === 404) {
 		return { kind: "transient", reason: oneLine(`${reason} (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)`) };
+	}
+	if (response.status >= 400 && response.status < 500 && CALLER_ID_CODES.has(twilioCode(text))) {
+		return {
+			kind: "transient",
+			reason: oneLine(`${reason} (the caller id is not usable on this Twilio account: verify it or buy it in Twilio)`),
+		};
 	}
 	const result = classifyDialResponse(response.status, text, retryAfterMs);
 	return result.kind === "accepted" ? result : { ...result, reason };

@@ -9,7 +9,7 @@ import { verifyTwilioSignature } from "./signature";
 import { SMS_CALLBACK_PATH } from "./sms";
 import { isMachine, mapCallStatus, mapMessageStatus, type TwilioLeg } from "./status";
 import { bridgeTwiml, hangupTwiml, redirectTwiml } from "./twiml";
-import { ANSWER_PATH, RING_TIMEOUT_SECONDS, VOICE_CALLBACK_PATH } from "./voice";
+import { ANSWER_PATH, RING_TIMEOUT_SECONDS, timeLimitSeconds, VOICE_CALLBACK_PATH } from "./voice";
 
 const PROVIDER = "twilio";
 const MAX_CALLBACK_BYTES = 64 * 1024;
@@ -100,6 +100,53 @@ async function readTwilioRequest<S extends z.ZodType>(
 	return { config, params: parsed.data };
 }
 
+/**
+ * What the voice routes know of a call before acting on a request about it: the carrier id it
+ * is bound to, its status, and whether its customer leg was started (see `BRIDGED`).
+ */
+interface BoundCall {
+	provider_call_id: string | null;
+	status: string;
+	bridged: number;
+}
+
+/**
+ * The marker the instructions route records (in provider_events, under Twilio) before it answers
+ * an agent's leg with the `<Dial>` that starts the customer's leg. It is how callgate knows a
+ * customer leg exists when the agent's leg ends: a status alone cannot tell, since the agent
+ * answering keeps the call `ringing` both before and after the bridge is handed out. With the
+ * marker, the customer's leg (a child call with its own status callbacks, which Twilio reports
+ * even when it fails to connect) reports the call's end; without it, none ever will.
+ */
+const bridgedEventId = (agentCallSid: string) => `${agentCallSid}:bridged`;
+
+async function boundCall(env: Env, callId: string, callSid: string): Promise<BoundCall | null> {
+	return env.DB.prepare(
+		`SELECT provider_call_id, status,
+		        EXISTS (SELECT 1 FROM provider_events WHERE provider = ? AND event_id = ?) AS bridged
+		   FROM calls WHERE id = ?`,
+	)
+		.bind(PROVIDER, bridgedEventId(callSid), callId)
+		.first<BoundCall>();
+}
+
+/**
+ * Whether a signed request is about the call its URL names. Twilio signs every request it makes
+ * for the Twilio account with the one auth token, including those to URLs that any account's
+ * agent platform (or a `<Dial>` it answers) points at callgate, so the `call_id` in the URL
+ * alone does not bind a request to a call. Once callgate knows the call's CallSid
+ * (calls.provider_call_id: written when the dial is accepted, or by the first callback
+ * recorded), a request counts only if it is about that Twilio call: its own CallSid for a
+ * campaign call or a click-to-call's agent leg, or, for the bridged customer leg (a child call
+ * with a CallSid of its own), its ParentCallSid, which is the agent's leg. Before the id is
+ * known, the request is taken as before and the first one recorded binds it.
+ */
+function belongsTo(call: BoundCall, params: { CallSid: string; ParentCallSid?: string | undefined }, leg: TwilioLeg): boolean {
+	if (!call.provider_call_id) return true;
+	const sid = leg === "customer" ? params.ParentCallSid : params.CallSid;
+	return sid === call.provider_call_id;
+}
+
 const signedResponses = {
 	400: { description: "Body not UTF-8" },
 	401: { description: "Bad, missing or unverifiable X-Twilio-Signature (or not form-encoded): nothing was changed" },
@@ -112,18 +159,28 @@ const voiceCallback = publicRoute({
 	method: "POST",
 	path: VOICE_CALLBACK_PATH,
 	summary:
-		"Call progress from Twilio (StatusCallback for initiated, ringing, answered, completed; form-encoded), verified by X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the sorted POST parameters (HMAC-SHA1 with TWILIO_AUTH_TOKEN). Deduplicated by CallSid+CallStatus; calls only move forward. CallStatus maps to: ringing → ringing, in-progress → in_progress, completed → completed (voicemail when AnsweredBy is a machine or fax), busy, no-answer → no_answer, failed (with Twilio's ErrorCode/SipResponseCode), canceled → cancelled; queued and initiated change nothing. For a click-to-call, the agent's leg keeps the call ringing until the customer's leg answers, and the agent not answering ends it no_answer (or failed).",
+		"Call progress from Twilio (StatusCallback for initiated, ringing, answered, completed; form-encoded), verified by X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the sorted POST parameters (HMAC-SHA1 with TWILIO_AUTH_TOKEN). Deduplicated by CallSid+CallStatus; calls only move forward. CallStatus maps to: ringing → ringing, in-progress → in_progress, completed → completed (voicemail when AnsweredBy is a machine or fax), busy, no-answer → no_answer, failed (with Twilio's ErrorCode/SipResponseCode), canceled → cancelled; queued and initiated change nothing. For a click-to-call, the agent's leg keeps the call ringing until the customer's leg answers, the agent not answering ends it no_answer (or failed), and the agent's leg completing before the customer's leg was started ends it no_answer (\"The agent hung up before the customer was connected.\"). Once the call's CallSid is known, a callback about another Twilio call (CallSid, or ParentCallSid for the bridged customer leg, not the call's) is ignored.",
 	tags,
 	headers: [SIGNATURE],
 	query: CallQuery,
 	formBody: VoiceParams,
 	responses: {
-		200: { description: "Applied, duplicate, stale, for an unknown call, or a status that changes nothing", schema: Result },
+		200: {
+			description:
+				"Applied, duplicate, stale, for an unknown call, or ignored: a status that changes nothing, or a request about another Twilio call than the one the call is bound to",
+			schema: Result,
+		},
 		...signedResponses,
 	},
 	async handler({ env, request, url, query }) {
 		const { params } = await readTwilioRequest(request, url, env, VoiceParams);
-		const mapped = mapCallStatus(params as Record<string, string>, query.call_id, (query.leg ?? null) as TwilioLeg, Date.now());
+		const leg = (query.leg ?? null) as TwilioLeg;
+		const call = await boundCall(env, query.call_id, params.CallSid);
+		// About another Twilio call: 200, so Twilio does not redeliver it; nothing changes.
+		if (call && !belongsTo(call, params, leg)) return Response.json({ result: "ignored" });
+		// A customer leg exists once the bridge was handed out, or (calls from before the marker) once it answered.
+		const customerLeg = call !== null && (call.bridged === 1 || call.status === "in_progress");
+		const mapped = mapCallStatus(params as Record<string, string>, query.call_id, leg, Date.now(), { customerLeg });
 		if (mapped.kind === "ignored") return Response.json({ result: "ignored" });
 		return Response.json({ result: await applyProviderEvent(env, mapped.event, PROVIDER) });
 	},
@@ -156,6 +213,7 @@ interface AnsweredCall {
 	to_phone: string;
 	caller_id: string | null;
 	campaign_id: string | null;
+	provider_call_id: string | null;
 	agent_answer_url: string | null;
 	agent_id: string | null;
 }
@@ -191,7 +249,7 @@ const answer = publicRoute({
 	method: "POST",
 	path: ANSWER_PATH,
 	summary:
-		"Call instructions for Twilio when a call is answered (the Url of the create request; form-encoded, verified by X-Twilio-Signature). A campaign call is redirected to the account's agent_answer_url with agent_id and call_id added (Twilio then asks the agent platform, signed by Twilio); a machine or fax (AnsweredBy, machine detection on) is hung up on and the call ends voicemail; with no agent_answer_url the call is hung up and ends failed. A click-to-call's agent leg gets a <Dial> that bridges the customer from the call's caller id, whose leg reports to the voice callback.",
+		"Call instructions for Twilio when a call is answered (the Url of the create request; form-encoded, verified by X-Twilio-Signature). A campaign call is redirected to the account's agent_answer_url with agent_id and call_id added (Twilio then asks the agent platform, signed by Twilio); a machine or fax (AnsweredBy, machine detection on) is hung up on and the call ends voicemail; with no agent_answer_url the call is hung up and ends failed. A click-to-call's agent leg gets a <Dial> (with timeLimit, ending the bridge before MAX_CALL_SECONDS) that bridges the customer from the call's caller id, whose leg reports to the voice callback. A request about another Twilio call than the call's own CallSid is hung up on and changes nothing.",
 	tags,
 	headers: [SIGNATURE],
 	query: CallQuery,
@@ -204,7 +262,7 @@ const answer = publicRoute({
 	async handler({ env, request, url, query }) {
 		const { config, params } = await readTwilioRequest(request, url, env, VoiceParams);
 		const call = await env.DB.prepare(
-			`SELECT c.id, c.status, c.to_phone, c.caller_id, c.campaign_id, a.agent_answer_url, k.agent_id
+			`SELECT c.id, c.status, c.to_phone, c.caller_id, c.campaign_id, c.provider_call_id, a.agent_answer_url, k.agent_id
 			   FROM calls c JOIN accounts a ON a.id = c.account_id LEFT JOIN autocall_campaigns k ON k.id = c.campaign_id
 			  WHERE c.id = ?`,
 		)
@@ -212,15 +270,25 @@ const answer = publicRoute({
 			.first<AnsweredCall>();
 		// Nothing to connect: a call callgate does not know, or one already over.
 		if (!call || FINAL.has(call.status)) return twiml(hangupTwiml());
+		// Instructions asked for another Twilio call than the one this call is bound to (see belongsTo): that
+		// call is hung up, this one changes nothing. TwiML, not JSON: Twilio reads this answer as instructions.
+		if (!belongsTo({ ...call, bridged: 0 }, params, (query.leg ?? null) as TwilioLeg)) return twiml(hangupTwiml());
 		if (query.leg === "agent") {
 			const callerId = call.caller_id ?? (params as Record<string, string>).From;
 			if (!callerId) return twiml(hangupTwiml());
+			// Recorded before the bridge is handed out (a failure answers 5xx and Twilio asks again): from now on the
+			// customer's leg, not the agent's, reports the call's end.
+			await env.DB.prepare("INSERT OR IGNORE INTO provider_events (event_id, provider, received_at) VALUES (?, ?, ?)")
+				.bind(bridgedEventId(params.CallSid), PROVIDER, new Date().toISOString())
+				.run();
 			return twiml(
 				bridgeTwiml({
 					callerId,
 					to: call.to_phone,
 					statusCallback: `${callbackUrl(config, VOICE_CALLBACK_PATH, { call_id: call.id, leg: "customer" })}${CONNECTION_OVERRIDES}`,
 					timeout: RING_TIMEOUT_SECONDS,
+					// The agent's leg rang, then the customer's rings, before the bridge's conversation starts.
+					timeLimit: timeLimitSeconds(config, 2),
 				}),
 			);
 		}

@@ -48,17 +48,24 @@ function duration(value: string | undefined): number | undefined {
 
 type Status = ProviderEvent["status"];
 
+export const AGENT_HUNG_UP = "The agent hung up before the customer was connected.";
+
 /**
  * A voice status callback (CallStatus of Twilio's Call resource) as callgate's call event, or
  * why it changes nothing. The event id is `CallSid:CallStatus`, so a redelivery (or a replay
  * of a captured request) is a duplicate; applyProviderEvent never moves a call backwards, so
  * a late `ringing` after `completed` changes nothing.
+ *
+ * A click-to-call's agent leg ending `completed` ends the call `no_answer` (the agent hung up
+ * before the customer was connected) unless `context.customerLeg` says the customer's leg was
+ * started: then that leg reports the call's end and the agent's changes nothing.
  */
 export function mapCallStatus(
 	params: Record<string, string>,
 	callId: string,
 	leg: TwilioLeg,
 	now: number,
+	context: { customerLeg?: boolean } = {},
 ): Mapped<ProviderEvent> {
 	const sid = params.CallSid ?? "";
 	const status = params.CallStatus ?? "";
@@ -91,8 +98,13 @@ export function mapCallStatus(
 			if (agent) return event("ringing");
 			return event(machine ? "voicemail" : "in_progress");
 		case "completed":
-			// The agent's leg ends after the customer's: the customer's leg reports the call's end.
-			if (agent) return { kind: "ignored", reason: "The customer's leg reports the call's end." };
+			if (agent) {
+				// Once the customer's leg exists, it reports the call's end (the agent's leg ends with or after it).
+				if (context.customerLeg) return { kind: "ignored", reason: "The customer's leg reports the call's end." };
+				// The agent hung up (or Twilio ended the leg, the instructions failing) before any customer leg was
+				// started: nothing else will ever report on this call.
+				return event("no_answer", AGENT_HUNG_UP);
+			}
 			return event(machine ? "voicemail" : "completed");
 		case "busy":
 			return agent ? event("no_answer", "The agent did not answer (busy).") : event("busy");

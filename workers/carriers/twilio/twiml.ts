@@ -20,6 +20,11 @@ export interface BridgeLeg {
 	statusCallback: string;
 	/** How long the customer's phone may ring, in seconds. */
 	timeout: number;
+	/**
+	 * The bridge's longest conversation, in seconds (`<Dial timeLimit>`): Twilio counts it from
+	 * the moment the customer answers and then hangs the customer's leg up.
+	 */
+	timeLimit: number;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface BridgeLeg {
  */
 export const bridgeTwiml = (leg: BridgeLeg) =>
 	document(
-		`<Dial callerId="${xmlEscape(leg.callerId)}" timeout="${leg.timeout}">` +
+		`<Dial callerId="${xmlEscape(leg.callerId)}" timeout="${leg.timeout}" timeLimit="${leg.timeLimit}">` +
 			`<Number statusCallback="${xmlEscape(leg.statusCallback)}" statusCallbackEvent="initiated ringing answered completed" statusCallbackMethod="POST">${xmlEscape(leg.to)}</Number>` +
 			"</Dial>",
 	);

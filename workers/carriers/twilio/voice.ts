@@ -15,6 +15,28 @@ import {
 /** How long the customer's (or, for a click-to-call, the agent's) phone may ring, in seconds. */
 export const RING_TIMEOUT_SECONDS = 30;
 
+/** What is taken off MAX_CALL_SECONDS on top of the ringing: Twilio's queueing, its ring-timeout buffer, clock skew. */
+export const TIME_LIMIT_MARGIN_SECONDS = 30;
+/** Twilio refuses a call limit under a minute. */
+export const MIN_TIME_LIMIT_SECONDS = 60;
+
+/**
+ * The `TimeLimit` of a Create Call request: Twilio hangs the call up itself before callgate's
+ * MAX_CALL_SECONDS deadline closes it as `timeout` (the pacer's deadline starts when the dial
+ * is accepted, the cron's at the call's creation), so a call callgate counts as over never
+ * goes on talking at Twilio and max_concurrent_calls holds there too.
+ *
+ * Twilio documents TimeLimit only as "the maximum duration of the call in seconds", and a
+ * call's duration at Twilio is the time it was in progress, i.e. counted from the answer, not
+ * from the create request. So the worst case is counted from the answer: the phone may ring up
+ * to RING_TIMEOUT_SECONDS first (`ringing` legs before it: one for a campaign call, the agent's
+ * leg and then the customer's for a click-to-call's bridge), plus a margin. Should Twilio count
+ * from the create request instead, the call only ends earlier. Never under Twilio's minimum.
+ */
+export function timeLimitSeconds(config: TwilioConfig, ringing = 1): number {
+	return Math.max(MIN_TIME_LIMIT_SECONDS, config.maxCallSeconds - ringing * RING_TIMEOUT_SECONDS - TIME_LIMIT_MARGIN_SECONDS);
+}
+
 export const VOICE_CALLBACK_PATH = "/api/webhooks/twilio/voice";
 export const ANSWER_PATH = "/api/webhooks/twilio/answer";
 
@@ -39,6 +61,10 @@ interface TwilioCallRecord {
  * `StatusCallback` carries callgate's call id (and the leg) in its query, which Twilio's
  * signature covers; `StatusCallbackEvent` is repeated, one parameter per event.
  *
+ * `TimeLimit` (see timeLimitSeconds) ends the call at Twilio before callgate's MAX_CALL_SECONDS
+ * deadline; for a click-to-call it is the agent's leg's limit, and the bridged customer leg
+ * gets its own `<Dial timeLimit>` (both legs end when the agent's does).
+ *
  * Machine detection is synchronous (`MachineDetection=Enable`, no `AsyncAmd`): Twilio asks
  * `Url` only once it knows who answered and passes `AnsweredBy`, so the answer route decides
  * in one place, before anyone is connected, whether the agent platform gets the call or the
@@ -57,6 +83,7 @@ export function createCallParams(config: TwilioConfig, call: OutboundCall): URLS
 	for (const event of ["initiated", "ringing", "answered", "completed"]) params.append("StatusCallbackEvent", event);
 	params.append("StatusCallbackMethod", "POST");
 	params.append("Timeout", String(RING_TIMEOUT_SECONDS));
+	params.append("TimeLimit", String(timeLimitSeconds(config)));
 	if (call.machineDetection && !call.agentLeg) params.append("MachineDetection", "Enable");
 	return params;
 }
