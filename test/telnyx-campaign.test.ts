@@ -11,7 +11,8 @@ import { AGENT_PLATFORM, CONNECTION_ID, deliver, TelnyxStandin, type Webhook } f
 afterEach(() => vi.restoreAllMocks());
 
 /** A caller id of its own for each account: a number presents one account only. */
-const callerIdNumber = () => `+8490${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
+let callerIds = 0;
+const callerIdNumber = () => `+8490${String(1_000_000 + ++callerIds)}`;
 const MONDAY_NOON_NY = Date.parse("2030-03-04T17:00:00Z");
 /** The campaign's contacts as the pacer dials them (VN numbers, E.164). */
 const e164 = (phone: string) => `+84${phone.slice(1)}`;
