@@ -65,6 +65,8 @@ const NOT_PLACED = Number.MAX_SAFE_INTEGER;
 /** Rows of the record written per D1 batch; more are written by the next round. */
 const RECORD_BATCH = 200;
 const MAX_RECORD_RETRY_MS = 60_000;
+/** How a refusal for the campaign's own caller id begins (it waits like an outage; a new caller id ends the wait). */
+const CALLER_ID_REFUSED = "Caller id";
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
 
 /**
@@ -130,6 +132,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN maybe_placed INTEGER NOT NULL DEFAULT 0");
 		if (!columns.has("provider_call_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN provider_call_id TEXT");
 		if (!columns.has("first_asked_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_asked_at INTEGER");
+		if (!columns.has("first_caller_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_caller_id TEXT");
 	}
 
 	/** Loads the campaign from D1 on first use, then starts whatever may start now. */
@@ -142,7 +145,10 @@ export class CampaignPacer extends DurableObject<Env> {
 	/** A PATCH changed pacing or the window; lowering caps never touches live calls. Answers the live counters. */
 	async configure(campaignId: string, config: PacerConfig): Promise<CampaignSnapshot> {
 		const state = await this.load(campaignId);
-		if (config.version > state.config.version) this.save({ ...state, config });
+		if (config.version > state.config.version) {
+			this.save({ ...state, config });
+			if (config.callerId !== state.config.callerId) this.retryCallerIdNow();
+		}
 		await this.drive();
 		return this.snapshot();
 	}
@@ -732,9 +738,10 @@ export class CampaignPacer extends DurableObject<Env> {
 			maybe_placed: number;
 			asked: number;
 			first_asked_at: number | null;
+			first_caller_id: string | null;
 			phone: string;
 		}>(
-			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, c.first_asked_at, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
+			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, c.first_asked_at, c.first_caller_id, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
 		).filter((call) => !this.dialsOut.has(call.id));
 		if (!waiting.length) return false;
@@ -756,8 +763,9 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.dialsOut.add(call.id);
 			// Stored, so that an instance that dies before the answer leaves a trace: see above.
 			this.ctx.storage.sql.exec(
-				"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?) WHERE id = ?",
+				"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?), first_caller_id = coalesce(first_caller_id, ?) WHERE id = ?",
 				now,
+				config.callerId,
 				call.id,
 			);
 		}
@@ -766,22 +774,25 @@ export class CampaignPacer extends DurableObject<Env> {
 			const results = await Promise.all(
 				ready.map(async (call) => ({
 					callId: call.id,
+					// A call the carrier may already have is asked again as it was first asked (its number is
+					// how the carrier's look-up finds it), also if the account has removed that number since.
 					result:
-						refusal ??
-						(await this.dialer
-							.place({
-								callId: call.id,
-								accountId: config.accountId,
-								campaignId: config.campaignId,
-								to: call.phone,
-								callerId: config.callerId,
-								agentId: config.agentId,
-								agentLeg: null,
-								machineDetection: config.machineDetection,
-								// A call whose earlier ask got no answer may be at the carrier since that first ask.
-								firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
-							})
-							.catch(transient)),
+						call.maybe_placed !== 1 && refusal
+							? refusal
+							: await this.dialer
+									.place({
+										callId: call.id,
+										accountId: config.accountId,
+										campaignId: config.campaignId,
+										to: call.phone,
+										callerId: call.maybe_placed === 1 ? (call.first_caller_id ?? config.callerId) : config.callerId,
+										agentId: config.agentId,
+										agentLeg: null,
+										machineDetection: config.machineDetection,
+										// A call whose earlier ask got no answer may be at the carrier since that first ask.
+										firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
+									})
+									.catch(transient),
 				})),
 			);
 			this.applyDialResults(results, this.clock());
@@ -789,6 +800,22 @@ export class CampaignPacer extends DurableObject<Env> {
 			for (const call of ready) this.dialsOut.delete(call.id);
 		}
 		return true;
+	}
+
+	/**
+	 * A new caller id ends a wait that the old one caused (see callerIdRefusal) at once, rather
+	 * than at the end of its backoff: the next dial is the probe.
+	 */
+	private retryCallerIdNow(): void {
+		const health = this.health();
+		if (health.state !== "unavailable" || !health.lastError?.startsWith(CALLER_ID_REFUSED) || health.nextTryAt === null) return;
+		const now = this.clock();
+		this.ctx.storage.sql.exec(
+			"UPDATE contacts SET next_due_at = ? WHERE state = 'pending' AND next_due_at = ?",
+			now,
+			health.nextTryAt,
+		);
+		this.saveHealth({ ...health, nextTryAt: now });
 	}
 
 	/**
@@ -806,7 +833,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (held) return null;
 			return {
 				kind: "transient",
-				reason: `Caller id ${config.callerId} is no longer one of the account's caller ids: PATCH the campaign's caller_id.`,
+				reason: `${CALLER_ID_REFUSED} ${config.callerId} is no longer one of the account's caller ids: PATCH the campaign's caller_id.`,
 			};
 		} catch {
 			return { kind: "transient", reason: "The campaign's caller id could not be checked." };

@@ -26,8 +26,3 @@ ALTER TABLE sms_messages ADD COLUMN failure_reason TEXT;
 ALTER TABLE sms_messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sms_messages ADD COLUMN next_attempt_at TEXT;
 CREATE INDEX sms_queued ON sms_messages(next_attempt_at) WHERE status = 'queued';
--- Carriers report on a message by their own id.
-CREATE INDEX sms_provider_message ON sms_messages(provider_message_id) WHERE provider_message_id IS NOT NULL;
--- A number presents one account only: every tenant dials through the operator's one carrier
--- account, where another tenant's number would be accepted as From.
-CREATE UNIQUE INDEX caller_ids_number_everywhere ON caller_ids(number);

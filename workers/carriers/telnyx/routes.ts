@@ -212,6 +212,7 @@ async function onCall(
 				const answer = await forward(call, signed);
 				let refused: string | null = null;
 				if (answer.kind === "invalid") refused = `The agent platform's instructions were invalid: ${answer.reason}`;
+				if (answer.kind === "refused") refused = `The agent platform refused the call: ${answer.reason}`;
 				if (answer.kind === "actions") {
 					const why = await carryOut(env, call, step, eventId, answer.actions);
 					if (why) refused = `The agent platform's instructions could not be carried out: ${why}`;
@@ -263,7 +264,12 @@ async function onCall(
 	return result;
 }
 
-type PlatformAnswer = { kind: "none" } | { kind: "actions"; actions: Instruction[] } | { kind: "invalid"; reason: string };
+type PlatformAnswer =
+	| { kind: "none" }
+	| { kind: "actions"; actions: Instruction[] }
+	| { kind: "invalid"; reason: string }
+	/** It will not take the call, whatever the redelivery (a 3xx or a 4xx but 408 and 429; a URL that is not one). */
+	| { kind: "refused"; reason: string };
 
 /**
  * The answered event, byte for byte with Telnyx's signature, so the agent platform can verify it with
@@ -275,7 +281,7 @@ async function forward(call: CallRow, signed: { raw: string; signature: string; 
 	try {
 		url = new URL(call.agent_answer_url ?? "");
 	} catch {
-		throw notYet("The account's agent_answer_url is not a URL.");
+		return { kind: "refused", reason: "the account's agent_answer_url is not a URL." };
 	}
 	url.searchParams.set("agent_id", call.agent_id ?? "");
 	url.searchParams.set("call_id", call.id);
@@ -297,6 +303,9 @@ async function forward(call: CallRow, signed: { raw: string; signature: string; 
 	}
 	if (response.status < 200 || response.status >= 300) {
 		await response.body?.cancel();
+		// Only a failure that may pass is worth Telnyx's redelivery; the answered customer must not wait out the others.
+		const mayPass = response.status >= 500 || response.status === 408 || response.status === 429;
+		if (!mayPass) return { kind: "refused", reason: `HTTP ${response.status}.` };
 		throw notYet(`The agent platform answered ${response.status}.`);
 	}
 	const type = (response.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
