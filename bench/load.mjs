@@ -1,8 +1,11 @@
 import autocannon from "autocannon";
 
-/** Fixed-duration load from this (second) process; returns requests/s and latency percentiles. */
-export async function load({ url, duration = 8, connections = 10, headers = {}, method = "GET", body, requests }) {
-	const result = await autocannon({ url, duration, connections, headers, method, body, requests });
+/**
+ * Fixed-duration load from this (second) process, or a fixed number of requests (`amount`, all
+ * answered before it returns); returns requests/s and latency percentiles.
+ */
+export async function load({ url, duration = 8, amount, connections = 10, headers = {}, method = "GET", body, requests }) {
+	const result = await autocannon({ url, duration, amount, connections, headers, method, body, requests });
 	const ok = result["2xx"];
 	return {
 		rps: ok / (result.duration || duration),

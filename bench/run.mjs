@@ -33,13 +33,69 @@ async function interleaved(scenarios) {
 
 async function guardSection({ base, auth }) {
 	console.log("## The guard\n");
+	// The floors are bench-only routes (BENCH_ROUTES, set by server.mjs): /health's pipeline, no
+	// token, no D1, plus exactly one Durable Object RPC to one object, as the bench's one token has one guard.
 	const stats = await interleaved({
 		bare: { name: "GET /health (bare)", url: `${base}/health` },
+		noop: { name: "GET /__bench/rpc-noop (1 DO RPC)", url: `${base}/__bench/rpc-noop` },
+		write: { name: "GET /__bench/rpc-write (RPC + write)", url: `${base}/__bench/rpc-write` },
 		guarded: { name: "GET /api/auth/me (token + guard)", url: `${base}/api/auth/me`, headers: auth },
 		guardedDb: { name: "GET /api/pbx/users (guard + D1 query)", url: `${base}/api/pbx/users`, headers: auth },
 	});
-	const ratio = (stats.guarded.rps / stats.bare.rps).toFixed(2);
-	console.log(`\nguarded/bare throughput: ${ratio}   p50 guarded − bare: ${stats.guarded.p50 - stats.bare.p50} ms\n`);
+	const ratio = (a, b) => (stats[a].rps / stats[b].rps).toFixed(2);
+	console.log(
+		`\nguard/noop: ${ratio("guarded", "noop")}   guard/write: ${ratio("guarded", "write")}   guarded/bare: ${ratio("guarded", "bare")}   (floors: noop/bare ${ratio("noop", "bare")}, write/bare ${ratio("write", "bare")})`,
+	);
+	console.log(
+		`p50 guarded − bare: ${stats.guarded.p50 - stats.bare.p50} ms   p50 guarded − write floor: ${stats.guarded.p50 - stats.write.p50} ms`,
+	);
+	const trips = await guardRoundTrips(base, auth);
+	const detail = Object.entries(trips.calls)
+		.map(([method, n]) => `${method} ${n}`)
+		.join(", ");
+	console.log(
+		`DO round trips per guarded request: ${(trips.total / trips.requests).toFixed(2)} (${detail}) over ${trips.requests} requests of GET /api/auth/me, 10 connections\n`,
+	);
+}
+
+/**
+ * Durable Object round trips per guarded request, counted by the token's guard object itself
+ * (RPC calls received, by method; GET /__bench/guard-stats, which is not counted): read once the
+ * counts are still, before and after a fixed number of requests, all answered. Nothing else uses
+ * the bench's token meanwhile, so the difference is exactly theirs.
+ */
+async function guardRoundTrips(base, auth, requests = 1000) {
+	const read = async () => {
+		const response = await fetch(`${base}/__bench/guard-stats`, { headers: auth });
+		if (!response.ok) throw new Error(`GET /__bench/guard-stats: ${response.status} (is BENCH_ROUTES set?)`);
+		return response.json();
+	};
+	// Releases land after their answers (waitUntil), and the requests the previous scenario left in
+	// flight when it stopped still land too: read until two reads 250 ms apart agree.
+	const settled = async () => {
+		let last = await read();
+		for (let i = 0; i < 40; i++) {
+			await new Promise((resolve) => setTimeout(resolve, 250));
+			const next = await read();
+			if (JSON.stringify(next) === JSON.stringify(last)) return next;
+			last = next;
+		}
+		throw new Error("the guard's counts did not settle");
+	};
+	const before = await settled();
+	const run = await load({ url: `${base}/api/auth/me`, headers: auth, amount: requests });
+	if (run.total !== requests || run.non2xx || run.errors) {
+		throw new Error(`round-trip count: ${run.total} answers, ${run.non2xx} non-2xx, ${run.errors} errors`);
+	}
+	const after = await settled();
+	// A new instance id means the object was evicted in between and its in-memory counts restarted.
+	if (after.instance !== before.instance) throw new Error("the guard object was reloaded during the count; run again");
+	const calls = Object.fromEntries(
+		Object.entries(after.calls)
+			.map(([method, n]) => [method, n - (before.calls[method] ?? 0)])
+			.filter(([, n]) => n > 0),
+	);
+	return { requests, calls, total: Object.values(calls).reduce((sum, n) => sum + n, 0) };
 }
 
 async function writesSection({ base, auth, token }) {

@@ -36,7 +36,8 @@ export async function startServer({ port = 8790, persistTo = `${root}.wrangler/b
 			"--log-level",
 			"error",
 			"--show-interactive-dev-session=false",
-			...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+			// The bench-only routes (/__bench/*: the guard's floors and its RPC counts); no wrangler.toml environment sets it.
+			...Object.entries({ BENCH_ROUTES: "1", ...vars }).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 		],
 		{ cwd: root, env, stdio: ["ignore", "ignore", "inherit"] },
 	);

@@ -26,6 +26,15 @@ export interface RateVerdict {
 	retryAfterSeconds?: number;
 }
 
+/** The RPC calls one guard object received since it was loaded (`rpcCounts`), by method. */
+export interface RpcCounts {
+	/** Random per load of the object: two reads with different ids straddle an eviction. */
+	instance: string;
+	calls: Partial<Record<GuardMethod, number>>;
+}
+
+export type GuardMethod = "admit" | "forget" | "hit" | "refund" | "release" | "renew" | "connectionsInFlight";
+
 export type AdmitResult =
 	| { admitted: true; principal: Principal; leaseId: string; rate: RateVerdict }
 	| { admitted: false; reason: "unauthenticated" }
@@ -73,6 +82,20 @@ export class TokenGuard extends DurableObject<Env> {
 	/** Bumped by every `forget`: a lookup that began before one may carry the old row. */
 	private generation = 0;
 	private schemaReady = false;
+	/**
+	 * Every RPC call this object received, by method, in memory (a counter in storage would be
+	 * one more write per call): the benchmark reads it around a fixed number of requests to
+	 * count Durable Object round trips per guarded request. `rpcCounts` itself is not counted.
+	 */
+	private readonly rpc: RpcCounts = { instance: crypto.randomUUID(), calls: {} };
+
+	private counted(method: GuardMethod): void {
+		this.rpc.calls[method] = (this.rpc.calls[method] ?? 0) + 1;
+	}
+
+	rpcCounts(): RpcCounts {
+		return this.rpc;
+	}
 
 	/** The tables, created on first use, so a login bucket whose storage was deleted stays empty until used. */
 	private get sql(): SqlStorage {
@@ -85,6 +108,7 @@ export class TokenGuard extends DurableObject<Env> {
 	}
 
 	async admit(request: AdmitRequest): Promise<AdmitResult> {
+		this.counted("admit");
 		const now = this.clock();
 		const record = await this.principalFor(request.tokenHash, now);
 		if (!record) return { admitted: false, reason: "unauthenticated" };
@@ -104,6 +128,7 @@ export class TokenGuard extends DurableObject<Env> {
 	 * flight see the generation move and do not cache what they read.
 	 */
 	forget(): void {
+		this.counted("forget");
 		this.cached = undefined;
 		this.generation++;
 	}
@@ -113,6 +138,7 @@ export class TokenGuard extends DurableObject<Env> {
 	 * cleanup alarm for when this hit ages out.
 	 */
 	async hit(rule: RateRule): Promise<HitResult> {
+		this.counted("hit");
 		const now = this.clock();
 		const before = this.peek(rule, now);
 		if (before.state.remaining === 0) return { admitted: false, rate: before };
@@ -126,6 +152,7 @@ export class TokenGuard extends DurableObject<Env> {
 
 	/** Gives back a hit's unit: the attempt was refused by another bucket, or did not count. */
 	refund(hitId: number): void {
+		this.counted("refund");
 		this.sql.exec("DELETE FROM hits WHERE rowid = ?", hitId);
 	}
 
@@ -149,7 +176,8 @@ export class TokenGuard extends DurableObject<Env> {
 	}
 
 	release(leaseId: string): void {
-		this.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
+		this.counted("release");
+		this.dropLease(leaseId);
 	}
 
 	/**
@@ -160,8 +188,9 @@ export class TokenGuard extends DurableObject<Env> {
 	 * once per PRINCIPAL_TTL_MS, and once more after a `forget`.
 	 */
 	async renew(leaseId: string, leaseMs: number, tokenHash: string): Promise<boolean> {
+		this.counted("renew");
 		if (!(await this.principalFor(tokenHash, this.clock()))) {
-			this.release(leaseId);
+			this.dropLease(leaseId);
 			return false;
 		}
 		const cursor = this.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", this.clock() + leaseMs, leaseId);
@@ -169,6 +198,7 @@ export class TokenGuard extends DurableObject<Env> {
 	}
 
 	connectionsInFlight(): number {
+		this.counted("connectionsInFlight");
 		this.expireLeases(this.clock());
 		return this.inFlight();
 	}
@@ -196,6 +226,10 @@ export class TokenGuard extends DurableObject<Env> {
 			}
 			if (attempt >= LOOKUP_ATTEMPTS) return record;
 		}
+	}
+
+	private dropLease(leaseId: string): void {
+		this.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
 	}
 
 	private inFlight(): number {

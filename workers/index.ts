@@ -1,6 +1,7 @@
 import { createApp } from "./app";
 import { reconcileCampaignCalls } from "./autocall/reconcile";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
+import { benchRoutes, benchRoutesEnabled } from "./bench/routes";
 import { deploymentProblems, misconfiguredResponse } from "./config/deployment";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { handOverQueuedCalls } from "./pbx/dial-backstop";
@@ -10,6 +11,7 @@ import { consumeDeliveries, type DeliveryMessage } from "./webhooks/delivery";
 import { purgeProviderEvents, requeueStuckDeliveries } from "./webhooks/relay";
 
 export { AccountEvents } from "../durable-objects/account-events";
+export { BenchFloor } from "../durable-objects/bench-floor";
 export { CallDispatcher } from "../durable-objects/call-dispatcher";
 export { CampaignPacer } from "../durable-objects/campaign-pacer";
 export { DialerSimulator } from "../durable-objects/dialer-simulator";
@@ -17,6 +19,13 @@ export { IdempotencyRecord } from "../durable-objects/idempotency-record";
 export { TokenGuard } from "../durable-objects/token-guard";
 
 const app = createApp(routes);
+/** The benchmark's server (`BENCH_ROUTES`) also gets `/__bench/*`, which `routes` and so /openapi.json never list. */
+let benchApp: typeof app | undefined;
+function appFor(env: Env) {
+	if (!benchRoutesEnabled(env)) return app;
+	benchApp ??= createApp([...benchRoutes, ...routes]);
+	return benchApp;
+}
 
 /**
  * The minute cron's jobs: wake due campaigns (and re-apply configs a PATCH could not hand
@@ -50,7 +59,7 @@ export default {
 	/** A deployment missing a setting its providers need answers 503 naming it, and does nothing else. */
 	fetch(request: Request, env: Env, ctx: ExecutionContext) {
 		const problems = refuseToServe(env);
-		return problems.length ? misconfiguredResponse(problems) : app(request, env, ctx);
+		return problems.length ? misconfiguredResponse(problems) : appFor(env)(request, env, ctx);
 	},
 	/** Each job runs on its own: one that fails (its D1 query, say) neither stops nor hides the others. */
 	async scheduled(controller, env, _ctx) {
