@@ -1,13 +1,19 @@
 import type { z } from "zod";
+import { CsvImportQuery, MAX_CSV_BYTES, MAX_CSV_ROWS } from "../http/csv";
 import { invalidFields, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { mapColumns, planCsvImport } from "../lib/csv-import";
 import { type CheckedRow, checkRow, invalidRowErrors, planImport, settleRaces, summarise } from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { BulkImportReport } from "../telesales/schemas";
-import { ContactFolder, ContactFolderBody, ContactImportBody, ContactInput } from "./schemas";
+import { ContactFolder, ContactFolderBody, ContactImportBody, ContactInput, MAX_CONTACTS } from "./schemas";
+
+const CONTACT_COLUMNS = ["phone", "name"] as const;
+
+const CONTACTS_CSV = `A header row, then one contact per record (RFC 4180: CRLF or LF, "quoted" fields with "" for a quote, an optional UTF-8 BOM, blank lines skipped; UTF-8 only). Columns: phone (required), name (any case); every other column is an attribute of that name (attributes.<name> works too). An empty cell is an absent field or attribute. Up to ${MAX_CSV_ROWS} rows (${MAX_CSV_BYTES} bytes); the report's \`row\` counts data records from 0 and \`line\` is the file line a record starts on (the header is line 1). A record with another field count than the header is an invalid row. \`atomic\` is a query parameter. Malformed CSV (an unclosed quote) is a 400 and stores nothing.`;
 
 const tags = ["autocall"];
 
@@ -96,30 +102,51 @@ export function contactFolderRoutes(base: string): Route[] {
 	const importContacts = route({
 		method: "POST",
 		path: `${base}/:id/contacts/bulk-import`,
-		summary: "Import up to 10,000 contacts into a folder, with a per-row report; a phone already in the folder is a duplicate.",
+		summary: `Import up to ${MAX_CONTACTS} contacts into a folder as JSON, or ${MAX_CSV_ROWS} as text/csv, with a per-row report; a phone already in the folder is a duplicate.`,
 		tags,
 		body: ContactImportBody,
+		csvBody: { description: CONTACTS_CSV },
+		query: CsvImportQuery,
 		maxBodyBytes: 8 * 1024 * 1024,
 		responses: { 201: { description: "Per-row report", schema: BulkImportReport } },
-		async handler({ env, principal, params, body }) {
+		async handler({ env, principal, params, body, query, csv }) {
 			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
-			const checked = checkContacts(body.contacts, principal.defaultRegion);
-			if (body.atomic) rejectInvalidContacts(checked, "contacts");
-			const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
-			const plan = planImport(checked, await phonesInFolder(env.DB, folder.id, phones));
 			const now = nowIso();
-			const contacts = plan.creates.map((contact) => ({ ...contact, attributes: JSON.stringify(contact.attributes) }));
 			// A concurrent import may take a phone between our read and our write: its rows are
 			// skipped rather than failing the whole import on the unique index, then re-planned.
-			const statements = statementsForRows(contacts, (json) =>
+			const insert = (json: string) =>
 				env.DB.prepare(
 					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
 					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3
 					   FROM json_each(?4) WHERE true
 					 ON CONFLICT (folder_id, phone) DO NOTHING
 					 RETURNING id`,
-				).bind(principal.accountId, folder.id, now, json),
-			);
+				).bind(principal.accountId, folder.id, now, json);
+			const stored = (contact: z.infer<typeof ContactInput> & { id: string }) => ({
+				...contact,
+				attributes: JSON.stringify(contact.attributes),
+			});
+			const { plan, statements } = csv
+				? await planCsvImport(
+						csv.stream,
+						{
+							schema: ContactInput,
+							field: "contacts",
+							// Every column but phone and name is an attribute.
+							columns: (header) => mapColumns(header, CONTACT_COLUMNS, (column) => column),
+							existing: (phones) => phonesInFolder(env.DB, folder.id, phones),
+							insert,
+							stored,
+						},
+						{ region: principal.defaultRegion, atomic: query.atomic === "true" },
+					)
+				: await (async () => {
+						const checked = checkContacts(body.contacts, principal.defaultRegion);
+						if (body.atomic) rejectInvalidContacts(checked, "contacts");
+						const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
+						const plan = planImport(checked, await phonesInFolder(env.DB, folder.id, phones));
+						return { plan, statements: statementsForRows(plan.creates.map(stored), insert) };
+					})();
 			const inserted = new Set(
 				(statements.length ? await env.DB.batch<{ id: string }>(statements) : []).flatMap((result) =>
 					result.results.map((row) => row.id),

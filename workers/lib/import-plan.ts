@@ -102,7 +102,7 @@ export function settleRaces<T extends { phone: string }>(
 		creates: plan.creates.filter((create) => !lost.has(create.id)),
 		rows: plan.rows.map((row) =>
 			row.result !== "invalid" && row.id !== undefined && lost.has(row.id)
-				? { row: row.row, result: "duplicate", id: winners.get(row.phone), phone: row.phone }
+				? { ...row, result: "duplicate", id: winners.get(row.phone), phone: row.phone }
 				: row,
 		),
 	};

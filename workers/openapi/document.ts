@@ -99,6 +99,10 @@ const ERROR_RESPONSES: Record<number, ErrorResponse> = {
 	},
 	412: { name: "PreconditionFailed", description: "If-Match names a version that is no longer current: GET it again" },
 	413: { name: "PayloadTooLarge", description: "Body over the size limit" },
+	415: {
+		name: "UnsupportedMediaType",
+		description: "A Content-Type the operation does not take (it lists the ones it does), or a CSV body not in UTF-8",
+	},
 	422: {
 		name: "ValidationFailed",
 		description: "Validation failed (`errors` names each field), or the Idempotency-Key was used with a different body",
@@ -117,7 +121,7 @@ const ERROR_RESPONSES: Record<number, ErrorResponse> = {
  * is decided before any bucket is counted, and a 500 may come from the admission itself. (A 429
  * is the admission's refusal: `TooManyRequests` has the headers already.)
  */
-const ADMITTED_ERRORS = new Set([400, 403, 404, 409, 412, 413, 422]);
+const ADMITTED_ERRORS = new Set([400, 403, 404, 409, 412, 413, 415, 422]);
 
 /** The components.responses name of a shared error as a token-bearing operation answers it. */
 const withRateLimit = (name: string) => `${name}WithRateLimit`;
@@ -145,6 +149,7 @@ function commonStatuses(route: Route): Set<number> {
 		for (const status of more) statuses.add(status);
 	};
 	if (route.body) add(400, 413, 422);
+	if (route.csvBody) add(400, 413, 415, 422);
 	// Query strings are validated, and a cursor this server did not issue is a 400.
 	if (route.query) add(400, 422);
 	if (route.headers?.includes(SIGNATURE_HEADER)) add(400, 401, 413, 422);
@@ -277,7 +282,15 @@ class DocumentBuilder {
 			security: guarded ? [{ bearer: [] }] : [],
 			parameters: this.parameters(route),
 			...(route.body
-				? { requestBody: { required: true, content: { "application/json": { schema: this.input.jsonFor(route.body) } } } }
+				? {
+						requestBody: {
+							required: true,
+							content: {
+								"application/json": { schema: this.input.jsonFor(route.body) },
+								...(route.csvBody ? { "text/csv": { schema: { type: "string", description: route.csvBody.description } } } : {}),
+							},
+						},
+					}
 				: {}),
 			...(route.formBody
 				? {

@@ -25,6 +25,15 @@ export interface BaseContext<Body, Query> {
 	params: Record<string, string>;
 	body: Body;
 	query: Query;
+	/**
+	 * Set when a route with `csvBody` received `Content-Type: text/csv`: the body, unread (the
+	 * handler streams it), and `body` is then undefined whatever its type says.
+	 */
+	csv?: CsvBody;
+}
+
+export interface CsvBody {
+	stream: ReadableStream<Uint8Array>;
 }
 
 export interface AuthedContext<Body, Query> extends BaseContext<Body, Query> {
@@ -47,6 +56,12 @@ interface RouteDoc<B extends z.ZodType | undefined, Q extends z.ZodType | undefi
 	 * as the request body, never parsed by the pipeline.
 	 */
 	formBody?: z.ZodType;
+	/**
+	 * The route also takes `text/csv` (documented beside the JSON body with this description):
+	 * the pipeline does not read it but hands its stream to the handler as `csv`; options
+	 * come as query parameters. Any other Content-Type than JSON or CSV is a 415.
+	 */
+	csvBody?: { description: string };
 	query?: Q;
 	maxBodyBytes?: number;
 	responses: Record<number, ResponseDoc>;

@@ -1,11 +1,12 @@
 import type { z } from "zod";
 import type { Principal } from "../auth/principal";
+import { CsvImportQuery, MAX_CSV_BYTES, MAX_CSV_ROWS } from "../http/csv";
 import { invalidFields } from "../http/errors";
 import { createOnce } from "../idempotency/create-once";
+import { mapColumns, planCsvImport } from "../lib/csv-import";
 import {
 	type CheckedRow,
 	checkRow,
-	type ImportPlan,
 	invalidRowErrors,
 	planImport,
 	type RowOutcome,
@@ -37,15 +38,9 @@ async function existingPhones(db: D1Database, campaignId: string, phones: string
 	return new Map(results.map((row) => [row.phone, row.id]));
 }
 
-function insertStatements(
-	db: D1Database,
-	principal: Principal,
-	campaignId: string,
-	plan: ImportPlan<z.infer<typeof LeadBody>>,
-	now: string,
-): D1PreparedStatement[] {
-	const leads = plan.creates.map((lead) => ({ ...lead, attributes: JSON.stringify(lead.attributes) }));
-	return statementsForRows(leads, (json) =>
+/** One insert of a chunk of leads (a JSON array string); a phone the campaign has already is skipped. */
+function insertLeads(db: D1Database, principal: Principal, campaignId: string, now: string) {
+	return (json: string) =>
 		db
 			.prepare(
 				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
@@ -55,44 +50,65 @@ function insertStatements(
 				 ON CONFLICT (campaign_id, phone) DO NOTHING
 				 RETURNING id`,
 			)
-			.bind(principal.accountId, campaignId, now, json),
-	);
+			.bind(principal.accountId, campaignId, now, json);
 }
+
+const storedLead = (lead: z.infer<typeof LeadBody> & { id: string }) => ({
+	...lead,
+	attributes: JSON.stringify(lead.attributes),
+});
+
+const LEAD_COLUMNS = ["phone", "name", "email", "status", "notes"] as const;
+
+const LEADS_CSV = `A header row, then one lead per record (RFC 4180: CRLF or LF, "quoted" fields with "" for a quote, an optional UTF-8 BOM, blank lines skipped; UTF-8 only). Columns: ${LEAD_COLUMNS.join(", ")} (any case) and attributes.<name> for one attribute each; phone is required, any other column is a 422 naming it. An empty cell is an absent field (its default). Up to ${MAX_CSV_ROWS} rows (${MAX_CSV_BYTES} bytes); the report's \`row\` counts data records from 0 and \`line\` is the file line a record starts on (the header is line 1). A record with another field count than the header is an invalid row. \`atomic\` is a query parameter. Malformed CSV (an unclosed quote) is a 400 and stores nothing.`;
 
 const bulkImport = route({
 	method: "POST",
 	path: "/api/telesales/campaigns/:id/leads/bulk-import",
-	summary: `Import up to ${MAX_IMPORT_ROWS} leads at once, with a per-row report (created, duplicate, invalid). With "atomic": true any invalid row rejects the whole import.`,
+	summary: `Import up to ${MAX_IMPORT_ROWS} leads at once as JSON, or ${MAX_CSV_ROWS} as text/csv, with a per-row report (created, duplicate, invalid). With "atomic" (the body's field, or ?atomic=true for CSV) any invalid row rejects the whole import.`,
 	tags,
 	body: BulkImportBody,
+	csvBody: { description: LEADS_CSV },
+	query: CsvImportQuery,
 	maxBodyBytes: 8 * 1024 * 1024,
 	idempotent: true,
 	responses: { 201: { description: "Per-row report", schema: BulkImportReport } },
 	async handler(c) {
-		const { env, principal, params, body } = c;
+		const { env, principal, params, body, query, csv } = c;
 		const campaign = await findCampaign(env.DB, principal.accountId, params);
-		const checked = body.leads.map((raw) => checkRow(raw, principal.defaultRegion, LeadBody));
-		if (body.atomic) rejectInvalidRows(checked);
-		const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
-		const plan = planImport(checked, await existingPhones(env.DB, campaign.id, phones));
 		const now = nowIso();
+		const insert = insertLeads(env.DB, principal, campaign.id, now);
+		const { plan, statements } = csv
+			? await planCsvImport(
+					csv.stream,
+					{
+						schema: LeadBody,
+						field: "leads",
+						columns: (header) => mapColumns(header, LEAD_COLUMNS),
+						existing: (phones) => existingPhones(env.DB, campaign.id, phones),
+						insert,
+						stored: storedLead,
+					},
+					{ region: principal.defaultRegion, atomic: query.atomic === "true" },
+				)
+			: await planJson(env.DB, campaign.id, body, principal.defaultRegion, insert);
 		// A concurrent import may take a phone between our read and our write: those rows are
 		// skipped on the unique index instead of failing the import, and reported as duplicates.
 		const { id, existed, results } = await createOnce(c, "lead_import", crypto.randomUUID(), (id) => [
-			...insertStatements(env.DB, principal, campaign.id, plan, now),
-			env.DB.prepare("INSERT INTO lead_imports (id, account_id, campaign_id, report, created_at) VALUES (?, ?, ?, ?, ?)").bind(
-				id,
-				principal.accountId,
-				campaign.id,
-				JSON.stringify(summarise(plan)),
-				now,
+			...statements,
+			...reportParts(summarise(plan).rows).map((part, n) =>
+				env.DB.prepare("INSERT INTO lead_imports (id, account_id, campaign_id, report, created_at) VALUES (?, ?, ?, ?, ?)").bind(
+					partId(id, n),
+					principal.accountId,
+					campaign.id,
+					part,
+					now,
+				),
 			),
 		]);
 		if (existed) {
 			// An earlier attempt with this key committed: its stored plan, settled against what went in.
-			const stored = await env.DB.prepare("SELECT report FROM lead_imports WHERE id = ?").bind(id).first<{ report: string }>();
-			const report = JSON.parse(stored?.report ?? '{"rows":[]}') as { rows: RowOutcome[] };
-			return Response.json(await settledReport(env.DB, campaign.id, report.rows), { status: 201 });
+			return Response.json(await settledReport(env.DB, campaign.id, await storedRows(env.DB, id)), { status: 201 });
 		}
 		const inserted = new Set(
 			results.flatMap((result) => (result.results as { id?: string }[]).flatMap((row) => (row.id ? [row.id] : []))),
@@ -100,16 +116,57 @@ const bulkImport = route({
 		const lost = plan.creates.filter((lead) => !inserted.has(lead.id)).map((lead) => lead.phone);
 		if (lost.length === 0) return Response.json(summarise(plan), { status: 201 });
 		const report = summarise(settleRaces(plan, inserted, await existingPhones(env.DB, campaign.id, lost)));
-		await env.DB.prepare("UPDATE lead_imports SET report = ? WHERE id = ?")
-			.bind(JSON.stringify(report), id)
-			.run()
-			.catch((error: unknown) =>
-				// The stored plan is settled again whenever it is read.
-				console.warn("lead import report update failed", error instanceof Error ? error.message : String(error)),
-			);
+		await env.DB.batch(
+			reportParts(report.rows).map((part, n) =>
+				env.DB.prepare("UPDATE lead_imports SET report = ? WHERE id = ?").bind(part, partId(id, n)),
+			),
+		).catch((error: unknown) =>
+			// The stored plan is settled again whenever it is read.
+			console.warn("lead import report update failed", error instanceof Error ? error.message : String(error)),
+		);
 		return Response.json(report, { status: 201 });
 	},
 });
+
+async function planJson(
+	db: D1Database,
+	campaignId: string,
+	body: z.infer<typeof BulkImportBody>,
+	region: string,
+	insert: (json: string) => D1PreparedStatement,
+) {
+	const checked = body.leads.map((raw) => checkRow(raw, region, LeadBody));
+	if (body.atomic) rejectInvalidRows(checked);
+	const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
+	const plan = planImport(checked, await existingPhones(db, campaignId, phones));
+	return { plan, statements: statementsForRows(plan.creates.map(storedLead), insert) };
+}
+
+/**
+ * A stored report's rows, in parts of this many (one D1 value stays well under its 2 MB cap:
+ * a 100,000-row CSV import's report is about 9 MB). Part 0 has the import's id, part n the
+ * id `<id>/n`; every part is `{"rows": [...]}`.
+ */
+const REPORT_ROWS_PER_PART = 10_000;
+
+const partId = (id: string, n: number) => (n === 0 ? id : `${id}/${n}`);
+
+function reportParts(rows: RowOutcome[]): string[] {
+	const parts: string[] = [];
+	for (let start = 0; start === 0 || start < rows.length; start += REPORT_ROWS_PER_PART) {
+		parts.push(JSON.stringify({ rows: rows.slice(start, start + REPORT_ROWS_PER_PART) }));
+	}
+	return parts;
+}
+
+async function storedRows(db: D1Database, id: string): Promise<RowOutcome[]> {
+	const { results } = await db
+		.prepare("SELECT id, report FROM lead_imports WHERE id = ?1 OR id LIKE ?1 || '/%'")
+		.bind(id)
+		.all<{ id: string; report: string }>();
+	const part = (row: { id: string }) => Number(row.id.split("/")[1] ?? 0);
+	return results.sort((a, b) => part(a) - part(b)).flatMap((row) => (JSON.parse(row.report) as { rows: RowOutcome[] }).rows);
+}
 
 /** A stored import report as it turned out: planned creates that did not go in are duplicates of the winner. */
 async function settledReport(db: D1Database, campaignId: string, rows: RowOutcome[]) {

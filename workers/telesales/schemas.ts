@@ -89,7 +89,10 @@ export const BulkImportReport = z.object({
 	invalid: z.int(),
 	rows: z.array(
 		z.object({
-			row: z.int().describe("0-based index in `leads`"),
+			row: z
+				.int()
+				.describe("0-based index in `leads` (`contacts`); for a text/csv body, of the data record (the header is not one)"),
+			line: z.int().optional().describe("text/csv bodies: the file line the record starts on (the header is line 1)"),
 			result: z.enum(["created", "duplicate", "invalid"]),
 			id: z.uuid().optional().describe("The new lead, or for a duplicate the lead that already has the phone"),
 			phone: z.string().optional(),
