@@ -12,7 +12,8 @@ import { AccountSettings, AccountSettingsPatch } from "./schemas";
 const tags = ["account"];
 const PATH = "/api/account";
 
-interface AccountRow {
+/** An account as stored (the columns both the account's own routes and the admin's read). */
+export interface AccountRow {
 	id: string;
 	name: string;
 	default_region: string;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PRINCIPAL_TTL_MS } from "../../durable-objects/token-guard";
-import { effectiveRateLimits, nextUpdatedAt, requireAgentAnswerUrl } from "../account/routes";
+import { type AccountRow, effectiveRateLimits, nextUpdatedAt, requireAgentAnswerUrl } from "../account/routes";
 import { hashPassword, iterationsFrom } from "../auth/passwords";
 import { forgetTokens } from "../guard/guard";
 import type { RateLimitOverrides } from "../guard/rate-limit-groups";
@@ -12,17 +12,6 @@ import { type Route, route } from "../routing/route";
 import { Account, CreateAccountBody, CreatedAccount, UpdateAccountBody } from "./schemas";
 
 const tags = ["admin"];
-
-interface AccountRow {
-	id: string;
-	name: string;
-	default_region: string;
-	rate_limits: string;
-	max_connections: number;
-	agent_answer_url: string | null;
-	created_at: string;
-	updated_at: string;
-}
 
 /** Field by field: a column added to `accounts` (is_platform was one) stays out of the API until documented. */
 function present(row: AccountRow): z.infer<typeof Account> {

@@ -189,25 +189,8 @@ const put = route({
 	async handler({ env, principal, params, body, request }) {
 		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
 		const changes = takeBack(body, { id: current.id, extension: current.extension });
-		const forward = forwardTo(principal, changes.forward_to);
-		await checkUser(env.DB, principal, changes.user_id);
-		const callerId = changes.caller_id === null ? null : await requireCallerId(env.DB, principal, changes.caller_id);
-		const row = await updateVersioned<ExtensionRow>(env.DB, {
-			table: "extensions",
-			id: current.id,
-			accountId: principal.accountId,
-			expected: expectedVersion(request),
-			set: {
-				name: changes.name,
-				user_id: changes.user_id,
-				caller_id: callerId,
-				enabled: changes.enabled ? 1 : 0,
-				sip_uri: changes.sip_uri,
-				forward_to: forward,
-			},
-			now: nowIso(),
-		});
-		return resourceResponse(request, present(row), row.version);
+		// Every field: what the body leaves out takes its default, so a PUT replaces the whole extension.
+		return writeExtension(env, principal, request, current, await storedColumns(env.DB, principal, changes));
 	},
 });
 
@@ -226,29 +209,56 @@ const patch = route({
 	async handler({ env, principal, params, body, request }) {
 		const current = await findExtension(env.DB, principal.accountId, params.extension ?? "");
 		const changes = takeBack(body, { id: current.id, extension: current.extension });
-		const set: Record<string, string | number | null> = {};
-		if (changes.forward_to !== undefined) set.forward_to = forwardTo(principal, changes.forward_to);
-		if (changes.sip_uri !== undefined) set.sip_uri = changes.sip_uri;
-		if (changes.name !== undefined) set.name = changes.name;
-		if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
-		if (changes.user_id !== undefined) {
-			await checkUser(env.DB, principal, changes.user_id);
-			set.user_id = changes.user_id;
-		}
-		if (changes.caller_id !== undefined) {
-			set.caller_id = changes.caller_id === null ? null : await requireCallerId(env.DB, principal, changes.caller_id);
-		}
-		const row = await updateVersioned<ExtensionRow>(env.DB, {
-			table: "extensions",
-			id: current.id,
-			accountId: principal.accountId,
-			expected: expectedVersion(request),
-			set,
-			now: nowIso(),
-		});
-		return resourceResponse(request, present(row), row.version);
+		return writeExtension(env, principal, request, current, await storedColumns(env.DB, principal, changes));
 	},
 });
+
+/** The stored columns of the fields a write names, each checked (the user and caller id must be the account's). */
+async function storedColumns(
+	db: D1Database,
+	principal: Principal,
+	changes: Partial<{
+		name: string;
+		user_id: string | null;
+		caller_id: string | null;
+		enabled: boolean;
+		sip_uri: string | null;
+		forward_to: string | null;
+	}>,
+): Promise<Record<string, string | number | null>> {
+	const set: Record<string, string | number | null> = {};
+	if (changes.forward_to !== undefined) set.forward_to = forwardTo(principal, changes.forward_to);
+	if (changes.sip_uri !== undefined) set.sip_uri = changes.sip_uri;
+	if (changes.name !== undefined) set.name = changes.name;
+	if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
+	if (changes.user_id !== undefined) {
+		await checkUser(db, principal, changes.user_id);
+		set.user_id = changes.user_id;
+	}
+	if (changes.caller_id !== undefined) {
+		set.caller_id = changes.caller_id === null ? null : await requireCallerId(db, principal, changes.caller_id);
+	}
+	return set;
+}
+
+/** Writes over the version If-Match names (or any), and answers the extension as stored. */
+async function writeExtension(
+	env: Env,
+	principal: Principal,
+	request: Request,
+	current: ExtensionRow,
+	set: Record<string, string | number | null>,
+): Promise<Response> {
+	const row = await updateVersioned<ExtensionRow>(env.DB, {
+		table: "extensions",
+		id: current.id,
+		accountId: principal.accountId,
+		expected: expectedVersion(request),
+		set,
+		now: nowIso(),
+	});
+	return resourceResponse(request, present(row), row.version);
+}
 
 const remove = route({
 	method: "DELETE",

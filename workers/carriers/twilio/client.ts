@@ -196,3 +196,43 @@ export const utcDay = (at: number) => new Date(at).toISOString().slice(0, 10);
 
 /** How far Twilio's clock and ours may disagree when matching a record's date_created to the first ask. */
 export const CLOCK_SKEW_MS = 2 * 60_000;
+
+/** A record of Twilio's lists (Calls, Messages), as the re-ask look-ups read it. */
+export interface ListedRecord {
+	sid?: string;
+	date_created?: string;
+	to?: string;
+	from?: string;
+}
+
+/**
+ * The re-ask look-up's answer: among the records Twilio created since `since` (oldest first),
+ * the first whose sid no other callgate row has claimed in `table`.`column` — one query.
+ */
+export async function firstUnclaimed(
+	env: Env,
+	records: readonly ListedRecord[],
+	since: number,
+	claims: { table: "calls" | "sms_messages"; column: "provider_call_id" | "provider_message_id"; exceptId: string },
+): Promise<{ found: string | null }> {
+	const sids = [
+		...new Set(
+			records
+				.filter((record) => {
+					const created = Date.parse(record.date_created ?? "");
+					return typeof record.sid === "string" && record.sid !== "" && !Number.isNaN(created) && created >= since;
+				})
+				.sort((a, b) => Date.parse(a.date_created ?? "") - Date.parse(b.date_created ?? ""))
+				.map((record) => record.sid as string),
+		),
+	];
+	if (!sids.length) return { found: null };
+	const { table, column, exceptId } = claims;
+	const { results } = await env.DB.prepare(
+		`SELECT ${column} AS sid FROM ${table} WHERE ${column} IN (${sids.map(() => "?").join(", ")}) AND id != ?`,
+	)
+		.bind(...sids, exceptId)
+		.all<{ sid: string }>();
+	const claimed = new Set(results.map((row) => row.sid));
+	return { found: sids.find((sid) => !claimed.has(sid)) ?? null };
+}

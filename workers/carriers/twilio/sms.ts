@@ -4,6 +4,7 @@ import {
 	CONNECTION_OVERRIDES,
 	callbackUrl,
 	classifyCreate,
+	firstUnclaimed,
 	listPage,
 	type TwilioConfig,
 	twilioConfig,
@@ -71,27 +72,8 @@ async function findEarlierMessage(
 		if (!page.ok) return { failed: page.result as SendResult };
 		records.push(...page.records);
 	}
-	const sids = [
-		...new Set(
-			records
-				.filter((record) => typeof record.sid === "string" && record.sid && record.to === sms.to && record.from === from)
-				.filter((record) => record.body === sms.text)
-				.filter((record) => {
-					const created = Date.parse(record.date_created ?? "");
-					return !Number.isNaN(created) && created >= since;
-				})
-				.sort((a, b) => Date.parse(a.date_created ?? "") - Date.parse(b.date_created ?? ""))
-				.map((record) => record.sid as string),
-		),
-	];
-	if (!sids.length) return { found: null };
-	const { results } = await env.DB.prepare(
-		`SELECT provider_message_id FROM sms_messages WHERE provider_message_id IN (${sids.map(() => "?").join(", ")}) AND id != ?`,
-	)
-		.bind(...sids, sms.messageId)
-		.all<{ provider_message_id: string }>();
-	const claimed = new Set(results.map((row) => row.provider_message_id));
-	return { found: sids.find((sid) => !claimed.has(sid)) ?? null };
+	const same = records.filter((record) => record.to === sms.to && record.from === from && record.body === sms.text);
+	return firstUnclaimed(env, same, since, { table: "sms_messages", column: "provider_message_id", exceptId: sms.messageId });
 }
 
 /** The Twilio SMS sender (SMS_PROVIDER=twilio); delivery reports come back to /api/webhooks/twilio/sms. */

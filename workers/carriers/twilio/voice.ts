@@ -5,6 +5,7 @@ import {
 	CONNECTION_OVERRIDES,
 	callbackUrl,
 	classifyCreate,
+	firstUnclaimed,
 	listPage,
 	type TwilioConfig,
 	twilioConfig,
@@ -127,23 +128,9 @@ export async function findEarlierCall(
 		if (!page.ok) return { failed: page.result };
 		records.push(...page.records);
 	}
-	const candidates = records
-		.filter((record) => typeof record.sid === "string" && record.sid && !record.parent_call_sid)
-		.filter((record) => record.to === to && record.from === from)
-		.filter((record) => {
-			const created = Date.parse(record.date_created ?? "");
-			return !Number.isNaN(created) && created >= since;
-		})
-		.sort((a, b) => Date.parse(a.date_created ?? "") - Date.parse(b.date_created ?? ""));
-	const sids = [...new Set(candidates.map((record) => record.sid as string))];
-	if (!sids.length) return { found: null };
-	const { results } = await env.DB.prepare(
-		`SELECT provider_call_id FROM calls WHERE provider_call_id IN (${sids.map(() => "?").join(", ")}) AND id != ?`,
-	)
-		.bind(...sids, call.callId)
-		.all<{ provider_call_id: string }>();
-	const claimed = new Set(results.map((row) => row.provider_call_id));
-	return { found: sids.find((sid) => !claimed.has(sid)) ?? null };
+	// A leg a <Dial> started is a child of another call, never the one callgate created.
+	const same = records.filter((record) => !record.parent_call_sid && record.to === to && record.from === from);
+	return firstUnclaimed(env, same, since, { table: "calls", column: "provider_call_id", exceptId: call.callId });
 }
 
 /** The Twilio dialer (DIALER_PROVIDER=twilio). */
