@@ -10,7 +10,10 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = `${root}node_modules/wrangler/bin/wrangler.js`;
 const env = { ...process.env, CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
-export async function startServer({ port = 8790, persistTo = `${root}.wrangler/bench-state`, vars = {} } = {}) {
+// BENCH_PORT lets two benchmarks run side by side (each with its own state directory).
+const defaultPort = Number(process.env.BENCH_PORT ?? 8790);
+
+export async function startServer({ port = defaultPort, persistTo = `${root}.wrangler/bench-state-${port}`, vars = {} } = {}) {
 	rmSync(persistTo, { recursive: true, force: true });
 	const migrate = spawnSync(
 		process.execPath,
