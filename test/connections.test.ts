@@ -159,7 +159,7 @@ describe("concurrent connections per token", () => {
 		expect(await guard.renew(held.leaseId, LEASE_MS, rule.tokenHash)).toBe(true);
 		now += LEASE_MS - 1000;
 		expect(await guard.admit(rule)).toMatchObject({ admitted: false, reason: "connections" });
-		await guard.release(held.leaseId);
+		await guard.release([held.leaseId]);
 		expect((await guard.admit(rule)).admitted).toBe(true);
 	});
 

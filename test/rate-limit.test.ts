@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TokenGuard } from "../durable-objects/token-guard";
@@ -32,6 +32,28 @@ describe("per-token sliding-window rate limits", () => {
 		expect(seconds).toBeGreaterThanOrEqual(1);
 		expect(seconds).toBeLessThanOrEqual(60);
 		expect(await refused?.json()).toEqual({ message: `Too many requests. Retry after ${seconds} seconds.` });
+	});
+
+	it("the window's count is exact across the guard's eviction and as hits age out one by one", async () => {
+		const account = await newAccount();
+		const start = Date.UTC(2026, 0, 1);
+		const clock = await fakeClock(account.token, start);
+		for (let i = 0; i < 40; i++) {
+			clock.set(start + i * 1000);
+			expect((await call("/api/pbx/users", { token: account.token })).status).toBe(200);
+		}
+		// The count kept in memory is gone with the object; the table has it.
+		await evictDurableObject(clock.stub);
+		const again = await fakeClock(account.token, start + 40_000);
+		const statuses = (await burst(30, () => call("/api/pbx/users", { token: account.token }))).map((r) => r.status);
+		expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+		// 60 s after the first hit it ages out and exactly one unit comes back, then another a second later.
+		again.set(start + 60_000);
+		const next = await burst(3, () => call("/api/pbx/users", { token: account.token }));
+		expect(next.map((r) => r.status).sort()).toEqual([200, 429, 429]);
+		again.set(start + 61_000);
+		const last = await burst(3, () => call("/api/pbx/users", { token: account.token }));
+		expect(last.map((r) => r.status).sort()).toEqual([200, 429, 429]);
 	});
 
 	it("separate tokens and separate groups have separate buckets", async () => {

@@ -1,4 +1,4 @@
-import { type Admission, admit, holdSlot } from "./guard/guard";
+import { admit, holdSlot } from "./guard/guard";
 import { withHeaders } from "./guard/rate-limit-headers";
 import { DEFAULT_MAX_BODY_BYTES, parseJson, readBodyText, validate } from "./http/body";
 import { byteCap, checkCsvCharset, csvTooLarge, MAX_CSV_BYTES, mediaTypeOf } from "./http/csv";
@@ -35,7 +35,7 @@ export function createApp(routes: readonly Route[]) {
 async function handleGuarded(route: Route & { access: "token" | "platform-admin" }, base: BaseContext<undefined, undefined>) {
 	const { request, env, ctx, url } = base;
 	// The matched route's group, never the request's spelling of the path (see canonicalPath).
-	const { principal, admission } = await admit(request, env, route.group);
+	const { principal, admission } = await admit(request, env, ctx, route.group);
 	// Renewed until the response exists (an event stream's heartbeat renews it after that).
 	const stopRenewing = holdSlot(admission);
 	let response: Response;
@@ -65,7 +65,7 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 	} finally {
 		stopRenewing();
 	}
-	if (!route.holdsConnection || response.status >= 400) ctx.waitUntil(releaseQuietly(admission));
+	if (!route.holdsConnection || response.status >= 400) ctx.waitUntil(admission.releaseWithNextAdmit());
 	return withHeaders(response, admission.headers);
 }
 
@@ -103,13 +103,4 @@ async function csvInput(request: Request, url: URL, keyed: boolean) {
 		.map((b) => b.toString(16).padStart(2, "0"))
 		.join("");
 	return { body: { stream: new Response(bytes).body } as CsvBody, fingerprint: `text/csv ${url.search}\n${digest}` };
-}
-
-async function releaseQuietly(admission: Admission) {
-	try {
-		await admission.release();
-	} catch (error) {
-		// The lease expires on its own; a failed release only delays the slot.
-		console.warn("connection slot release failed", error instanceof Error ? error.message : String(error));
-	}
 }

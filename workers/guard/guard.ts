@@ -1,9 +1,10 @@
-import type { RateVerdict } from "../../durable-objects/token-guard";
+import type { AdmitResult, RateVerdict } from "../../durable-objects/token-guard";
 import type { Principal } from "../auth/principal";
 import { bearerToken, hashToken } from "../auth/tokens";
 import { ApiError, unauthorized } from "../http/errors";
 import { limitFor, RATE_LIMIT_WINDOW_MS, type RateLimitGroup, type RateLimitOverrides } from "./rate-limit-groups";
 import { rateLimitHeaders } from "./rate-limit-headers";
+import { RELEASE_WAIT_MS, ReleaseQueue } from "./release-queue";
 
 /** How long a slot stays taken if the request holding it dies without releasing it. */
 export const LEASE_MS = 120_000;
@@ -17,26 +18,50 @@ export const slotRenewal = { everyMs: RENEW_EVERY_MS };
 export interface Admission {
 	leaseId: string;
 	headers: Record<string, string>;
+	/** Frees the slot now: one round trip of its own (an event stream's end). */
 	release: () => Promise<void>;
+	/**
+	 * Frees the slot with the token's next admit from this isolate, or by itself after
+	 * RELEASE_WAIT_MS: an answered request's release costs no round trip of its own while its
+	 * token is busy. For `waitUntil`; never rejects (a lost release lapses with its lease).
+	 */
+	releaseWithNextAdmit: () => Promise<void>;
 	renew: () => Promise<boolean>;
 }
 
+/** This isolate's answered requests whose leases wait to ride on their token's next admit. */
+export const unreleasedLeases = new ReleaseQueue();
+
+/** Read by each `releaseWithNextAdmit`; replaced in tests, to hold releases for the next admit. */
+export const leaseRelease = { waitMs: RELEASE_WAIT_MS };
+
 export const tokenGuard = (env: Env, tokenHash: string) => env.TOKEN_GUARD.get(env.TOKEN_GUARD.idFromName(`token:${tokenHash}`));
+
+type Guard = ReturnType<typeof tokenGuard>;
 
 /**
  * Authenticates the bearer token and admits the request in one Durable Object round trip:
- * token, then connection cap, then the sliding window.
+ * releases of the token's answered requests, then token, connection cap, sliding window.
  */
 export async function admit(
 	request: Request,
 	env: Env,
+	ctx: ExecutionContext,
 	group: RateLimitGroup,
 ): Promise<{ principal: Principal; admission: Admission }> {
 	const secret = bearerToken(request);
 	if (!secret) throw unauthorized();
 	const tokenHash = await hashToken(secret);
 	const guard = tokenGuard(env, tokenHash);
-	const result = await guard.admit({ tokenHash, group, windowMs: RATE_LIMIT_WINDOW_MS, leaseMs: LEASE_MS });
+	const releases = unreleasedLeases.take(tokenHash);
+	let result: AdmitResult;
+	try {
+		result = await guard.admit({ tokenHash, group, windowMs: RATE_LIMIT_WINDOW_MS, leaseMs: LEASE_MS, releases });
+	} catch (error) {
+		// It may not have run: the releases it carried go again on their own (a second drop is harmless).
+		if (releases.length > 0) ctx.waitUntil(releaseQuietly(guard, tokenHash, releases));
+		throw error;
+	}
 	if (!result.admitted && result.reason === "unauthenticated") throw unauthorized();
 	const headers = rateLimitHeaders(result.rate, result.principal.maxConnections);
 	if (!result.admitted) {
@@ -51,10 +76,32 @@ export async function admit(
 		admission: {
 			leaseId,
 			headers,
-			release: () => guard.release(leaseId),
+			release: () => guard.release([leaseId]),
+			releaseWithNextAdmit: () => releaseWithNextAdmit(guard, tokenHash, leaseId),
 			renew: () => guard.renew(leaseId, LEASE_MS, tokenHash),
 		},
 	};
+}
+
+async function releaseWithNextAdmit(guard: Guard, tokenHash: string, leaseId: string): Promise<void> {
+	unreleasedLeases.add(tokenHash, leaseId);
+	await new Promise((resolve) => setTimeout(resolve, leaseRelease.waitMs));
+	// Taken by an admit meanwhile (delivered, or handed back to be sent again if that admit failed).
+	if (!unreleasedLeases.has(tokenHash, leaseId)) return;
+	await releaseQuietly(guard, tokenHash, unreleasedLeases.take(tokenHash));
+}
+
+/**
+ * A release that fails waits again for the token's next admit; if none comes, each lease
+ * lapses on its own, so a lost release only delays its slot by up to LEASE_MS.
+ */
+async function releaseQuietly(guard: Guard, tokenHash: string, leaseIds: string[]): Promise<void> {
+	try {
+		await guard.release(leaseIds);
+	} catch (error) {
+		for (const leaseId of leaseIds) unreleasedLeases.add(tokenHash, leaseId);
+		console.warn("connection slot release failed", error instanceof Error ? error.message : String(error));
+	}
 }
 
 /**
