@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
-import type { IdempotencyRecord } from "../durable-objects/idempotency-record";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type IdempotencyStore, idempotencyStoreName } from "../durable-objects/idempotency-store";
 import { seedPayload } from "./campaign-helpers";
 import { callJson, countRows, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
@@ -12,7 +12,8 @@ type Account = Awaited<ReturnType<typeof pbxAccount>>;
 interface Flow {
 	name: string;
 	table: string;
-	readBack: RegExp;
+	/** Absent where the create answers from its insert's RETURNING row and reads nothing back. */
+	readBack?: RegExp;
 	request(account: Account): Promise<{ path: string; body: unknown }>;
 }
 
@@ -20,13 +21,11 @@ const flows: Flow[] = [
 	{
 		name: "click-to-call",
 		table: "calls",
-		readBack: /FROM calls WHERE id = \?/,
 		request: async () => ({ path: "/api/pbx/calls/click-to-call", body: { from_extension: "1001", to_phone: "0987654321" } }),
 	},
 	{
 		name: "autocall campaign",
 		table: "autocall_campaigns",
-		readBack: /FROM autocall_campaigns WHERE id = \? AND account_id = \?/,
 		request: async () => ({ path: "/api/autocall/campaigns", body: seedPayload() }),
 	},
 	{
@@ -53,17 +52,18 @@ const flows: Flow[] = [
 const INTERNAL = { message: "Internal server error." };
 const LOCK_LAPSED_MS = 31_000;
 
-const recordOf = (accountId: string, key: string) => env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(`${accountId}:${key}`));
+const recordOf = (accountId: string, key: string) =>
+	env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(idempotencyStoreName(accountId, key)));
 
 /** RPC dispatches to the class's methods, so faults go on the prototype (shared by every record). */
 const recordPrototype = () =>
 	runInDurableObject(
 		recordOf("prototype", crypto.randomUUID()),
-		(record: IdempotencyRecord) => Object.getPrototypeOf(record) as IdempotencyRecord,
+		(record: IdempotencyStore) => Object.getPrototypeOf(record) as IdempotencyStore,
 	);
 
 const lapseLock = (accountId: string, key: string) =>
-	runInDurableObject(recordOf(accountId, key), (record: IdempotencyRecord) => {
+	runInDurableObject(recordOf(accountId, key), (record: IdempotencyStore) => {
 		record.clock = () => Date.now() + LOCK_LAPSED_MS;
 	});
 
@@ -182,23 +182,26 @@ describe.each(flows)("commit once: keyed $name", (flow) => {
 		await expectReplayOf(committed);
 	});
 
-	it("reading the row back after the insert fails: 500, and the retry returns the committed resource", async () => {
-		const { send, rows, onlyId, expectReplayOf } = await setUp(flow);
-		const fault = failD1(flow.readBack, { mode: "throw", times: 1 });
-		const failed = await send();
-		expect(fault.failed).toBe(1);
-		expect(failed.status).toBe(500);
-		expect(failed.body).toEqual(INTERNAL);
-		const committed = await onlyId();
+	it.skipIf(!flow.readBack)(
+		"reading the row back after the insert fails: 500, and the retry returns the committed resource",
+		async () => {
+			const { send, rows, onlyId, expectReplayOf } = await setUp(flow);
+			const fault = failD1(flow.readBack ?? "", { mode: "throw", times: 1 });
+			const failed = await send();
+			expect(fault.failed).toBe(1);
+			expect(failed.status).toBe(500);
+			expect(failed.body).toEqual(INTERNAL);
+			const committed = await onlyId();
 
-		const retry = await send();
-		expect(retry.status).toBe(201);
-		expect(retry.body.id).toBe(committed);
-		expect(await rows()).toBe(1);
-		await expectReplayOf(committed);
-	});
+			const retry = await send();
+			expect(retry.status).toBe(201);
+			expect(retry.body.id).toBe(committed);
+			expect(await rows()).toBe(1);
+			await expectReplayOf(committed);
+		},
+	);
 
-	it("IdempotencyRecord.begin fails: 500, nothing is created, the retry creates one", async () => {
+	it("IdempotencyStore.begin fails: 500, nothing is created, the retry creates one", async () => {
 		const { send, rows, onlyId, expectReplayOf } = await setUp(flow);
 		failMethod(await recordPrototype(), "begin", { mode: "throw", times: 1 });
 		const failed = await send();
@@ -212,7 +215,7 @@ describe.each(flows)("commit once: keyed $name", (flow) => {
 		await expectReplayOf(retry.body.id);
 	});
 
-	it("IdempotencyRecord.begin takes the lock and its answer is lost: the retry runs once the lock lapses", async () => {
+	it("IdempotencyStore.begin takes the lock and its answer is lost: the retry runs once the lock lapses", async () => {
 		const { account, key, send, rows, onlyId, expectReplayOf } = await setUp(flow);
 		failMethod(await recordPrototype(), "begin", { mode: "lose-answer", times: 1 });
 		const failed = await send();
@@ -228,12 +231,13 @@ describe.each(flows)("commit once: keyed $name", (flow) => {
 		await expectReplayOf(retry.body.id);
 	});
 
-	it("IdempotencyRecord.complete fails: the client still gets its 201; a retry after the lock lapses gets the same resource", async () => {
+	it("IdempotencyStore.complete fails: the client still gets its 201; a retry after the lock lapses gets the same resource", async () => {
 		const { account, key, send, rows, expectReplayOf } = await setUp(flow);
 		const fault = failMethod(await recordPrototype(), "complete", { mode: "throw", times: 1 });
 		const first = await send();
-		expect(fault.failed).toBe(1);
 		expect(first.status).toBe(201);
+		// The response is cached after the answer leaves (waitUntil).
+		await vi.waitFor(() => expect(fault.failed).toBe(1));
 		expect(await rows()).toBe(1);
 
 		// Nothing was cached: the dead attempt holds its key until the lock lapses.
@@ -246,11 +250,12 @@ describe.each(flows)("commit once: keyed $name", (flow) => {
 		await expectReplayOf(first.body.id);
 	});
 
-	it("IdempotencyRecord.complete stores the response and its answer is lost: the client gets its 201, retries replay it", async () => {
+	it("IdempotencyStore.complete stores the response and its answer is lost: the client gets its 201, retries replay it", async () => {
 		const { send, rows, expectReplayOf } = await setUp(flow);
-		failMethod(await recordPrototype(), "complete", { mode: "lose-answer", times: 1 });
+		const fault = failMethod(await recordPrototype(), "complete", { mode: "lose-answer", times: 1 });
 		const first = await send();
 		expect(first.status).toBe(201);
+		await vi.waitFor(() => expect(fault.failed).toBe(1));
 		expect(await rows()).toBe(1);
 		await expectReplayOf(first.body.id);
 	});

@@ -1,16 +1,17 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import type { IdempotencyRecord } from "../durable-objects/idempotency-record";
+import { describe, expect, it, vi } from "vitest";
+import { type IdempotencyStore, idempotencyStoreName } from "../durable-objects/idempotency-store";
 import { DAY } from "../workers/lib/time";
 import { burst, call, callJson, countRows, pbxAccount } from "./helpers";
 
 const clickToCall = { from_extension: "1001", to_phone: "0987654321" };
 
-const recordOf = (accountId: string, key: string) => env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(`${accountId}:${key}`));
+const recordOf = (accountId: string, key: string) =>
+	env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(idempotencyStoreName(accountId, key)));
 
 async function shiftClock(accountId: string, key: string, byMs: number) {
-	await runInDurableObject(recordOf(accountId, key), (record: IdempotencyRecord) => {
+	await runInDurableObject(recordOf(accountId, key), (record: IdempotencyStore) => {
 		record.clock = () => Date.now() + byMs;
 	});
 }
@@ -131,7 +132,7 @@ describe("Idempotency-Key", () => {
 
 		await shiftClock(account.id, key, DAY + 1000);
 		expect(await runDurableObjectAlarm(recordOf(account.id, key))).toBe(true);
-		expect(await recordOf(account.id, key).stored()).toBe(false);
+		expect(await recordOf(account.id, key).stored(key)).toBe(false);
 
 		const second = await send();
 		expect(second.status).toBe(201);
@@ -147,7 +148,7 @@ describe("Idempotency-Key", () => {
 		// RPC dispatches to the class's methods, so the fault goes on the prototype, for one call.
 		const prototype = await runInDurableObject(
 			recordOf(account.id, key),
-			(record: IdempotencyRecord) => Object.getPrototypeOf(record) as IdempotencyRecord,
+			(record: IdempotencyStore) => Object.getPrototypeOf(record) as IdempotencyStore,
 		);
 		const complete = prototype.complete;
 		prototype.complete = () => {
@@ -159,14 +160,15 @@ describe("Idempotency-Key", () => {
 			body: clickToCall,
 			headers,
 		});
-		expect(prototype.complete).toBe(complete);
+		// The response is cached after the answer leaves (waitUntil).
+		await vi.waitFor(() => expect(prototype.complete).toBe(complete));
 		// The call was committed: the client is told so, not handed a 500 for a resource that exists.
 		expect(crashed.status).toBe(201);
 		expect(await countRows("calls", "account_id = ?", account.id)).toBe(1);
 
 		// Nothing was cached, so the attempt still holds its key until its lock lapses.
 		expect((await call("/api/pbx/calls/click-to-call", { token: account.token, body: clickToCall, headers })).status).toBe(409);
-		await runInDurableObject(recordOf(account.id, key), (record: IdempotencyRecord) => {
+		await runInDurableObject(recordOf(account.id, key), (record: IdempotencyStore) => {
 			record.clock = () => Date.now() + 31_000;
 		});
 		const retry = await callJson<{ id: string }>("/api/pbx/calls/click-to-call", {
@@ -183,30 +185,32 @@ describe("Idempotency-Key", () => {
 
 	it("each lock holder has its own identity: a stale holder can neither release nor overwrite the one that took over", async () => {
 		const stored = (body: string) => ({ status: 201, headers: {}, body });
-		await runInDurableObject(recordOf(crypto.randomUUID(), crypto.randomUUID()), (record: IdempotencyRecord) => {
-			const first = record.begin("fp", 30_000, DAY);
+		const key = crypto.randomUUID();
+		await runInDurableObject(recordOf(crypto.randomUUID(), key), async (record: IdempotencyStore) => {
+			const first = await record.begin(key, "fp", 30_000, DAY);
 			if (first.kind !== "proceed") throw new Error(first.kind);
 			record.clock = () => Date.now() + 31_000;
-			const second = record.begin("fp", 30_000, DAY);
+			const second = await record.begin(key, "fp", 30_000, DAY);
 			if (second.kind !== "proceed") throw new Error(second.kind);
 			expect(second.holder).not.toBe(first.holder);
 			expect(second.expiresAt).toBe(first.expiresAt);
 
-			expect(record.release(first.holder)).toBe(false);
-			expect(record.begin("fp", 30_000, DAY).kind).toBe("in-flight");
-			expect(record.complete(first.holder, stored("stale"))).toBe(false);
-			expect(record.complete(second.holder, stored("current"))).toBe(true);
-			expect(record.begin("fp", 30_000, DAY)).toEqual({ kind: "replay", response: stored("current") });
+			expect(record.release(key, first.holder)).toBe(false);
+			expect((await record.begin(key, "fp", 30_000, DAY)).kind).toBe("in-flight");
+			expect(record.complete(key, first.holder, stored("stale"))).toBe(false);
+			expect(record.complete(key, second.holder, stored("current"))).toBe(true);
+			expect(await record.begin(key, "fp", 30_000, DAY)).toEqual({ kind: "replay", response: stored("current") });
 		});
 	});
 
 	it("a released key keeps its body and its life: a retry may run at once, another body is still a 422", async () => {
-		await runInDurableObject(recordOf(crypto.randomUUID(), crypto.randomUUID()), (record: IdempotencyRecord) => {
-			const first = record.begin("fp", 30_000, DAY);
+		const key = crypto.randomUUID();
+		await runInDurableObject(recordOf(crypto.randomUUID(), key), async (record: IdempotencyStore) => {
+			const first = await record.begin(key, "fp", 30_000, DAY);
 			if (first.kind !== "proceed") throw new Error(first.kind);
-			expect(record.release(first.holder)).toBe(true);
-			expect(record.begin("other", 30_000, DAY)).toEqual({ kind: "mismatch" });
-			const retry = record.begin("fp", 30_000, DAY);
+			expect(record.release(key, first.holder)).toBe(true);
+			expect(await record.begin(key, "other", 30_000, DAY)).toEqual({ kind: "mismatch" });
+			const retry = await record.begin(key, "fp", 30_000, DAY);
 			expect(retry).toMatchObject({ kind: "proceed", expiresAt: first.expiresAt });
 		});
 	});

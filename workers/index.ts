@@ -15,7 +15,7 @@ export { BenchFloor } from "../durable-objects/bench-floor";
 export { CallDispatcher } from "../durable-objects/call-dispatcher";
 export { CampaignPacer } from "../durable-objects/campaign-pacer";
 export { DialerSimulator } from "../durable-objects/dialer-simulator";
-export { IdempotencyRecord } from "../durable-objects/idempotency-record";
+export { IdempotencyStore } from "../durable-objects/idempotency-store";
 export { TokenGuard } from "../durable-objects/token-guard";
 
 const app = createApp(routes);

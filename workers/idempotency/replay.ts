@@ -1,4 +1,4 @@
-import type { StoredResponse } from "../../durable-objects/idempotency-record";
+import { idempotencyStoreName, type StoredResponse } from "../../durable-objects/idempotency-store";
 import { ApiError } from "../http/errors";
 import { DAY } from "../lib/time";
 
@@ -23,19 +23,23 @@ export interface IdempotencyUse {
 /**
  * Runs `handle` at most once per (account, key): concurrent copies get 409, later copies the
  * first response with `Idempotent-Replayed: true`, another body under the same key a 422.
- * The record only coordinates attempts; what makes a committed write final is its D1 claim
- * (see `createOnce`), so a failure to talk to the record after the handler ran never turns
- * the handler's answer into a 5xx.
+ * The store only coordinates attempts; what makes a committed write final is its D1 claim
+ * (see `createOnce`), so a failure to talk to the store after the handler ran never turns
+ * the handler's answer into a 5xx. For the same reason the response is cached without
+ * waiting (one round trip fewer before the answer): sent before the answer leaves, it lands
+ * before a retry's `begin` unless that retry overtakes it, and then the retry gets the 409 of
+ * a request still in progress, never a second run.
  */
 export async function once(
 	env: Env,
+	ctx: ExecutionContext,
 	scope: string,
 	key: string,
 	fingerprint: string,
 	handle: (use: IdempotencyUse) => Promise<Response>,
 ): Promise<Response> {
-	const record = env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(`${scope}:${key}`));
-	const begun = await record.begin(fingerprint, IDEMPOTENCY_LOCK_MS, IDEMPOTENCY_TTL_MS);
+	const record = env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(idempotencyStoreName(scope, key)));
+	const begun = await record.begin(key, fingerprint, IDEMPOTENCY_LOCK_MS, IDEMPOTENCY_TTL_MS);
 	switch (begun.kind) {
 		case "mismatch":
 			throw new ApiError(422, "Idempotency-Key was used with a different body.");
@@ -48,7 +52,7 @@ export async function once(
 	}
 	// Left holding, the key stays locked until the lease lapses; then a retry runs and finds
 	// through the D1 claim whatever this attempt committed.
-	const release = () => quietly("release", record.release(begun.holder));
+	const release = () => quietly("release", record.release(key, begun.holder));
 	let response: Response;
 	try {
 		response = await handle({ key, expiresAt: begun.expiresAt, now: begun.now });
@@ -65,7 +69,7 @@ export async function once(
 		headers: Object.fromEntries([...response.headers].filter(([name]) => REPLAYED_HEADERS.includes(name.toLowerCase()))),
 		body: await response.text(),
 	};
-	await quietly("complete", record.complete(begun.holder, stored));
+	ctx.waitUntil(quietly("complete", record.complete(key, begun.holder, stored)));
 	return new Response(stored.body, { status: stored.status, headers: response.headers });
 }
 

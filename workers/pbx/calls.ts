@@ -8,7 +8,7 @@ import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
-import { defaultCallerId, requireCallerId } from "./caller-ids";
+import { NOT_A_CALLER_ID } from "./caller-ids";
 import { agentLegOf, findCallingExtension } from "./extensions";
 import { Call, CallListQuery, ClickToCallBody } from "./schemas";
 
@@ -37,22 +37,22 @@ const clickToCall = route({
 	idempotent: true,
 	responses: { 201: { description: "Call record", schema: Call, headers: ["Location"] } },
 	async handler(c) {
-		const { env, principal, body } = c;
+		const { env, ctx, principal, body } = c;
 		const toPhone = requirePhone(body.to_phone, principal.defaultRegion, "to_phone");
-		const extension = await findCallingExtension(env.DB, principal.accountId, body.from_extension).catch(() => {
+		const askedCallerId = body.caller_id ? requirePhone(body.caller_id, principal.defaultRegion, "caller_id") : null;
+		const extension = await findCallingExtension(env.DB, principal.accountId, body.from_extension, askedCallerId).catch(() => {
 			throw invalidField("from_extension", "No such extension in this account.");
 		});
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
 		// The extension's own caller id is checked again at dial time: the account may have removed that number since.
-		if (!body.caller_id && !extension.caller_id_held) {
+		if (!askedCallerId && !extension.caller_id_held) {
 			throw invalidField(
 				"from_extension",
 				"The extension's caller id is no longer one of this account's caller ids: update the extension or send caller_id.",
 			);
 		}
-		const callerId =
-			(body.caller_id ? await requireCallerId(env.DB, principal, body.caller_id) : extension.caller_id) ??
-			(await defaultCallerId(env.DB, principal.accountId));
+		if (askedCallerId && !extension.asked_caller_id_held) throw invalidField("caller_id", NOT_A_CALLER_ID);
+		const callerId = askedCallerId ?? extension.caller_id ?? extension.default_caller_id;
 		const agentLeg = agentLegOf(extension);
 		if (dialsThroughCarrier(env)) {
 			// A carrier rings real phones: refuse now what it would refuse at dial time.
@@ -67,22 +67,26 @@ const clickToCall = route({
 			}
 		}
 		const now = nowIso();
-		const { id } = await createOnce(c, "call", crypto.randomUUID(), (id) => [
+		const created = await createOnce(c, "call", crypto.randomUUID(), (id) => [
 			env.DB.prepare(
 				`INSERT INTO calls (id, account_id, kind, from_extension, to_phone, caller_id, status, created_at, updated_at)
-				 VALUES (?, ?, 'click_to_call', ?, ?, ?, 'queued', ?, ?)`,
+				 VALUES (?, ?, 'click_to_call', ?, ?, ?, 'queued', ?, ?) RETURNING ${CALL_COLUMNS}`,
 			).bind(id, principal.accountId, extension.extension, toPhone, callerId, now, now),
 		]);
-		const call = await findCall(env.DB, principal.accountId, id);
+		const { id } = created;
+		// An earlier attempt with this key created it: answer with the call as it is now.
+		const call = created.existed
+			? await findCall(env.DB, principal.accountId, id)
+			: (created.results[0]?.results[0] as z.infer<typeof Call>);
 		// Also when an earlier attempt created it: that one may have died before handing it over.
-		// The dispatcher knows each call once, so it is dialled once whoever hands it over.
-		try {
-			await handOver(env, { ...call, account_id: principal.accountId, agent_leg: agentLeg });
-		} catch (error) {
-			// The call is committed, so 201 is the truth, and a 5xx would only invite retries:
-			// the cron backstop hands over what is still queued.
-			console.error("click-to-call hand-over failed", id, error instanceof Error ? error.message : String(error));
-		}
+		// The dispatcher knows each call once, so it is dialled once whoever hands it over. Sent
+		// before the answer, not waited for: the call is committed as queued, and a hand-over that
+		// fails or dies with the Worker is made by the cron backstop (HAND_OVER_AFTER_MS).
+		ctx.waitUntil(
+			handOver(env, { ...call, account_id: principal.accountId, agent_leg: agentLeg }).catch((error: unknown) => {
+				console.error("click-to-call hand-over failed", id, error instanceof Error ? error.message : String(error));
+			}),
+		);
 		return Response.json(call, { status: 201, headers: { Location: `/api/pbx/calls/${id}` } });
 	},
 });

@@ -59,26 +59,42 @@ export function findExtension(db: D1Database, accountId: string, extension: stri
 }
 
 /**
- * The extension a call is placed from, with whether its caller id is still one of the
- * account's (the number may have been removed since the extension was saved), in one query.
+ * The extension a call is placed from, with what the call needs of the account's caller ids,
+ * in one query: whether the extension's own caller id is still the account's (the number may
+ * have been removed since the extension was saved), the account's default (chosen as
+ * `defaultCallerId` does), and whether `askedCallerId`, the one a request names, is the account's.
  */
 export function findCallingExtension(
 	db: D1Database,
 	accountId: string,
 	extension: string,
-): Promise<ExtensionRow & { caller_id_held: number }> {
+	askedCallerId: string | null = null,
+): Promise<ExtensionRow & { caller_id_held: number; default_caller_id: string | null; asked_caller_id_held: number }> {
 	return extensionBy(
 		db,
 		accountId,
 		extension,
-		`SELECT e.*, (e.caller_id IS NULL OR EXISTS (SELECT 1 FROM caller_ids c WHERE c.account_id = e.account_id AND c.number = e.caller_id)) AS caller_id_held
+		`SELECT e.*,
+		        (e.caller_id IS NULL OR EXISTS (SELECT 1 FROM caller_ids c WHERE c.account_id = e.account_id AND c.number = e.caller_id)) AS caller_id_held,
+		        (SELECT number FROM caller_ids c WHERE c.account_id = e.account_id ORDER BY is_default DESC, created_at, id LIMIT 1) AS default_caller_id,
+		        (?3 IS NOT NULL AND EXISTS (SELECT 1 FROM caller_ids c WHERE c.account_id = e.account_id AND c.number = ?3)) AS asked_caller_id_held
 		   FROM extensions e`,
+		[askedCallerId],
 	);
 }
 
-async function extensionBy<Row>(db: D1Database, accountId: string, extension: string, select: string): Promise<Row> {
+async function extensionBy<Row>(
+	db: D1Database,
+	accountId: string,
+	extension: string,
+	select: string,
+	more: unknown[] = [],
+): Promise<Row> {
 	const row = ExtensionNumber.safeParse(extension).success
-		? await db.prepare(`${select} WHERE e.account_id = ? AND e.extension = ?`).bind(accountId, extension).first<Row>()
+		? await db
+				.prepare(`${select} WHERE e.account_id = ?1 AND e.extension = ?2`)
+				.bind(accountId, extension, ...more)
+				.first<Row>()
 		: null;
 	if (!row) throw notFound("Extension");
 	return row;
