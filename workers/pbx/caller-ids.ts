@@ -57,6 +57,8 @@ const unmarkDefault = (db: D1Database, accountId: string, keep: string) =>
 		)
 		.bind(accountId, keep);
 
+export const NOT_A_CALLER_ID = "Not one of this account's caller ids (register it under /api/pbx/caller-ids).";
+
 /**
  * A caller id wherever one is set (click-to-call, an extension): normalised to E.164 and one
  * of the account's own numbers, so no call goes out presenting a number the account does not hold.
@@ -67,7 +69,7 @@ export async function requireCallerId(db: D1Database, principal: Principal, inpu
 		.prepare("SELECT 1 FROM caller_ids WHERE account_id = ? AND number = ?")
 		.bind(principal.accountId, number)
 		.first();
-	if (!owned) throw invalidField(field, "Not one of this account's caller ids (register it under /api/pbx/caller-ids).");
+	if (!owned) throw invalidField(field, NOT_A_CALLER_ID);
 	return number;
 }
 
