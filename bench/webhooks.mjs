@@ -5,10 +5,13 @@ import { createServer } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { api } from "./server.mjs";
 
-function startReceiver(port) {
+// Port 0: the OS picks a free port, so benchmarks running side by side never share a receiver.
+function startReceiver(port = 0) {
 	const received = new Map(); // path → Set of webhook-ids
 	let invalid = 0;
 	let verifiers = new Map();
+	// When the latest new webhook-id arrived: the run ends then, not at the next poll.
+	let lastAt = performance.now();
 	const server = createServer((request, response) => {
 		let body = "";
 		request.on("data", (chunk) => {
@@ -18,6 +21,7 @@ function startReceiver(port) {
 			try {
 				verifiers.get(request.url)?.verify(body, request.headers);
 				const ids = received.get(request.url) ?? new Set();
+				if (!ids.has(request.headers["webhook-id"])) lastAt = performance.now();
 				ids.add(request.headers["webhook-id"]);
 				received.set(request.url, ids);
 			} catch {
@@ -29,19 +33,21 @@ function startReceiver(port) {
 	return new Promise((resolve) =>
 		server.listen(port, "127.0.0.1", () =>
 			resolve({
+				port: server.address().port,
 				received,
 				invalid: () => invalid,
 				setVerifiers: (map) => {
 					verifiers = map;
 				},
 				count: () => [...received.values()].reduce((sum, ids) => sum + ids.size, 0),
+				lastAt: () => lastAt,
 				close: () => server.close(),
 			}),
 		),
 	);
 }
 
-export async function webhookFanOut(base, token, { endpoints = 5, messages = 200, port = 8799 } = {}) {
+export async function webhookFanOut(base, token, { endpoints = 5, messages = 200, port } = {}) {
 	const receiver = await startReceiver(port);
 	try {
 		const verifiers = new Map();
@@ -49,7 +55,7 @@ export async function webhookFanOut(base, token, { endpoints = 5, messages = 200
 			const path = `/hook/${i}`;
 			const created = await api(base, "/api/webhooks/endpoints", {
 				token,
-				body: { url: `http://127.0.0.1:${port}${path}`, events: ["sms.*"] },
+				body: { url: `http://127.0.0.1:${receiver.port}${path}`, events: ["sms.*"] },
 			});
 			if (created.status !== 201) throw new Error(`endpoint: ${created.status} ${JSON.stringify(created.body)}`);
 			verifiers.set(path, new Webhook(created.body.secret));
@@ -57,7 +63,7 @@ export async function webhookFanOut(base, token, { endpoints = 5, messages = 200
 		receiver.setVerifiers(verifiers);
 		const started = performance.now();
 		for (let i = 0; i < messages; i += 20) {
-			await Promise.all(
+			const sent = await Promise.all(
 				Array.from({ length: Math.min(20, messages - i) }, () =>
 					api(base, "/api/integrations/sms", {
 						token,
@@ -66,13 +72,30 @@ export async function webhookFanOut(base, token, { endpoints = 5, messages = 200
 					}),
 				),
 			);
+			// A refused SMS makes no events: the run would wait out its deadline for deliveries that never come.
+			const refused = sent.find((answer) => answer.status !== 201);
+			if (refused) throw new Error(`sms: ${refused.status} ${JSON.stringify(refused.body)}`);
 		}
+		// The SMS API's own pace bounds the run: deliveries can start no sooner than their events.
+		const sentIn = (performance.now() - started) / 1000;
+		const deliveredBySent = receiver.count();
 		// Each SMS emits sms.sent and sms.delivered: two events per endpoint.
 		const expected = messages * 2 * endpoints;
 		const deadline = Date.now() + 180_000;
-		while (receiver.count() < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-		const seconds = (performance.now() - started) / 1000;
-		return { expected, delivered: receiver.count(), invalid: receiver.invalid(), seconds, perSecond: receiver.count() / seconds };
+		while (receiver.count() < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+		const delivered = receiver.count();
+		const seconds = ((delivered < expected ? performance.now() : receiver.lastAt()) - started) / 1000;
+		return {
+			expected,
+			delivered,
+			invalid: receiver.invalid(),
+			seconds,
+			perSecond: delivered / seconds,
+			sentIn,
+			deliveredBySent,
+			// After the last SMS was answered: the deliveries still to go, and how fast they went.
+			drainPerSecond: (delivered - deliveredBySent) / Math.max(seconds - sentIn, 0.001),
+		};
 	} finally {
 		receiver.close();
 	}

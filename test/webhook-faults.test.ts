@@ -106,7 +106,8 @@ describe("webhook delivery fault points", () => {
 		async (mode) => {
 			const delivery = await pendingDelivery();
 			const received = receiver();
-			failD1(RESULT_BATCH, { mode, times: 1 });
+			// Both writes fail: the batch's, then the delivery's own (test/webhook-batches covers one failure absorbed).
+			failD1(RESULT_BATCH, { mode, times: 2 });
 			expect(await consume(delivery.id)).toEqual({ acked: false, retried: true });
 			if (mode === "throw") {
 				// Still leased by the attempt that failed: a copy arriving meanwhile waits for the lease, it does not drop the delivery.
