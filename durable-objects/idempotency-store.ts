@@ -23,6 +23,23 @@ const SCHEMA = `
 	CREATE TABLE IF NOT EXISTS bodies (key TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (key, part));
 `;
 
+/**
+ * The body cut into parts of at most PART_CHARS, never between the two halves of a
+ * surrogate pair (an emoji): a lone half would be stored as U+FFFD. Always one part at least.
+ */
+export function bodyParts(body: string, size = PART_CHARS): string[] {
+	const parts: string[] = [];
+	let start = 0;
+	do {
+		let end = Math.min(start + size, body.length);
+		const last = body.charCodeAt(end - 1);
+		if (end < body.length && last >= 0xd800 && last <= 0xdbff) end--;
+		parts.push(body.slice(start, end));
+		start = end;
+	} while (start < body.length);
+	return parts;
+}
+
 type StoredEntry =
 	| Exclude<Entry, { state: "done" }>
 	| (Omit<Extract<Entry, { state: "done" }>, "response"> & { response: Omit<StoredResponse, "body"> });
@@ -108,14 +125,9 @@ export class IdempotencyStore extends DurableObject<Env> {
 			const { body, ...rest } = entry.response;
 			stored = { ...entry, response: rest };
 			sql.exec("DELETE FROM bodies WHERE key = ?", key);
-			for (let part = 0; part * PART_CHARS < body.length || part === 0; part++) {
-				sql.exec(
-					"INSERT INTO bodies (key, part, text) VALUES (?, ?, ?)",
-					key,
-					part,
-					body.slice(part * PART_CHARS, (part + 1) * PART_CHARS),
-				);
-			}
+			bodyParts(body).forEach((text, part) => {
+				sql.exec("INSERT INTO bodies (key, part, text) VALUES (?, ?, ?)", key, part, text);
+			});
 		}
 		sql.exec(
 			"INSERT INTO entries (key, entry, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET entry = excluded.entry, expires_at = excluded.expires_at",

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { IDEMPOTENCY_SHARDS, type IdempotencyStore, idempotencyStoreName } from "../durable-objects/idempotency-store";
+import { bodyParts, IDEMPOTENCY_SHARDS, type IdempotencyStore, idempotencyStoreName } from "../durable-objects/idempotency-store";
 import { DAY } from "../workers/lib/time";
 
 const storeOf = (name: string) => env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(name));
@@ -30,6 +30,29 @@ describe("IdempotencyStore: an account's keys in a few shards", () => {
 			expect(replay.response.body.length).toBe(body.length);
 			expect(replay.response.body === body).toBe(true);
 		});
+	});
+
+	it("a part boundary never splits a surrogate pair: an emoji across it replays whole", async () => {
+		const key = crypto.randomUUID();
+		// The emoji's two UTF-16 code units straddle the 500,000-character part boundary.
+		const body = JSON.stringify({ note: `${"a".repeat(499_990)}😀 tail` });
+		expect(body.charCodeAt(499_999)).toBeGreaterThanOrEqual(0xd800);
+		expect(body.charCodeAt(499_999)).toBeLessThan(0xdc00);
+		await runInDurableObject(storeOf(`split:${crypto.randomUUID()}`), async (store: IdempotencyStore) => {
+			const begun = await store.begin(key, "fp", 30_000, DAY);
+			if (begun.kind !== "proceed") throw new Error(begun.kind);
+			store.complete(key, begun.holder, { status: 201, headers: {}, body });
+			const replay = await store.begin(key, "fp", 30_000, DAY);
+			if (replay.kind !== "replay") throw new Error(replay.kind);
+			expect(replay.response.body === body).toBe(true);
+		});
+	});
+
+	it("bodyParts cuts at the size, one character early before the first half of a surrogate pair", () => {
+		expect(bodyParts("", 3)).toEqual([""]);
+		expect(bodyParts("abcdefg", 3)).toEqual(["abc", "def", "g"]);
+		expect(bodyParts("ab😀cd", 3)).toEqual(["ab", "😀c", "d"]);
+		expect(bodyParts("ab😀cd", 3).join("")).toBe("ab😀cd");
 	});
 
 	it("one alarm serves every key: each is deleted once it expires, the alarm re-armed for the next", async () => {

@@ -56,6 +56,19 @@ describe("per-token sliding-window rate limits", () => {
 		expect(last.map((r) => r.status).sort()).toEqual([200, 429, 429]);
 	});
 
+	it("several hits aging out at once give back exactly that many units", async () => {
+		const account = await newAccount({ rate_limits: { pbx: 5 } });
+		const start = Date.UTC(2026, 0, 1, 12);
+		const clock = await fakeClock(account.token, start);
+		for (let i = 0; i < 5; i++) {
+			clock.set(start + i);
+			expect((await call("/api/pbx/users", { token: account.token })).status).toBe(200);
+		}
+		clock.set(start + 60_010);
+		const statuses = (await burst(12, () => call("/api/pbx/users", { token: account.token }))).map((r) => r.status);
+		expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+	});
+
 	it("separate tokens and separate groups have separate buckets", async () => {
 		const account = await newAccount();
 		const second = await callJson<{ token: string }>("/api/auth/tokens", { token: account.token, body: { name: "crm" } });

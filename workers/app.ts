@@ -53,7 +53,6 @@ async function handleGuarded(route: Route & { access: "token" | "platform-admin"
 		response = idempotencyKey
 			? await once(
 					env,
-					ctx,
 					principal.accountId,
 					idempotencyKey,
 					// The route's one spelling: a retry to `/click-to-call/` is the same request, a replay.

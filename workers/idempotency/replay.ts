@@ -25,14 +25,12 @@ export interface IdempotencyUse {
  * first response with `Idempotent-Replayed: true`, another body under the same key a 422.
  * The store only coordinates attempts; what makes a committed write final is its D1 claim
  * (see `createOnce`), so a failure to talk to the store after the handler ran never turns
- * the handler's answer into a 5xx. For the same reason the response is cached without
- * waiting (one round trip fewer before the answer): sent before the answer leaves, it lands
- * before a retry's `begin` unless that retry overtakes it, and then the retry gets the 409 of
- * a request still in progress, never a second run.
+ * the handler's answer into a 5xx. The response is kept before the answer leaves, though: a
+ * client holding its answer must get the replay, never a 409, and routes that write no claim
+ * (the campaign actions) have nothing else that stops a retry from running them again.
  */
 export async function once(
 	env: Env,
-	ctx: ExecutionContext,
 	scope: string,
 	key: string,
 	fingerprint: string,
@@ -69,7 +67,7 @@ export async function once(
 		headers: Object.fromEntries([...response.headers].filter(([name]) => REPLAYED_HEADERS.includes(name.toLowerCase()))),
 		body: await response.text(),
 	};
-	ctx.waitUntil(quietly("complete", record.complete(key, begun.holder, stored)));
+	await quietly("complete", record.complete(key, begun.holder, stored));
 	return new Response(stored.body, { status: stored.status, headers: response.headers });
 }
 

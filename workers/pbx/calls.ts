@@ -37,12 +37,17 @@ const clickToCall = route({
 	idempotent: true,
 	responses: { 201: { description: "Call record", schema: Call, headers: ["Location"] } },
 	async handler(c) {
-		const { env, ctx, principal, body } = c;
+		const { env, principal, body } = c;
 		const toPhone = requirePhone(body.to_phone, principal.defaultRegion, "to_phone");
 		const askedCallerId = body.caller_id ? requirePhone(body.caller_id, principal.defaultRegion, "caller_id") : null;
-		const extension = await findCallingExtension(env.DB, principal.accountId, body.from_extension, askedCallerId).catch(() => {
-			throw invalidField("from_extension", "No such extension in this account.");
-		});
+		const extension = await findCallingExtension(env.DB, principal.accountId, body.from_extension, askedCallerId).catch(
+			(error: unknown) => {
+				// Only a missing extension is the caller's mistake: a failed read must stay a 5xx (a 422 would be kept for the key).
+				if (error instanceof ApiError && error.status === 404)
+					throw invalidField("from_extension", "No such extension in this account.");
+				throw error;
+			},
+		);
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
 		// The extension's own caller id is checked again at dial time: the account may have removed that number since.
 		if (!askedCallerId && !extension.caller_id_held) {
@@ -79,14 +84,15 @@ const clickToCall = route({
 			? await findCall(env.DB, principal.accountId, id)
 			: (created.results[0]?.results[0] as z.infer<typeof Call>);
 		// Also when an earlier attempt created it: that one may have died before handing it over.
-		// The dispatcher knows each call once, so it is dialled once whoever hands it over. Sent
-		// before the answer, not waited for: the call is committed as queued, and a hand-over that
-		// fails or dies with the Worker is made by the cron backstop (HAND_OVER_AFTER_MS).
-		ctx.waitUntil(
-			handOver(env, { ...call, account_id: principal.accountId, agent_leg: agentLeg }).catch((error: unknown) => {
-				console.error("click-to-call hand-over failed", id, error instanceof Error ? error.message : String(error));
-			}),
-		);
+		// The dispatcher knows each call once, so it is dialled once whoever hands it over. Before
+		// the answer, so a Worker that dies right after answering loses no time off the dial window.
+		try {
+			await handOver(env, { ...call, account_id: principal.accountId, agent_leg: agentLeg });
+		} catch (error) {
+			// The call is committed, so 201 is the truth, and a 5xx would only invite retries:
+			// the cron backstop hands over what is still queued.
+			console.error("click-to-call hand-over failed", id, error instanceof Error ? error.message : String(error));
+		}
 		return Response.json(call, { status: 201, headers: { Location: `/api/pbx/calls/${id}` } });
 	},
 });
