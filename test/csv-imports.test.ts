@@ -157,6 +157,28 @@ describe("CSV lead imports", () => {
 		expect((await postCsv(`${leadsPath}?atomic=true`, account.token, csv, key)).status).toBe(422);
 	});
 
+	it("phones the campaign already has are duplicates of its leads (found by the insert itself), in the answer and in a keyed replay", async () => {
+		const { account, leadsPath, campaignId } = await campaign();
+		const first = await postCsv(leadsPath, account.token, `phone\n${phone(1)}\n${phone(2)}\n`);
+		const [one, two] = first.body.rows.map((row) => row.id);
+		const key = { "Idempotency-Key": crypto.randomUUID() };
+		const csv = `phone,name\n${phone(3)},new\n${phone(2)},again\n${phone(1)},again\n${phone(2)},twice\n`;
+		const second = await postCsv(leadsPath, account.token, csv, key);
+		expect(second.status).toBe(201);
+		expect(second.body).toMatchObject({ total: 4, created: 1, duplicates: 3, invalid: 0 });
+		expect(second.body.rows.map((row) => [row.result, row.id])).toEqual([
+			["created", second.body.rows[0]?.id],
+			["duplicate", two],
+			["duplicate", one],
+			["duplicate", two],
+		]);
+		expect(await lead(campaignId, phone(2))).toMatchObject({ name: "" });
+		const replay = await postCsv(leadsPath, account.token, csv, key);
+		expect(replay.response.headers.get("Idempotent-Replayed")).toBe("true");
+		expect(replay.body).toEqual(second.body);
+		expect(await countRows("leads", "campaign_id = ?", campaignId)).toBe(3);
+	});
+
 	it("another account's campaign is a 404", async () => {
 		const { leadsPath, campaignId } = await campaign();
 		const stranger = await pbxAccount();

@@ -5,7 +5,8 @@ import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { mapColumns, planCsvImport } from "../lib/csv-import";
 import { type CheckedRow, checkRow, invalidRowErrors, planImport, settleRaces, summarise } from "../lib/import-plan";
-import { statementsForRows } from "../lib/json-rows";
+import { selectInChunks, statementsForRows } from "../lib/json-rows";
+import { orderedIds } from "../lib/ordered-ids";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { BulkImportReport } from "../telesales/schemas";
@@ -38,12 +39,14 @@ export function rejectInvalidContacts(checked: CheckedRow<unknown>[], field: str
 	if (Object.keys(errors).length) throw invalidFields(errors);
 }
 
+/** The folder's contacts with these phones: who holds each phone an import could not take. */
 async function phonesInFolder(db: D1Database, folderId: string, phones: string[]): Promise<Map<string, string>> {
-	const { results } = await db
-		.prepare("SELECT phone, id FROM contacts WHERE folder_id = ? AND phone IN (SELECT value FROM json_each(?))")
-		.bind(folderId, JSON.stringify(phones))
-		.all<{ phone: string; id: string }>();
-	return new Map(results.map((row) => [row.phone, row.id]));
+	const rows = await selectInChunks<{ phone: string; id: string }>(db, phones, (json) =>
+		db
+			.prepare("SELECT phone, id FROM contacts WHERE folder_id = ? AND phone IN (SELECT value FROM json_each(?))")
+			.bind(folderId, json),
+	);
+	return new Map(rows.map((row) => [row.phone, row.id]));
 }
 
 /** Routes under one base: `/api/autocall/contact-folders` and its `/api/public/v1/` alias. */
@@ -112,20 +115,23 @@ export function contactFolderRoutes(base: string): Route[] {
 		async handler({ env, principal, params, body, query, csv }) {
 			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
 			const now = nowIso();
-			// A concurrent import may take a phone between our read and our write: its rows are
-			// skipped rather than failing the whole import on the unique index, then re-planned.
+			// A phone the folder has already, or that a concurrent import takes first, is skipped
+			// rather than failing the whole import on the unique index, then re-planned as a
+			// duplicate. Rows travel as positional JSON arrays (`stored`).
 			const insert = (json: string) =>
 				env.DB.prepare(
 					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
-					 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.attributes', ?3
+					 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, ?3
 					   FROM json_each(?4) WHERE true
 					 ON CONFLICT (folder_id, phone) DO NOTHING
 					 RETURNING id`,
 				).bind(principal.accountId, folder.id, now, json);
-			const stored = (contact: z.infer<typeof ContactInput> & { id: string }) => ({
-				...contact,
-				attributes: JSON.stringify(contact.attributes),
-			});
+			const stored = (contact: z.infer<typeof ContactInput> & { id: string }) => [
+				contact.id,
+				contact.phone,
+				contact.name,
+				JSON.stringify(contact.attributes),
+			];
 			const { plan, statements } = csv
 				? await planCsvImport(
 						csv.stream,
@@ -134,17 +140,15 @@ export function contactFolderRoutes(base: string): Route[] {
 							field: "contacts",
 							// Every column but phone and name is an attribute.
 							columns: (header) => mapColumns(header, CONTACT_COLUMNS, (column) => column),
-							existing: (phones) => phonesInFolder(env.DB, folder.id, phones),
 							insert,
 							stored,
 						},
 						{ region: principal.defaultRegion, atomic: query.atomic === "true" },
 					)
-				: await (async () => {
+				: (() => {
 						const checked = checkContacts(body.contacts, principal.defaultRegion);
 						if (body.atomic) rejectInvalidContacts(checked, "contacts");
-						const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
-						const plan = planImport(checked, await phonesInFolder(env.DB, folder.id, phones));
+						const plan = planImport(checked, new Map(), orderedIds());
 						return { plan, statements: statementsForRows(plan.creates.map(stored), insert) };
 					})();
 			const inserted = new Set(

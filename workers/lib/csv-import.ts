@@ -3,6 +3,7 @@ import { type CsvRecord, csvChunks } from "../http/csv";
 import { ApiError, type FieldErrors, invalidFields } from "../http/errors";
 import { type CheckedRow, checkRow, type ImportPlan, type RowOutcome } from "./import-plan";
 import { statementsForRows } from "./json-rows";
+import { orderedIds } from "./ordered-ids";
 
 /** Invalid rows an all-or-nothing CSV import lists in its 422 (it counts them all). */
 export const MAX_LISTED_INVALID_ROWS = 1_000;
@@ -14,11 +15,10 @@ export interface CsvImportTarget<T extends { phone: string }> {
 	field: string;
 	/** Maps the header onto the schema's fields (a 422 naming any column it cannot take). */
 	columns(header: string[]): (fields: string[]) => Record<string, unknown>;
-	/** The target's ids for these phones, where it already has them. */
-	existing(phones: string[]): Promise<Map<string, string>>;
-	/** One insert of a chunk of new rows (a JSON array string, rows as `stored` made them). */
+	/** One insert of a chunk of new rows (a JSON array string of what `stored` made of them). */
 	insert(json: string): D1PreparedStatement;
-	stored(row: T & { id: string }): unknown;
+	/** A new row as its insert reads it: one JSON array, its columns by position. */
+	stored(row: T & { id: string }): unknown[];
 }
 
 /** A CSV row's outcome: a JSON row's, plus the file line the record starts on. */
@@ -26,12 +26,14 @@ export type CsvRowOutcome = RowOutcome & { line: number };
 
 /**
  * Plans a CSV import as the body streams in, a chunk of records at a time: each chunk is
- * checked against the JSON schema, planned against what the target already has and what
- * earlier chunks create, and turned into its insert statement at once, so the parsed rows
- * of only one chunk are alive at a time. What stays for the whole file is compact: one
- * outcome per row, the phone → id map of the file's phones, and the inserts' JSON. Nothing
- * is written here: the caller commits every statement in one batch (one transaction), so a
- * file that turns out malformed halfway, or invalid under `atomic`, stores nothing.
+ * checked against the JSON schema, planned against what earlier chunks create, and turned
+ * into its insert statement at once, so the parsed rows of only one chunk are alive at a
+ * time. What stays for the whole file is compact: one outcome per row, the phone → id map of
+ * the file's phones, and the inserts' JSON. Nothing is read or written here: the caller
+ * commits every statement in one batch (one transaction), so a file that turns out malformed
+ * halfway, or invalid under `atomic`, stores nothing; a phone the target already has is
+ * skipped by the insert (ON CONFLICT DO NOTHING) and settled afterwards, as a concurrent
+ * import's is (settleRaces). New rows get ascending ids (orderedIds).
  */
 export async function planCsvImport<T extends { phone: string }>(
 	stream: ReadableStream<Uint8Array>,
@@ -41,6 +43,7 @@ export async function planCsvImport<T extends { phone: string }>(
 	const plan: ImportPlan<{ phone: string }> = { rows: [], creates: [] };
 	const statements: D1PreparedStatement[] = [];
 	const seen = new Map<string, string>();
+	const nextId = orderedIds();
 	const atomicErrors: FieldErrors = {};
 	let invalidRows = 0;
 	let toRaw: ((fields: string[]) => Record<string, unknown>) | undefined;
@@ -65,10 +68,7 @@ export async function planCsvImport<T extends { phone: string }>(
 		}
 		// An atomic import already refused still reads on, to count and to find a malformed file.
 		if (options.atomic && invalidRows) continue;
-		const phones = [...new Set(checked.flatMap((check) => ("value" in check ? [check.value.phone] : [])))];
-		const unknown = phones.filter((phone) => !seen.has(phone));
-		if (unknown.length) for (const [phone, id] of await target.existing(unknown)) seen.set(phone, id);
-		const creates: (T & { id: string })[] = [];
+		const creates: unknown[][] = [];
 		checked.forEach((check, index) => {
 			const { row, line } = piece.records[index] as CsvRecord;
 			if ("errors" in check) {
@@ -81,13 +81,13 @@ export async function planCsvImport<T extends { phone: string }>(
 				plan.rows.push({ row, line, result: "duplicate", id: already, phone } as CsvRowOutcome);
 				return;
 			}
-			const id = crypto.randomUUID();
+			const id = nextId();
 			seen.set(phone, id);
-			creates.push({ ...check.value, id });
+			creates.push(target.stored({ ...check.value, id }));
 			plan.creates.push({ id, phone });
 			plan.rows.push({ row, line, result: "created", id, phone } as CsvRowOutcome);
 		});
-		statements.push(...statementsForRows(creates.map(target.stored), target.insert));
+		statements.push(...statementsForRows(creates, target.insert));
 	}
 	if (!toRaw) throw new ApiError(400, "CSV body is empty: a header row naming the columns must come first.");
 	if (options.atomic && invalidRows) {

@@ -15,3 +15,14 @@ export function statementsForRows<T>(
 	}
 	return statements;
 }
+
+/** `statement` over `values` a chunk at a time, every chunk in one batch (one round trip): all their rows. */
+export async function selectInChunks<R>(
+	db: D1Database,
+	values: readonly string[],
+	statement: (json: string) => D1PreparedStatement,
+): Promise<R[]> {
+	if (values.length === 0) return [];
+	const results = await db.batch<R>(statementsForRows(values, statement));
+	return results.flatMap((result) => result.results);
+}

@@ -1,10 +1,14 @@
 import type { CountryCode } from "libphonenumber-js/max";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 import { invalidField } from "../http/errors";
+import { fastE164 } from "./phone-fast";
 
 /** E.164 for a number written as people write it, read in the account's default region. */
 export function toE164(input: string, region: string): string | null {
-	const parsed = parsePhoneNumberFromString(input.trim(), region as CountryCode);
+	const trimmed = input.trim();
+	const fast = fastE164(trimmed, region);
+	if (fast !== undefined) return fast;
+	const parsed = parsePhoneNumberFromString(trimmed, region as CountryCode);
 	return parsed?.isValid() ? parsed.number : null;
 }
 

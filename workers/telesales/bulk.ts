@@ -13,7 +13,8 @@ import {
 	settleRaces,
 	summarise,
 } from "../lib/import-plan";
-import { statementsForRows } from "../lib/json-rows";
+import { selectInChunks, statementsForRows } from "../lib/json-rows";
+import { orderedIds } from "../lib/ordered-ids";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { findCampaign } from "./campaigns";
@@ -30,22 +31,26 @@ import {
 const tags = ["telesales"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The campaign's leads with these phones: who holds each phone an import could not take. */
 async function existingPhones(db: D1Database, campaignId: string, phones: string[]): Promise<Map<string, string>> {
-	const { results } = await db
-		.prepare("SELECT phone, id FROM leads WHERE campaign_id = ? AND phone IN (SELECT value FROM json_each(?))")
-		.bind(campaignId, JSON.stringify(phones))
-		.all<{ phone: string; id: string }>();
-	return new Map(results.map((row) => [row.phone, row.id]));
+	const rows = await selectInChunks<{ phone: string; id: string }>(db, phones, (json) =>
+		db
+			.prepare("SELECT phone, id FROM leads WHERE campaign_id = ? AND phone IN (SELECT value FROM json_each(?))")
+			.bind(campaignId, json),
+	);
+	return new Map(rows.map((row) => [row.phone, row.id]));
 }
 
-/** One insert of a chunk of leads (a JSON array string); a phone the campaign has already is skipped. */
+/**
+ * One insert of a chunk of leads (a JSON array of `storedLead` arrays: positional, so SQLite
+ * reads each row without looking up keys); a phone the campaign has already is skipped.
+ */
 function insertLeads(db: D1Database, principal: Principal, campaignId: string, now: string) {
 	return (json: string) =>
 		db
 			.prepare(
 				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
-				 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.email', value ->> '$.status',
-				        value ->> '$.notes', value ->> '$.attributes', ?3, ?3
+				 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?3, ?3
 				   FROM json_each(?4) WHERE true
 				 ON CONFLICT (campaign_id, phone) DO NOTHING
 				 RETURNING id`,
@@ -53,10 +58,15 @@ function insertLeads(db: D1Database, principal: Principal, campaignId: string, n
 			.bind(principal.accountId, campaignId, now, json);
 }
 
-const storedLead = (lead: z.infer<typeof LeadBody> & { id: string }) => ({
-	...lead,
-	attributes: JSON.stringify(lead.attributes),
-});
+const storedLead = (lead: z.infer<typeof LeadBody> & { id: string }) => [
+	lead.id,
+	lead.phone,
+	lead.name,
+	lead.email,
+	lead.status,
+	lead.notes,
+	JSON.stringify(lead.attributes),
+];
 
 const LEAD_COLUMNS = ["phone", "name", "email", "status", "notes"] as const;
 
@@ -85,15 +95,14 @@ const bulkImport = route({
 						schema: LeadBody,
 						field: "leads",
 						columns: (header) => mapColumns(header, LEAD_COLUMNS),
-						existing: (phones) => existingPhones(env.DB, campaign.id, phones),
 						insert,
 						stored: storedLead,
 					},
 					{ region: principal.defaultRegion, atomic: query.atomic === "true" },
 				)
-			: await planJson(env.DB, campaign.id, body, principal.defaultRegion, insert);
-		// A concurrent import may take a phone between our read and our write: those rows are
-		// skipped on the unique index instead of failing the import, and reported as duplicates.
+			: planJson(body, principal.defaultRegion, insert);
+		// A phone the campaign has already, or that a concurrent import takes first, is skipped
+		// on the unique index instead of failing the import: those rows are duplicates of its lead.
 		const { id, existed, results } = await createOnce(c, "lead_import", crypto.randomUUID(), (id) => [
 			...statements,
 			...reportParts(summarise(plan).rows).map((part, n) =>
@@ -128,17 +137,10 @@ const bulkImport = route({
 	},
 });
 
-async function planJson(
-	db: D1Database,
-	campaignId: string,
-	body: z.infer<typeof BulkImportBody>,
-	region: string,
-	insert: (json: string) => D1PreparedStatement,
-) {
+function planJson(body: z.infer<typeof BulkImportBody>, region: string, insert: (json: string) => D1PreparedStatement) {
 	const checked = body.leads.map((raw) => checkRow(raw, region, LeadBody));
 	if (body.atomic) rejectInvalidRows(checked);
-	const phones = checked.flatMap((check) => ("value" in check ? [check.value.phone] : []));
-	const plan = planImport(checked, await existingPhones(db, campaignId, phones));
+	const plan = planImport(checked, new Map(), orderedIds());
 	return { plan, statements: statementsForRows(plan.creates.map(storedLead), insert) };
 }
 
@@ -174,10 +176,12 @@ async function settledReport(db: D1Database, campaignId: string, rows: RowOutcom
 		rows,
 		creates: rows.flatMap((row) => (row.result === "created" ? [{ id: row.id, phone: row.phone }] : [])),
 	};
-	const { results } = await db
-		.prepare("SELECT id FROM leads WHERE campaign_id = ? AND id IN (SELECT value FROM json_each(?))")
-		.bind(campaignId, JSON.stringify(plan.creates.map((create) => create.id)))
-		.all<{ id: string }>();
+	const results = await selectInChunks<{ id: string }>(
+		db,
+		plan.creates.map((create) => create.id),
+		(json) =>
+			db.prepare("SELECT id FROM leads WHERE campaign_id = ? AND id IN (SELECT value FROM json_each(?))").bind(campaignId, json),
+	);
 	const inserted = new Set(results.map((row) => row.id));
 	const lost = plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.phone);
 	const winners = lost.length ? await existingPhones(db, campaignId, lost) : new Map<string, string>();
