@@ -31,7 +31,9 @@ export function checkRow<S extends z.ZodType<PhoneRow>>(raw: unknown, region: st
 	}
 	const phone = toE164(parsed.data.phone, region);
 	if (!phone) return { errors: { phone: [invalidPhoneMessage(region)] } };
-	return { value: { ...parsed.data, phone } };
+	// parsed.data is zod's own new object: set in place, not copied (100,000 rows add up).
+	parsed.data.phone = phone;
+	return { value: parsed.data };
 }
 
 /**
