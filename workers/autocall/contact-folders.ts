@@ -4,6 +4,7 @@ import { invalidFields, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { mapColumns, planCsvImport } from "../lib/csv-import";
+import { fieldwise } from "../lib/field-check";
 import { type CheckedRow, checkRow, invalidRowErrors, planImport, settleRaces, summarise } from "../lib/import-plan";
 import { selectInChunks, statementsForRows } from "../lib/json-rows";
 import { orderedIds } from "../lib/ordered-ids";
@@ -31,7 +32,8 @@ export async function findFolder(db: D1Database, accountId: string, id: string) 
 export const asContactRow = (raw: unknown) => (typeof raw === "string" ? { phone: raw } : raw);
 
 export function checkContacts(rows: unknown[], region: string): CheckedRow<z.infer<typeof ContactInput>>[] {
-	return rows.map((raw) => checkRow(asContactRow(raw), region, ContactInput));
+	const quick = fieldwise(ContactInput);
+	return rows.map((raw) => checkRow(asContactRow(raw), region, ContactInput, quick));
 }
 
 export function rejectInvalidContacts(checked: CheckedRow<unknown>[], field: string) {

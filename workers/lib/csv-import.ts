@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { type CsvRecord, csvChunks } from "../http/csv";
 import { ApiError, type FieldErrors, invalidFields } from "../http/errors";
+import { fieldwise } from "./field-check";
 import { type CheckedRow, checkRow, type ImportPlan, type RowOutcome } from "./import-plan";
 import { statementsForRows } from "./json-rows";
 import { orderedIds } from "./ordered-ids";
@@ -10,7 +11,7 @@ export const MAX_LISTED_INVALID_ROWS = 1_000;
 
 export interface CsvImportTarget<T extends { phone: string }> {
 	/** The JSON rows' schema: each record becomes the object a JSON row would be, then this checks it. */
-	schema: z.ZodType<T>;
+	schema: z.ZodObject & z.ZodType<T>;
 	/** Name of the JSON body's array (`leads`, `contacts`): an atomic import's 422 names rows as it does. */
 	field: string;
 	/** Maps the header onto the schema's fields (a 422 naming any column it cannot take). */
@@ -44,6 +45,7 @@ export async function planCsvImport<T extends { phone: string }>(
 	const statements: D1PreparedStatement[] = [];
 	const seen = new Map<string, string>();
 	const nextId = orderedIds();
+	const quick = fieldwise(target.schema);
 	const atomicErrors: FieldErrors = {};
 	let invalidRows = 0;
 	let toRaw: ((fields: string[]) => Record<string, unknown>) | undefined;
@@ -56,7 +58,7 @@ export async function planCsvImport<T extends { phone: string }>(
 		}
 		if (!toRaw) throw new ApiError(400, "CSV body is empty: a header row naming the columns must come first.");
 		const checked = piece.records.map((record) =>
-			checkRecord(record, width, toRaw as NonNullable<typeof toRaw>, target, options),
+			checkRecord(record, width, toRaw as NonNullable<typeof toRaw>, target.schema, { ...options, quick }),
 		);
 		for (const [index, check] of checked.entries()) {
 			if (!("errors" in check)) continue;
@@ -102,13 +104,18 @@ function checkRecord<T extends { phone: string }>(
 	record: CsvRecord,
 	width: number,
 	toRaw: (fields: string[]) => Record<string, unknown>,
-	target: CsvImportTarget<T>,
-	options: { region: string },
+	schema: z.ZodType<T>,
+	options: { region: string; quick: (raw: Record<string, unknown>) => unknown },
 ): CheckedRow<T> {
 	if (record.fields.length !== width) {
 		return { errors: { row: [`Expected ${width} fields (as many as the header has), got ${record.fields.length}.`] } };
 	}
-	return checkRow(toRaw(record.fields), options.region, target.schema as z.ZodType<T> & z.ZodType<{ phone: string }>);
+	return checkRow(
+		toRaw(record.fields),
+		options.region,
+		schema as z.ZodType<T> & z.ZodType<{ phone: string }>,
+		options.quick as (raw: Record<string, unknown>) => T | undefined,
+	);
 }
 
 /**

@@ -4,6 +4,7 @@ import { CsvImportQuery, MAX_CSV_BYTES, MAX_CSV_ROWS } from "../http/csv";
 import { invalidFields } from "../http/errors";
 import { createOnce } from "../idempotency/create-once";
 import { mapColumns, planCsvImport } from "../lib/csv-import";
+import { fieldwise } from "../lib/field-check";
 import {
 	type CheckedRow,
 	checkRow,
@@ -142,7 +143,8 @@ const bulkImport = route({
 });
 
 function planJson(body: z.infer<typeof BulkImportBody>, region: string, insert: (json: string) => D1PreparedStatement) {
-	const checked = body.leads.map((raw) => checkRow(raw, region, LeadBody));
+	const quick = fieldwise(LeadBody);
+	const checked = body.leads.map((raw) => checkRow(raw, region, LeadBody, quick));
 	if (body.atomic) rejectInvalidRows(checked);
 	const plan = planImport(checked, new Map(), orderedIds());
 	return { plan, statements: statementsForRows(plan.creates.map(storedLead), insert) };
