@@ -101,18 +101,27 @@ export async function manyCampaigns(
 ) {
 	const started = performance.now();
 	const ids = [];
+	const latencies = [];
+	const timed = async (request) => {
+		const sent = performance.now();
+		const response = await request;
+		latencies.push(performance.now() - sent);
+		return response;
+	};
 	for (let i = 0; i < campaigns; i += 25) {
 		const batch = await Promise.all(
 			Array.from({ length: Math.min(25, campaigns - i) }, (_, j) =>
-				api(base, "/api/autocall/campaigns", {
-					token,
-					body: payload(
-						`Load ${i + j}`,
-						Array.from({ length: contactsEach }, (_, k) => phone((i + j) * contactsEach + k)),
-						pacing,
-					),
-					headers: { "Idempotency-Key": randomUUID() },
-				}),
+				timed(
+					api(base, "/api/autocall/campaigns", {
+						token,
+						body: payload(
+							`Load ${i + j}`,
+							Array.from({ length: contactsEach }, (_, k) => phone((i + j) * contactsEach + k)),
+							pacing,
+						),
+						headers: { "Idempotency-Key": randomUUID() },
+					}),
+				),
 			),
 		);
 		for (const response of batch) {
@@ -134,5 +143,14 @@ export async function manyCampaigns(
 				problems.push(`campaign placed ${log.length} calls, cap ${pacing.max_calls_per_day}`);
 		}
 	}
-	return { campaigns, createdIn, ranIn, unfinished: unfinished.length, calls, problems };
+	return {
+		campaigns,
+		createdIn,
+		createP50: percentile(latencies, 50),
+		createP99: percentile(latencies, 99),
+		ranIn,
+		unfinished: unfinished.length,
+		calls,
+		problems,
+	};
 }

@@ -147,7 +147,7 @@ async function campaignSection({ base, token }) {
 	);
 	const many = await manyCampaigns(base, token, { campaigns: Number(process.env.BENCH_CAMPAIGNS ?? 1000) });
 	console.log(
-		`- ${many.campaigns} active campaigns × 4 contacts (max_concurrent_calls 2, max_calls_per_day 3): created in ${many.createdIn.toFixed(1)} s, all done ${many.ranIn.toFixed(1)} s after the first create, ${many.calls} calls, ${many.unfinished} unfinished`,
+		`- ${many.campaigns} active campaigns × 4 contacts (max_concurrent_calls 2, max_calls_per_day 3): created in ${many.createdIn.toFixed(1)} s (25 in flight; create latency p50 ${Math.round(many.createP50)} ms, p99 ${Math.round(many.createP99)} ms), all done ${many.ranIn.toFixed(1)} s after the first create, ${many.calls} calls, ${many.unfinished} unfinished`,
 	);
 	console.log(
 		`- invariant violations: ${many.problems.length}${many.problems.length ? `\n${many.problems.slice(0, 10).join("\n")}` : ""}`,

@@ -49,6 +49,18 @@ export interface ActionResult {
 	live: CampaignSnapshot;
 }
 
+/**
+ * What a create hands its new pacer: the row its write just committed (RETURNING) and the
+ * contacts it inserted, so the first load reads nothing back from D1.
+ */
+export interface CampaignSeed {
+	row: CampaignRow;
+	contacts: { id: string; phone: string; position: number }[];
+}
+
+/** A contact as the pacer's first load takes it in. */
+type LoadedContact = { id: string; phone: string; position: number; done: boolean; attempts: number };
+
 /** Calls D1 says have ended (or are still open) that the pacer may not know about: from the cron. */
 export interface ReconcileReport {
 	ended: { id: string; outcome: CallOutcome }[];
@@ -116,6 +128,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				ended_at INTEGER, outcome TEXT,
 				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
 				announced INTEGER NOT NULL DEFAULT 0, asked INTEGER NOT NULL DEFAULT 0,
+				provider_call_id TEXT, first_asked_at INTEGER, first_caller_id TEXT,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
@@ -124,6 +137,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS sync (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
 		`);
+		// Objects created before a column existed get it here (a new one has every column from the start).
 		// Objects created before calls had stages: every call they hold was placed.
 		const columns = new Set(this.sql<{ name: string }>("PRAGMA table_info(calls)").map((column) => column.name));
 		if (!columns.has("stage")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN stage TEXT NOT NULL DEFAULT 'placed'");
@@ -139,6 +153,22 @@ export class CampaignPacer extends DurableObject<Env> {
 	async wake(campaignId: string): Promise<CampaignSnapshot> {
 		await this.load(campaignId);
 		await this.drive();
+		return this.snapshot();
+	}
+
+	/**
+	 * A create's hand-over: takes the campaign in (from the seed when the create's own write made
+	 * it, else from D1), reserves what may start now and answers the live counters at once.
+	 * Recording and dialling run in the alarm set for now, not in the create's request; an alarm
+	 * whose handler fails is retried, and the cron sweep wakes a campaign whose D1 record never
+	 * got its first wake time.
+	 */
+	async start(campaignId: string, seed: CampaignSeed | null): Promise<CampaignSnapshot> {
+		await this.load(campaignId, seed);
+		// A driver already running (a sweep got here first) reserves them in its next round.
+		if (this.driving) this.again = true;
+		else this.pump();
+		await this.ctx.storage.setAlarm(this.clock());
 		return this.snapshot();
 	}
 
@@ -842,26 +872,23 @@ export class CampaignPacer extends DurableObject<Env> {
 
 	// --- storage ---
 
-	private async load(campaignId: string): Promise<PacerState> {
+	private async load(campaignId: string, seed: CampaignSeed | null = null): Promise<PacerState> {
 		const existing = this.state();
 		if (existing) return existing;
-		const row = await this.env.DB.prepare("SELECT * FROM autocall_campaigns WHERE id = ?").bind(campaignId).first<CampaignRow>();
-		if (!row) throw new Error(`campaign ${campaignId} does not exist`);
-		const { results } = await this.env.DB.prepare(
-			"SELECT id, phone, position, status, attempts FROM campaign_contacts WHERE campaign_id = ? ORDER BY position",
-		)
-			.bind(campaignId)
-			.all<{ id: string; phone: string; position: number; status: string; attempts: number }>();
+		const { row, contacts } =
+			seed?.row.id === campaignId
+				? { row: seed.row, contacts: seed.contacts.map((contact) => ({ ...contact, done: false, attempts: 0 })) }
+				: await this.readCampaign(campaignId);
 		// Another call may have loaded it while we read D1.
 		const raced = this.state();
 		if (raced) return raced;
-		for (const contact of results) {
+		for (const contact of contacts) {
 			this.ctx.storage.sql.exec(
 				"INSERT OR IGNORE INTO contacts (id, phone, position, state, attempts) VALUES (?, ?, ?, ?, ?)",
 				contact.id,
 				contact.phone,
 				contact.position,
-				contact.status === "done" ? "done" : "pending",
+				contact.done ? "done" : "pending",
 				contact.attempts,
 			);
 		}
@@ -870,6 +897,17 @@ export class CampaignPacer extends DurableObject<Env> {
 		// A campaign created to start at once is active from its first moment: say so once.
 		if (state.status === "active") this.event("campaign.activated", this.clock());
 		return state;
+	}
+
+	private async readCampaign(campaignId: string): Promise<{ row: CampaignRow; contacts: LoadedContact[] }> {
+		const row = await this.env.DB.prepare("SELECT * FROM autocall_campaigns WHERE id = ?").bind(campaignId).first<CampaignRow>();
+		if (!row) throw new Error(`campaign ${campaignId} does not exist`);
+		const { results } = await this.env.DB.prepare(
+			"SELECT id, phone, position, status, attempts FROM campaign_contacts WHERE campaign_id = ? ORDER BY position",
+		)
+			.bind(campaignId)
+			.all<{ id: string; phone: string; position: number; status: string; attempts: number }>();
+		return { row, contacts: results.map(({ status, ...contact }) => ({ ...contact, done: status === "done" })) };
 	}
 
 	private state(): PacerState | undefined {

@@ -16,7 +16,8 @@ export class DialerSimulator extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		ctx.storage.sql.exec(
-			"CREATE TABLE IF NOT EXISTS pending (call_id TEXT PRIMARY KEY, to_phone TEXT NOT NULL, started_at INTEGER NOT NULL, ends_at INTEGER NOT NULL)",
+			`CREATE TABLE IF NOT EXISTS pending (call_id TEXT PRIMARY KEY, to_phone TEXT NOT NULL, started_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
+			   answers_at INTEGER, machine_detection INTEGER NOT NULL DEFAULT 0)`,
 		);
 		const columns = new Set(
 			ctx.storage.sql
@@ -24,7 +25,7 @@ export class DialerSimulator extends DurableObject<Env> {
 				.toArray()
 				.map((column) => column.name),
 		);
-		// Objects from before the answered state: their calls end without one.
+		// Objects from before the answered state (a new one has the columns already): their calls end without one.
 		if (!columns.has("answers_at")) ctx.storage.sql.exec("ALTER TABLE pending ADD COLUMN answers_at INTEGER");
 		if (!columns.has("machine_detection"))
 			ctx.storage.sql.exec("ALTER TABLE pending ADD COLUMN machine_detection INTEGER NOT NULL DEFAULT 0");

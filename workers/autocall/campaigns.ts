@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/config";
 import { parseClock } from "../../durable-objects/campaign/schedule";
-import type { CampaignSnapshot } from "../../durable-objects/campaign-pacer";
+import type { CampaignSeed, CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
 import { dialsThroughCarrier } from "../dialer/dialer";
 import { validate } from "../http/body";
@@ -21,13 +21,14 @@ import { takeBack } from "../http/representation";
 import { createOnce } from "../idempotency/create-once";
 import { planImport } from "../lib/import-plan";
 import { statementsForRows } from "../lib/json-rows";
+import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
-import { defaultCallerId, requireCallerId } from "../pbx/caller-ids";
+import { defaultCallerId, NOT_A_CALLER_ID, requireCallerId } from "../pbx/caller-ids";
 import { CALL_COLUMNS } from "../pbx/calls";
 import { Call } from "../pbx/schemas";
 import { type AuthedContext, type Route, route } from "../routing/route";
 import { checkContacts, findFolder, rejectInvalidContacts } from "./contact-folders";
-import { AutocallCampaign, CampaignSettings, CreateCampaignBody, UpdateCampaignBody } from "./schemas";
+import { AutocallCampaign, CampaignSettings, CreateCampaignBody, MAX_CONTACTS, UpdateCampaignBody } from "./schemas";
 
 const tags = ["autocall"];
 
@@ -171,21 +172,31 @@ function insertContacts(
  * to: what it would refuse at dial time is refused now, with a 422 that says what to set.
  */
 async function campaignCallerId(env: Env, principal: Principal, asked: string | null): Promise<string | null> {
-	const callerId = asked ? await requireCallerId(env.DB, principal, asked) : await defaultCallerId(env.DB, principal.accountId);
-	if (!dialsThroughCarrier(env)) return callerId;
-	if (!callerId) {
-		throw invalidField("caller_id", "No caller id to call from: register one under /api/pbx/caller-ids or send caller_id.");
+	if (!dialsThroughCarrier(env)) {
+		return asked ? requireCallerId(env.DB, principal, asked) : defaultCallerId(env.DB, principal.accountId);
 	}
-	const account = await env.DB.prepare("SELECT agent_answer_url FROM accounts WHERE id = ?")
-		.bind(principal.accountId)
-		.first<{ agent_answer_url: string | null }>();
-	if (!account?.agent_answer_url) {
+	const number = asked ? requirePhone(asked, principal.defaultRegion, "caller_id") : null;
+	// The number and the agent platform in one read.
+	const found = await env.DB.prepare(
+		`SELECT (SELECT number FROM caller_ids WHERE account_id = ?1 AND (?2 IS NULL OR number = ?2)
+		          ORDER BY is_default DESC, created_at, id LIMIT 1) AS number,
+		        (SELECT agent_answer_url FROM accounts WHERE id = ?1) AS agent_answer_url`,
+	)
+		.bind(principal.accountId, number)
+		.first<{ number: string | null; agent_answer_url: string | null }>();
+	if (!found?.number) {
+		throw invalidField(
+			"caller_id",
+			asked ? NOT_A_CALLER_ID : "No caller id to call from: register one under /api/pbx/caller-ids or send caller_id.",
+		);
+	}
+	if (!found.agent_answer_url) {
 		throw new ApiError(
 			422,
 			"The account has no agent_answer_url to hand answered calls to: set it with PATCH /api/account before starting a campaign.",
 		);
 	}
-	return callerId;
+	return found.number;
 }
 
 /** Routes under one base: `/api/autocall/campaigns` and its alias `/api/public/v1/batch-calls`. */
@@ -201,18 +212,23 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		responses: { 201: { description: "Campaign with live counters", schema: AutocallCampaign, headers: ["ETag", "Location"] } },
 		async handler(c) {
 			const { env, principal, body, request } = c;
-			const callerId = await campaignCallerId(env, principal, body.caller_id ?? null);
+			// No number asked for and no carrier to check one for: the insert takes the account's default itself.
+			const asked = body.caller_id ?? null;
+			const callerId = asked || dialsThroughCarrier(env) ? await campaignCallerId(env, principal, asked) : null;
 			const contacts = await contactsFor(c);
 			const now = Date.now();
 			const scheduledAt = body.schedule_type === "scheduled" && body.scheduled_at ? Date.parse(body.scheduled_at) : null;
 			const status = scheduledAt !== null && scheduledAt > now ? "scheduled" : "active";
 			const created = nowIso(now);
-			const { id } = await createOnce(c, "autocall_campaign", crypto.randomUUID(), (id) => [
+			const { id, existed, results } = await createOnce(c, "autocall_campaign", crypto.randomUUID(), (id) => [
 				env.DB.prepare(
 					`INSERT INTO autocall_campaigns (id, account_id, name, agent_id, contact_source, contact_folder_id, schedule_type, scheduled_at,
 					   timezone, start_time, end_time, working_days, max_concurrent_calls, max_calls_per_day, retry_failed, max_retry_attempts,
 					   retry_delay_seconds, retry_on, machine_detection, caller_id, status, created_at, updated_at)
-					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+					   coalesce(?20, (SELECT number FROM caller_ids WHERE account_id = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1)),
+					   ?21, ?22, ?22)
+					 RETURNING *`,
 				).bind(
 					id,
 					principal.accountId,
@@ -236,18 +252,25 @@ export function autocallCampaignRoutes(base: string): Route[] {
 					callerId,
 					status,
 					created,
-					created,
 				),
 				...insertContacts(env.DB, principal.accountId, id, contacts),
 			]);
-			// The cron sweep wakes it too, should this fail.
+			// Written by this request: the response and the pacer's first load come from what was inserted.
+			// Written by an earlier attempt with the key: both read what it committed.
+			const inserted = existed ? undefined : results[0]?.results[0];
+			const row = inserted ? (inserted as StoredCampaign) : await findCampaign(env.DB, principal, { id });
+			// A folder's contacts beyond a request body's worth are read by the pacer from D1, not sent over RPC.
+			const seed: CampaignSeed | null =
+				inserted && contacts.length <= MAX_CONTACTS
+					? { row, contacts: contacts.map(({ id, phone }, position) => ({ id, phone, position })) }
+					: null;
+			// The cron sweep wakes it too, should this fail (its D1 record has no wake time yet).
 			const live = await pacerOf(env, id)
-				.wake(id)
+				.start(id, seed)
 				.catch((error: unknown) => {
-					console.error("campaign wake failed", id, error instanceof Error ? error.message : String(error));
+					console.error("campaign start failed", id, error instanceof Error ? error.message : String(error));
 					return undefined;
 				});
-			const row = await findCampaign(env.DB, principal, { id });
 			return campaignResponse(request, row, live, { status: 201, headers: { Location: `${base}/${id}` } });
 		},
 	});
