@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type CallOutcome, FINAL_OUTCOMES } from "../../durable-objects/campaign/pacing";
 import { type AccountEvent, callCompletedEvent } from "../events/event";
-import { dispatchEvents, eventStatements } from "../events/outbox";
+import { deliveriesMade, dispatchEvents, eventStatements } from "../events/outbox";
 
 export const ProviderEvent = z.strictObject({
 	event_id: z.string().min(1).max(200),
@@ -55,55 +55,35 @@ export const isRecordedAlready = (error: unknown) => String(error).includes("UNI
  * redelivery finishes the job.
  */
 export async function applyProviderEvent(env: Env, event: ProviderEvent, provider = "dialer"): Promise<ApplyResult> {
+	// One spelling of the instant, so that stored times compare as strings.
+	const at = new Date(event.occurred_at).toISOString();
+	if (!FINAL.has(event.status)) return applyProgress(env, event, provider, at);
 	const call = await findCall(env, event.call_id);
 	// Nothing to commit the id with, so it is not recorded.
 	if (!call) return "unknown-call";
-	// One spelling of the instant, so that stored times compare as strings.
-	const at = new Date(event.occurred_at).toISOString();
-	const final = FINAL.has(event.status);
 	// The call's one completion event: its id is fixed, and it is written only by the update that ends the call.
-	const completed: AccountEvent[] = final
-		? [
-				callCompletedEvent({
-					callId: call.id,
-					campaignId: call.campaign_id,
-					to: call.to_phone,
-					outcome: event.status,
-					attempt: call.attempt,
-					durationSeconds: event.duration_seconds ?? null,
-					...(event.failure_reason === undefined ? {} : { failureReason: event.failure_reason }),
-					at,
-				}),
-			]
-		: [];
-	let moved: D1Result | undefined;
+	const completed: AccountEvent[] = [
+		callCompletedEvent({
+			callId: call.id,
+			campaignId: call.campaign_id,
+			to: call.to_phone,
+			outcome: event.status,
+			attempt: call.attempt,
+			durationSeconds: event.duration_seconds ?? null,
+			...(event.failure_reason === undefined ? {} : { failureReason: event.failure_reason }),
+			at,
+		}),
+	];
+	let results: D1Result[];
 	try {
-		[, moved] = await env.DB.batch([
+		results = await env.DB.batch([
 			// A plain insert: an id seen before fails the whole batch, effect included.
 			env.DB.prepare("INSERT INTO provider_events (event_id, provider, received_at) VALUES (?, ?, ?)").bind(
 				event.event_id,
 				provider,
 				new Date().toISOString(),
 			),
-			env.DB.prepare(
-				`UPDATE calls SET status = ?1, updated_at = ?2, started_at = coalesce(started_at, ?2),
-				        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
-				        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
-				        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
-				        duration_seconds = coalesce(?4, duration_seconds),
-				        failure_reason = CASE WHEN ?3 THEN coalesce(?7, failure_reason) ELSE failure_reason END,
-				        provider_call_id = coalesce(provider_call_id, ?8)
-				  WHERE id = ?5 AND ${RANK_SQL} < ?6`,
-			).bind(
-				event.status,
-				at,
-				final ? 1 : 0,
-				event.duration_seconds ?? null,
-				call.id,
-				rank(event.status),
-				event.failure_reason ?? null,
-				event.provider_call_id ?? null,
-			),
+			moveCall(env, event, at),
 			// Only this update ends the call with this outcome at this instant: not a call closed
 			// otherwise (a timeout), nor one another final event got to first.
 			...eventStatements(env.DB, call.account_id, completed, {
@@ -116,12 +96,62 @@ export async function applyProviderEvent(env: Env, event: ProviderEvent, provide
 		await notifyPacerAgain(env, event.call_id);
 		return "duplicate";
 	}
+	const [, moved, ...announced] = results;
 	if (!moved || moved.meta.changes === 0) return "stale";
 	await Promise.all([
-		final && call.campaign_id ? notifyPacer(env, call.campaign_id, call.id, event.status as CallOutcome) : undefined,
-		dispatchEvents(env, call.account_id, completed),
+		call.campaign_id ? notifyPacer(env, call.campaign_id, call.id, event.status as CallOutcome) : undefined,
+		dispatchEvents(env, call.account_id, completed, deliveriesMade(announced)),
 	]);
 	return "applied";
+}
+
+/**
+ * A call's progress (ringing, answered) announces nothing and frees nothing, so it needs no read
+ * of the call first: the id is recorded only where the call exists, in the same batch as its move.
+ */
+async function applyProgress(env: Env, event: ProviderEvent, provider: string, at: string): Promise<ApplyResult> {
+	let recorded: D1Result | undefined;
+	let moved: D1Result | undefined;
+	try {
+		[recorded, moved] = await env.DB.batch([
+			// An id seen before fails the whole batch, effect included.
+			env.DB.prepare(
+				"INSERT INTO provider_events (event_id, provider, received_at) SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM calls WHERE id = ?4)",
+			).bind(event.event_id, provider, new Date().toISOString(), event.call_id),
+			moveCall(env, event, at),
+		]);
+	} catch (error) {
+		if (!isRecordedAlready(error)) throw error;
+		await notifyPacerAgain(env, event.call_id);
+		return "duplicate";
+	}
+	// Nothing to commit the id with, so it was not recorded.
+	if (!recorded || recorded.meta.changes === 0) return "unknown-call";
+	return !moved || moved.meta.changes === 0 ? "stale" : "applied";
+}
+
+/** Moves the call to the event's status, never backwards (the database decides against the row as it is). */
+function moveCall(env: Env, event: ProviderEvent, at: string): D1PreparedStatement {
+	const final = FINAL.has(event.status);
+	return env.DB.prepare(
+		`UPDATE calls SET status = ?1, updated_at = ?2, started_at = coalesce(started_at, ?2),
+		        answered_at = CASE WHEN ?1 IN ('in_progress', 'completed') THEN coalesce(answered_at, ?2) ELSE answered_at END,
+		        ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END,
+		        outcome = CASE WHEN ?3 THEN ?1 ELSE outcome END,
+		        duration_seconds = coalesce(?4, duration_seconds),
+		        failure_reason = CASE WHEN ?3 THEN coalesce(?7, failure_reason) ELSE failure_reason END,
+		        provider_call_id = coalesce(provider_call_id, ?8)
+		  WHERE id = ?5 AND ${RANK_SQL} < ?6`,
+	).bind(
+		event.status,
+		at,
+		final ? 1 : 0,
+		event.duration_seconds ?? null,
+		event.call_id,
+		rank(event.status),
+		event.failure_reason ?? null,
+		event.provider_call_id ?? null,
+	);
 }
 
 /** Frees the call's campaign slot; the pacer ignores a call it already closed. */

@@ -43,10 +43,19 @@ export function eventStatements(
 				    AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?2)
 				    AND EXISTS (SELECT 1 FROM json_each(w.events) s WHERE s.value IN (SELECT value FROM json_each(?4)))
 				    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ?2 AND d.endpoint_id = w.id)
-				    AND ${guard.sql}`,
+				    AND ${guard.sql}
+				 RETURNING id`,
 			)
 			.bind(accountId, event.id, queuedAt, JSON.stringify(patternsFor(event.type)), ...guard.binds),
 	]);
+}
+
+/**
+ * The deliveries a batch made, from its results for the statements `eventStatements` gave it
+ * (in their order): every second one inserts an event's deliveries and returns their ids.
+ */
+export function deliveriesMade(results: readonly D1Result[]): string[] {
+	return results.flatMap((result, i) => (i % 2 === 1 ? (result.results as { id: string }[]).map((row) => row.id) : []));
 }
 
 /**
@@ -55,21 +64,25 @@ export function eventStatements(
  * here only delays them (the cron relay queues deliveries whose message never went out) and
  * must not turn a committed change into an error for its caller.
  */
-export async function dispatchEvents(env: Env, accountId: string, events: readonly AccountEvent[]): Promise<void> {
+export async function dispatchEvents(
+	env: Env,
+	accountId: string,
+	events: readonly AccountEvent[],
+	/** The deliveries the caller's own batch made for these events (deliveriesMade): no query for them. */
+	made?: readonly string[],
+): Promise<void> {
 	if (events.length === 0) return;
+	const deliveries = made
+		? Promise.resolve(made)
+		: env.DB.prepare(
+				"SELECT id FROM webhook_deliveries WHERE event_id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND attempts = 0",
+			)
+				.bind(JSON.stringify(events.map((event) => event.id)))
+				.all<{ id: string }>()
+				.then(({ results }) => results.map((row) => row.id));
 	const outcomes = await Promise.allSettled([
 		env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(accountId)).publish([...events]),
-		env.DB.prepare(
-			"SELECT id FROM webhook_deliveries WHERE event_id IN (SELECT value FROM json_each(?)) AND status = 'pending' AND attempts = 0",
-		)
-			.bind(JSON.stringify(events.map((event) => event.id)))
-			.all<{ id: string }>()
-			.then(({ results }) =>
-				enqueueDeliveries(
-					env,
-					results.map((row) => row.id),
-				),
-			),
+		deliveries.then((ids) => (ids.length ? enqueueDeliveries(env, ids) : undefined)),
 	]);
 	for (const outcome of outcomes) {
 		if (outcome.status === "rejected") {
