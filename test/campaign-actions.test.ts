@@ -11,7 +11,7 @@ import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import type { DialerSimulator } from "../durable-objects/dialer-simulator";
 import worker from "../workers/index";
 import { signProviderPayload } from "../workers/lib/signatures";
-import { createCampaign, pacerOf, phones, seedPayload, takeOver } from "./campaign-helpers";
+import { createCampaign, DIALS_NOW, pacerOf, phones, seedPayload, takeOver } from "./campaign-helpers";
 import { call, callJson, countRows, pbxAccount } from "./helpers";
 
 const MONDAY_NOON_NY = Date.parse("2030-03-04T17:00:00Z");
@@ -198,12 +198,7 @@ describe("the simulated dialer and the cron sweep", () => {
 		const created = await createCampaign(
 			account,
 			{
-				schedule_type: "immediate",
-				scheduled_at: undefined,
-				timezone: "UTC",
-				start_time: "00:00",
-				end_time: "23:59",
-				working_days: [1, 2, 3, 4, 5, 6, 7],
+				...DIALS_NOW,
 				max_concurrent_calls: 2,
 				contacts: ["0987000010", "0987000011", "0987000017", "0987000018", "0987000019"],
 			},

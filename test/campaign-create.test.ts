@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import worker from "../workers/index";
-import { pacerOf, phones, runCron, seedPayload, takeOver } from "./campaign-helpers";
+import { DIALS_NOW, pacerOf, phones, runCron, seedPayload, takeOver } from "./campaign-helpers";
 import { BASE, callJson, countRows, pbxAccount } from "./helpers";
 import { failMethod, restoreFaults } from "./support/faults";
 
@@ -182,12 +182,7 @@ describe("creating a campaign", () => {
 	it("an immediate campaign answers with its first calls already reserved", async () => {
 		const account = await pbxAccount();
 		const created = await create(account, {
-			schedule_type: "immediate",
-			scheduled_at: undefined,
-			timezone: "UTC",
-			start_time: "00:00",
-			end_time: "23:59",
-			working_days: [1, 2, 3, 4, 5, 6, 7],
+			...DIALS_NOW,
 			max_concurrent_calls: 2,
 			contacts: phones(5, 600),
 		});

@@ -15,6 +15,16 @@ export const pacerOf = (id: string) => env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER
 export const phones = (count: number, from = 0) =>
 	Array.from({ length: count }, (_, i) => `09${String(20_000_000 + from + i).slice(-8)}`);
 
+/** A campaign that starts now and may call at any minute of any day (UTC): tests that run it for real. */
+export const DIALS_NOW = {
+	schedule_type: "immediate",
+	scheduled_at: undefined,
+	timezone: "UTC",
+	start_time: "00:00",
+	end_time: "23:59",
+	working_days: [1, 2, 3, 4, 5, 6, 7],
+} as const;
+
 /** The seed's payload, with inline contacts; scheduled far ahead so nothing dials until a test takes the clock. */
 export function seedPayload(overrides: Record<string, unknown> = {}) {
 	return {

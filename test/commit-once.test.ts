@@ -182,11 +182,12 @@ describe.each(flows)("commit once: keyed $name", (flow) => {
 		await expectReplayOf(committed);
 	});
 
-	it.skipIf(!flow.readBack)(
-		"reading the row back after the insert fails: 500, and the retry returns the committed resource",
-		async () => {
+	// Only creates that read their row back after the insert have this step to fail.
+	const { readBack } = flow;
+	if (readBack)
+		it("reading the row back after the insert fails: 500, and the retry returns the committed resource", async () => {
 			const { send, rows, onlyId, expectReplayOf } = await setUp(flow);
-			const fault = failD1(flow.readBack ?? "", { mode: "throw", times: 1 });
+			const fault = failD1(readBack, { mode: "throw", times: 1 });
 			const failed = await send();
 			expect(fault.failed).toBe(1);
 			expect(failed.status).toBe(500);
@@ -198,8 +199,7 @@ describe.each(flows)("commit once: keyed $name", (flow) => {
 			expect(retry.body.id).toBe(committed);
 			expect(await rows()).toBe(1);
 			await expectReplayOf(committed);
-		},
-	);
+		});
 
 	it("IdempotencyStore.begin fails: 500, nothing is created, the retry creates one", async () => {
 		const { send, rows, onlyId, expectReplayOf } = await setUp(flow);
