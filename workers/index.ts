@@ -14,6 +14,7 @@ export { AccountEvents } from "../durable-objects/account-events";
 export { BenchFloor } from "../durable-objects/bench-floor";
 export { CallDispatcher } from "../durable-objects/call-dispatcher";
 export { CampaignPacer } from "../durable-objects/campaign-pacer";
+export { ContactLedger } from "../durable-objects/contact-ledger";
 export { DialerSimulator } from "../durable-objects/dialer-simulator";
 export { IdempotencyStore } from "../durable-objects/idempotency-store";
 export { TokenGuard } from "../durable-objects/token-guard";

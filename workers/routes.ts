@@ -5,6 +5,7 @@ import { autocallCampaignRoutes } from "./autocall/campaigns";
 import { contactFolderRoutes } from "./autocall/contact-folders";
 import { telnyxRoutes } from "./carriers/telnyx/routes";
 import { twilioRoutes } from "./carriers/twilio/routes";
+import { dncRoutes } from "./compliance/dnc-routes";
 import { dialerRoutes } from "./dialer/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
@@ -40,6 +41,7 @@ export const routes: Route[] = [
 	...bulkRoutes,
 	...leadRoutes,
 	...dispositionRoutes,
+	...dncRoutes,
 	...autocallCampaignRoutes("/api/autocall/campaigns"),
 	...autocallCampaignRoutes("/api/public/v1/batch-calls"),
 	...contactFolderRoutes("/api/autocall/contact-folders"),

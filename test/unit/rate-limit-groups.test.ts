@@ -13,6 +13,8 @@ function specGroup(method: string, pattern: string): RateLimitGroup | undefined 
 	if (area === "auth") return pattern === "/api/auth/login" ? "auth-login" : "auth";
 	// Not in the table yet: the account's own settings have a bucket of their own.
 	if (area === "account") return "account";
+	// Nor this one: the do-not-call list.
+	if (area === "compliance") return "compliance";
 	const byArea: Record<string, RateLimitGroup> = {
 		pbx: "pbx",
 		telesales: "telesales",
@@ -39,6 +41,7 @@ describe("rate-limit groups of declared route patterns", () => {
 		["PATCH", "/api/admin/accounts/:id", "admin"],
 		["PATCH", "/api/account", "account"],
 		["GET", "/api/account/contact-policy", "account"],
+		["DELETE", "/api/compliance/dnc/:phone", "compliance"],
 	])("%s %s → %s", (method, pattern, group) => {
 		expect(rateLimitGroupFor(method, pattern)).toBe(group);
 	});

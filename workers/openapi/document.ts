@@ -335,6 +335,7 @@ const TAG_DOCS: Record<string, string> = {
 	autocall: "Automatic outbound campaigns and their contact folders (also under /api/public/v1).",
 	integrations: "SMS.",
 	webhooks: "Outbound webhook endpoints, and the signed callbacks providers send in.",
+	compliance: "The do-not-call list: numbers no campaign dials and no click-to-call reaches.",
 };
 
 function queryShape(route: Route): Record<string, z.ZodType> {

@@ -1,0 +1,181 @@
+import { DurableObject } from "cloudflare:workers";
+import { type AttemptCap, type ClaimAnswer, type ClaimRequest, type CountedAttempt, planClaims } from "./ledger-claims";
+
+/** Where a do-not-call entry came from: the list's own route, or a lead's `do_not_call` disposition. */
+export type DncSource = "api" | "disposition";
+
+export type DncEntry = {
+	phone: string;
+	reason: string | null;
+	source: DncSource;
+	created_at: string;
+};
+
+/** A list position: entries are ordered by (created_at, phone), so pages never skip or repeat. */
+export interface DncPosition {
+	created_at: string;
+	phone: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * Counted attempts are kept this long, so a cap of up to this many days counts every attempt
+ * in its window; older rows (and given-back call ids) are purged.
+ */
+export const KEEP_ATTEMPTS_DAYS = 400;
+const PURGE_EVERY_MS = 60 * 60 * 1000;
+const PURGED_AT = "purged_at";
+
+export const contactLedgerOf = (env: Env, accountId: string) =>
+	env.CONTACT_LEDGER.get(env.CONTACT_LEDGER.idFromName(`account:${accountId}`));
+
+/**
+ * One per account: its do-not-call list and the campaign attempts it has counted per number,
+ * in this object's SQLite and nowhere else. Every campaign of the account asks it before each
+ * dial (`claim`), and each claim is decided and counted in one synchronous step, so no two
+ * campaigns can both take the last attempt a number has left, and a number listed a moment
+ * ago is refused to every dial asked after it. The list is read through it too, so what the
+ * API shows is what the dials are checked against.
+ */
+export class ContactLedger extends DurableObject<Env> {
+	/** Replaced in tests to drive time. */
+	clock: () => number = () => Date.now();
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		ctx.storage.sql.exec(`
+			CREATE TABLE IF NOT EXISTS dnc (
+				phone TEXT PRIMARY KEY, reason TEXT, source TEXT NOT NULL, created_at TEXT NOT NULL
+			);
+			CREATE INDEX IF NOT EXISTS dnc_order ON dnc (created_at, phone);
+			CREATE TABLE IF NOT EXISTS attempts (
+				call_id TEXT PRIMARY KEY, phone TEXT NOT NULL, at INTEGER NOT NULL, released INTEGER NOT NULL DEFAULT 0
+			);
+			CREATE INDEX IF NOT EXISTS attempts_by_phone ON attempts (phone, at);
+			CREATE INDEX IF NOT EXISTS attempts_by_age ON attempts (at);
+		`);
+	}
+
+	// --- the do-not-call list ---
+
+	/** Lists the numbers (E.164) in one step: all of them or, if the step fails, none. Answers those that were new. */
+	add(phones: string[], reason: string | null, source: DncSource): string[] {
+		if (!phones.length) return [];
+		const createdAt = new Date(this.clock()).toISOString();
+		return this.ctx.storage.sql
+			.exec<{ phone: string }>(
+				`INSERT INTO dnc (phone, reason, source, created_at)
+				 SELECT value, ?1, ?2, ?3 FROM json_each(?4) WHERE true
+				 ON CONFLICT (phone) DO NOTHING RETURNING phone`,
+				reason,
+				source,
+				createdAt,
+				JSON.stringify(phones),
+			)
+			.toArray()
+			.map((row) => row.phone);
+	}
+
+	/** Answers whether the number was listed. */
+	remove(phone: string): boolean {
+		return this.ctx.storage.sql.exec("DELETE FROM dnc WHERE phone = ?", phone).rowsWritten > 0;
+	}
+
+	find(phone: string): DncEntry | null {
+		return this.sql<DncEntry>("SELECT phone, reason, source, created_at FROM dnc WHERE phone = ?", phone)[0] ?? null;
+	}
+
+	/** Up to `limit` entries after `after`, in (created_at, phone) order. */
+	page(limit: number, after: DncPosition | null): DncEntry[] {
+		return after
+			? this.sql<DncEntry>(
+					`SELECT phone, reason, source, created_at FROM dnc
+					  WHERE created_at > ?1 OR (created_at = ?1 AND phone > ?2) ORDER BY created_at, phone LIMIT ?3`,
+					after.created_at,
+					after.phone,
+					limit,
+				)
+			: this.sql<DncEntry>("SELECT phone, reason, source, created_at FROM dnc ORDER BY created_at, phone LIMIT ?", limit);
+	}
+
+	// --- campaign attempts ---
+
+	/**
+	 * Clears a round of a campaign's dials, in order: `dial` (counted now against the number's
+	 * cap) or `skip` with the reason. Idempotent per call id: asking again (an answer that was
+	 * lost, a dial the provider refused for now) counts that call once. `cap` is the account's
+	 * `max_attempts_per_number` as the caller read it for this round (null: no cap).
+	 */
+	claim(requests: ClaimRequest[], cap: AttemptCap | null): ClaimAnswer[] {
+		if (!requests.length) return [];
+		const now = this.clock();
+		const phones = JSON.stringify([...new Set(requests.map((request) => request.phone))]);
+		const callIds = JSON.stringify(requests.map((request) => request.callId));
+		const listed = new Set(
+			this.sql<{ phone: string }>("SELECT phone FROM dnc WHERE phone IN (SELECT value FROM json_each(?))", phones).map(
+				(row) => row.phone,
+			),
+		);
+		const attempts = this.sql<{ call_id: string; phone: string; at: number }>(
+			"SELECT call_id, phone, at FROM attempts WHERE released = 0 AND phone IN (SELECT value FROM json_each(?))",
+			phones,
+		).map((row): CountedAttempt => ({ callId: row.call_id, phone: row.phone, at: row.at }));
+		const released = new Set(
+			this.sql<{ call_id: string }>(
+				"SELECT call_id FROM attempts WHERE released = 1 AND call_id IN (SELECT value FROM json_each(?))",
+				callIds,
+			).map((row) => row.call_id),
+		);
+		const plan = planClaims(requests, { listed, attempts, released }, cap, now);
+		this.ctx.storage.transactionSync(() => {
+			for (const attempt of plan.count) {
+				this.ctx.storage.sql.exec(
+					`INSERT INTO attempts (call_id, phone, at) VALUES (?, ?, ?)
+					 ON CONFLICT (call_id) DO UPDATE SET at = excluded.at WHERE released = 0`,
+					attempt.callId,
+					attempt.phone,
+					attempt.at,
+				);
+			}
+			for (const callId of plan.uncount) {
+				this.ctx.storage.sql.exec("DELETE FROM attempts WHERE call_id = ? AND released = 0", callId);
+			}
+			this.purge(now);
+		});
+		return plan.answers;
+	}
+
+	/**
+	 * Gives back the counts of calls their campaign closed without dialling (a cancel), for
+	 * good: a claim of one of them that arrives late (its sender gave up waiting) is refused,
+	 * never counted again. Repeats change nothing.
+	 */
+	release(callIds: string[]): void {
+		if (!callIds.length) return;
+		this.ctx.storage.sql.exec(
+			`INSERT INTO attempts (call_id, phone, at, released) SELECT value, '', ?1, 1 FROM json_each(?2) WHERE true
+			 ON CONFLICT (call_id) DO UPDATE SET released = 1, at = excluded.at`,
+			this.clock(),
+			JSON.stringify(callIds),
+		);
+	}
+
+	/** The number's counted attempts stamped after `since` (for operations and tests). */
+	attemptsOf(phone: string, since: number): number {
+		return this.ctx.storage.sql
+			.exec<{ n: number }>("SELECT count(*) AS n FROM attempts WHERE released = 0 AND phone = ? AND at > ?", phone, since)
+			.one().n;
+	}
+
+	/** Rows older than any cap counts are dropped, at most once an hour. */
+	private purge(now: number): void {
+		const last = this.ctx.storage.kv.get<number>(PURGED_AT) ?? 0;
+		if (now - last < PURGE_EVERY_MS) return;
+		this.ctx.storage.kv.put(PURGED_AT, now);
+		this.ctx.storage.sql.exec("DELETE FROM attempts WHERE at <= ?", now - KEEP_ATTEMPTS_DAYS * DAY_MS);
+	}
+
+	private sql<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
+		return this.ctx.storage.sql.exec<T>(query, ...bindings).toArray();
+	}
+}
