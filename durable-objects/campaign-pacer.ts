@@ -3,6 +3,7 @@ import { transient } from "../workers/dialer/dial-result";
 import { type Dialer, type DialResult, dialerFor } from "../workers/dialer/dialer";
 import { type AccountEvent, callCompletedEvent, newEvent } from "../workers/events/event";
 import { dispatchEvents, eventStatements } from "../workers/events/outbox";
+import { withDeadline } from "../workers/lib/deadline";
 import { type CampaignRow, type CampaignStatus, configFromRow, type PacerConfig } from "./campaign/config";
 import { type CallOutcome, shouldRetry, startBudget } from "./campaign/pacing";
 import {
@@ -15,6 +16,8 @@ import {
 } from "./campaign/provider-health";
 import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
 import { isWindowOpen, localTime, nextOpening, startOfLocalDay, startOfNextLocalDay } from "./campaign/schedule";
+import { contactLedgerOf } from "./contact-ledger";
+import type { AttemptCap, ClaimAnswer, SkipReason } from "./ledger-claims";
 
 interface PacerState {
 	config: PacerConfig;
@@ -34,7 +37,7 @@ export type PlacedCall = {
 
 export interface CampaignSnapshot {
 	status: CampaignStatus;
-	contacts: { total: number; pending: number; in_flight: number; done: number };
+	contacts: { total: number; pending: number; in_flight: number; done: number; skipped: number };
 	in_flight: number;
 	calls_today: number;
 	window_open: boolean;
@@ -59,7 +62,23 @@ export interface CampaignSeed {
 }
 
 /** A contact as the pacer's first load takes it in. */
-type LoadedContact = { id: string; phone: string; position: number; done: boolean; attempts: number };
+type LoadedContact = { id: string; phone: string; position: number; state: ContactState; attempts: number };
+
+/** `skipped`: the contact policy refused its call (do-not-call list, max_attempts_per_number); final, like `done`. */
+type ContactState = "pending" | "in_flight" | "done" | "skipped";
+
+/** A recorded call about to be dialled, as `dialRecorded` reads it. */
+type DueCall = {
+	id: string;
+	contact_id: string;
+	attempt: number;
+	started_at: number;
+	maybe_placed: number;
+	asked: number;
+	first_asked_at: number | null;
+	first_caller_id: string | null;
+	phone: string;
+};
 
 /** Calls D1 says have ended (or are still open) that the pacer may not know about: from the cron. */
 export interface ReconcileReport {
@@ -72,6 +91,9 @@ const HEALTH = "provider";
 const MIRRORED = "mirrored";
 const RECORD_FAILURES = "record_failures";
 const RECORD_RETRY_AT = "record_retry_at";
+const LEDGER_FAILURES = "ledger_failures";
+const LEDGER_RETRY_AT = "ledger_retry_at";
+const MAX_LEDGER_RETRY_MS = 60_000;
 /** The deadline of a call not yet placed: it has no provider timer running. */
 const NOT_PLACED = Number.MAX_SAFE_INTEGER;
 /** Rows of the record written per D1 batch; more are written by the next round. */
@@ -100,6 +122,11 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
  *
  * What D1 must learn is kept in a `sync` table (rows whose current state D1 lacks) and an
  * event `outbox`, written by one batch at a time and retried by the alarm until D1 confirms.
+ *
+ * Just before the provider is asked, each round's dials are cleared with the account's
+ * contact ledger (one RPC): a number on the do-not-call list or out of attempts
+ * (`max_attempts_per_number`) ends its contact `skipped`, and a ledger that fails or does not
+ * answer dials nothing: those calls wait, their attempts unused, and are asked again.
  */
 export class CampaignPacer extends DurableObject<Env> {
 	/** Replaced in tests to drive time, jitter and the provider. */
@@ -108,6 +135,8 @@ export class CampaignPacer extends DurableObject<Env> {
 	dialer: Dialer;
 	private driving: Promise<void> | null = null;
 	private again = false;
+	/** How long a round waits for the contact ledger's answer before its calls wait and are asked again. */
+	ledgerTimeoutMs = 5_000;
 	/** Dial requests this instance has out; after a restart, the `dialing` calls not in it are asked again. */
 	private readonly dialsOut = new Set<string>();
 	/** Events D1 has recorded, to push to streams and the webhook queue. */
@@ -136,6 +165,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			CREATE INDEX IF NOT EXISTS calls_open ON calls (ended_at, deadline_at);
 			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS sync (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
+			CREATE TABLE IF NOT EXISTS ledger_releases (call_id TEXT PRIMARY KEY);
 		`);
 		// Objects created before a column existed get it here (a new one has every column from the start).
 		// Objects created before calls had stages: every call they hold was placed.
@@ -147,6 +177,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!columns.has("provider_call_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN provider_call_id TEXT");
 		if (!columns.has("first_asked_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_asked_at INTEGER");
 		if (!columns.has("first_caller_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_caller_id TEXT");
+		// Asked of the contact ledger (which may have counted it): a call closed undialled gives its count back.
+		if (!columns.has("claimed")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0");
 	}
 
 	/** Loads the campaign from D1 on first use, then starts whatever may start now. */
@@ -261,6 +293,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				pending: counts.pending ?? 0,
 				in_flight: counts.in_flight ?? 0,
 				done: counts.done ?? 0,
+				skipped: counts.skipped ?? 0,
 			},
 			in_flight: this.inFlight(),
 			calls_today: this.startedToday(now),
@@ -322,6 +355,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				// No await between promoting recorded calls and deciding their dials: no action slips in between.
 				if (await this.dialRecorded()) this.again = true;
 				await this.dispatchRecorded();
+				await this.releaseClaims();
 			}
 		} finally {
 			this.scheduleAlarm(this.clock());
@@ -362,7 +396,10 @@ export class CampaignPacer extends DurableObject<Env> {
 			);
 			for (const contact of due) this.startCall(contact, now, local.date);
 		}
-		if (this.status() === "active" && this.count("SELECT count(*) AS n FROM contacts WHERE state != 'done'") === 0) {
+		if (
+			this.status() === "active" &&
+			this.count("SELECT count(*) AS n FROM contacts WHERE state NOT IN ('done', 'skipped')") === 0
+		) {
 			this.save({ ...this.requireState(), status: "completed" });
 			this.event("campaign.completed", now);
 		}
@@ -560,6 +597,11 @@ export class CampaignPacer extends DurableObject<Env> {
 
 	/** A cancelled campaign's call that never reached the provider: closed, its contact left as it was before. */
 	private cancelUndialled(callId: string, call: { contact_id: string; attempt: number }, now: number): void {
+		// The ledger may have counted it (a claim answered, or lost, before the provider refused it): give it back.
+		this.ctx.storage.sql.exec(
+			"INSERT OR IGNORE INTO ledger_releases (call_id) SELECT id FROM calls WHERE id = ? AND claimed = 1",
+			callId,
+		);
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'backoff', ended_at = ?, outcome = 'cancelled', maybe_placed = 0 WHERE id = ?",
 			now,
@@ -626,6 +668,9 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		if (this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')") > 0) {
 			candidates.push(now + 1000);
+		}
+		if (this.count("SELECT count(*) AS n FROM ledger_releases") > 0) {
+			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
 		}
 		if (state.status === "active" || state.status === "scheduled") {
 			const earliestDue =
@@ -755,22 +800,13 @@ export class CampaignPacer extends DurableObject<Env> {
 	 * Dials the calls D1 has recorded and nobody has asked the provider for yet, checking again
 	 * at this moment what was true when they were reserved: a call whose campaign stopped,
 	 * whose window closed or whose local day ended while D1 was being written goes back to the
-	 * queue, its attempt unused. True when anything changed.
+	 * queue, its attempt unused. The contact ledger clears each call just before it goes out
+	 * (and the same checks run again after its answer, which is awaited). True when anything changed.
 	 */
 	private async dialRecorded(): Promise<boolean> {
-		const { config, status } = this.requireState();
+		const { config } = this.requireState();
 		const now = this.clock();
-		const waiting = this.sql<{
-			id: string;
-			contact_id: string;
-			attempt: number;
-			started_at: number;
-			maybe_placed: number;
-			asked: number;
-			first_asked_at: number | null;
-			first_caller_id: string | null;
-			phone: string;
-		}>(
+		const waiting = this.sql<DueCall>(
 			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, c.first_asked_at, c.first_caller_id, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
 		).filter((call) => !this.dialsOut.has(call.id));
@@ -780,56 +816,192 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.ctx.storage.sql.exec("UPDATE calls SET maybe_placed = 1, asked = 0 WHERE id = ?", call.id);
 			call.maybe_placed = 1;
 		}
-		const open = status === "active" && isWindowOpen(now, config.window);
-		const today = startOfLocalDay(now, config.window.timezone);
-		const ready = waiting.filter((call) => {
-			if (status === "cancelled") this.closeForCancel(call.id, call, now, call.maybe_placed === 1);
-			else if (!open || call.started_at < today) this.backOff(call.id, call, now, false);
-			else return true;
-			return false;
-		});
+		const ready = waiting.filter((call) => this.mayDialNow(call, now));
 		if (!ready.length) return true;
-		for (const call of ready) {
-			this.dialsOut.add(call.id);
-			// Stored, so that an instance that dies before the answer leaves a trace: see above.
-			this.ctx.storage.sql.exec(
-				"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?), first_caller_id = coalesce(first_caller_id, ?) WHERE id = ?",
-				now,
-				config.callerId,
-				call.id,
-			);
-		}
+		for (const call of ready) this.dialsOut.add(call.id);
 		try {
-			const refusal = await this.callerIdRefusal(config);
-			const results = await Promise.all(
-				ready.map(async (call) => ({
+			const [refusal, cap] = await Promise.all([this.callerIdRefusal(config), this.capForRound(config.accountId)]);
+			// A call the carrier may already have is asked again as it was first asked (its number is
+			// how the carrier's look-up finds it), also if the account has removed that number since.
+			const refused = refusal ? ready.filter((call) => call.maybe_placed !== 1) : [];
+			const asking = ready.filter((call) => !refused.includes(call));
+			const answers = cap.ok ? await this.claim(config.accountId, asking, cap.cap) : null;
+			const cleared = this.settleClaims(asking, answers, this.clock());
+			const askedAt = this.clock();
+			for (const call of cleared) {
+				// Stored, so that an instance that dies before the answer leaves a trace: see above.
+				this.ctx.storage.sql.exec(
+					"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?), first_caller_id = coalesce(first_caller_id, ?) WHERE id = ?",
+					askedAt,
+					config.callerId,
+					call.id,
+				);
+			}
+			const results = await Promise.all([
+				...refused.map(async (call) => ({ callId: call.id, result: refusal as DialResult })),
+				...cleared.map(async (call) => ({
 					callId: call.id,
-					// A call the carrier may already have is asked again as it was first asked (its number is
-					// how the carrier's look-up finds it), also if the account has removed that number since.
-					result:
-						call.maybe_placed !== 1 && refusal
-							? refusal
-							: await this.dialer
-									.place({
-										callId: call.id,
-										accountId: config.accountId,
-										campaignId: config.campaignId,
-										to: call.phone,
-										callerId: call.maybe_placed === 1 ? (call.first_caller_id ?? config.callerId) : config.callerId,
-										agentId: config.agentId,
-										agentLeg: null,
-										machineDetection: config.machineDetection,
-										// A call whose earlier ask got no answer may be at the carrier since that first ask.
-										firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
-									})
-									.catch(transient),
+					result: await this.dialer
+						.place({
+							callId: call.id,
+							accountId: config.accountId,
+							campaignId: config.campaignId,
+							to: call.phone,
+							callerId: call.maybe_placed === 1 ? (call.first_caller_id ?? config.callerId) : config.callerId,
+							agentId: config.agentId,
+							agentLeg: null,
+							machineDetection: config.machineDetection,
+							// A call whose earlier ask got no answer may be at the carrier since that first ask.
+							firstAskedAt: call.maybe_placed === 1 ? (call.first_asked_at ?? call.started_at) : null,
+						})
+						.catch(transient),
 				})),
-			);
+			]);
 			this.applyDialResults(results, this.clock());
 		} finally {
 			for (const call of ready) this.dialsOut.delete(call.id);
 		}
 		return true;
+	}
+
+	/**
+	 * Whether a recorded call may still go out now; one that may not is closed (a cancelled
+	 * campaign) or goes back to the queue with its attempt unused.
+	 */
+	private mayDialNow(call: DueCall, now: number): boolean {
+		const { config, status } = this.requireState();
+		if (status === "cancelled") this.closeForCancel(call.id, call, now, call.maybe_placed === 1);
+		else if (
+			status !== "active" ||
+			!isWindowOpen(now, config.window) ||
+			call.started_at < startOfLocalDay(now, config.window.timezone)
+		)
+			this.backOff(call.id, call, now, false);
+		else return true;
+		return false;
+	}
+
+	/**
+	 * The account's `max_attempts_per_number`, read for every round so that a policy change
+	 * applies from the next dial. The account's contact policy (issue 13 part A,
+	 * `readContactPolicy(db, accountId).max_attempts_per_number`) is read here once it is
+	 * merged; until then no account has a cap.
+	 */
+	async attemptCap(_accountId: string): Promise<AttemptCap | null> {
+		return null;
+	}
+
+	/** The round's cap, or why there is none to go by: no round dials on a cap it could not read. */
+	private async capForRound(accountId: string): Promise<{ ok: true; cap: AttemptCap | null } | { ok: false }> {
+		try {
+			return { ok: true, cap: await this.attemptCap(accountId) };
+		} catch (error) {
+			console.warn("contact policy read failed; dials wait", error instanceof Error ? error.message : String(error));
+			return { ok: false };
+		}
+	}
+
+	/** The ledger's answer for each call, or null when it failed or missed its deadline (it may have counted them). */
+	private async claim(accountId: string, calls: DueCall[], cap: AttemptCap | null): Promise<Map<string, ClaimAnswer> | null> {
+		if (!calls.length) return new Map();
+		// Before the ask: an answer that is lost may still have counted them, and a cancel must give that back.
+		for (const call of calls) this.ctx.storage.sql.exec("UPDATE calls SET claimed = 1 WHERE id = ?", call.id);
+		try {
+			const ledger = contactLedgerOf(this.env, accountId);
+			const requests = calls.map((call) => ({ callId: call.id, phone: call.phone, maybePlaced: call.maybe_placed === 1 }));
+			const answers = await withDeadline(ledger.claim(requests, cap), this.ledgerTimeoutMs, "contact ledger claim");
+			this.ctx.storage.kv.delete(LEDGER_FAILURES);
+			return new Map(answers.map((answer) => [answer.callId, answer]));
+		} catch (error) {
+			console.warn("contact ledger claim failed; dials wait", error instanceof Error ? error.message : String(error));
+			return null;
+		}
+	}
+
+	/**
+	 * Applies the ledger's answers: skipped contacts end, and the calls cleared to dial are
+	 * answered — those still due now (an action or the window may have changed while the
+	 * ledger answered). Without an answer nothing is dialled: the calls wait and are asked again.
+	 */
+	private settleClaims(calls: DueCall[], answers: Map<string, ClaimAnswer> | null, now: number): DueCall[] {
+		const cleared: DueCall[] = [];
+		const unanswered: DueCall[] = [];
+		for (const call of calls) {
+			if (!this.stillDialing(call.id)) continue;
+			const answer = answers?.get(call.id);
+			if (answer?.verdict === "skip") this.skip(call.id, answer.reason, now);
+			else if (answer?.verdict === "dial") {
+				if (this.mayDialNow(call, now)) cleared.push(call);
+			} else unanswered.push(call);
+		}
+		if (unanswered.length) this.waitForLedger(unanswered, now);
+		return cleared;
+	}
+
+	private stillDialing(callId: string): boolean {
+		return this.count("SELECT count(*) AS n FROM calls WHERE id = ? AND stage = 'dialing' AND ended_at IS NULL", callId) > 0;
+	}
+
+	/** Calls the ledger did not clear go back to the queue, their attempts unused, until it is asked again (backoff 1 s to 60 s). */
+	private waitForLedger(calls: DueCall[], now: number): void {
+		const failures = (this.ctx.storage.kv.get<number>(LEDGER_FAILURES) ?? 0) + 1;
+		this.ctx.storage.kv.put(LEDGER_FAILURES, failures);
+		const retryAt = now + Math.min(MAX_LEDGER_RETRY_MS, 1000 * 2 ** (failures - 1));
+		for (const call of calls) {
+			if (this.status() === "cancelled") this.closeForCancel(call.id, call, now, false);
+			else this.backOff(call.id, call, retryAt, false);
+		}
+	}
+
+	/**
+	 * The contact policy refused the call (the number is on the do-not-call list, or has had
+	 * its `max_attempts_per_number`): it was never dialled, so its attempt goes back and the
+	 * contact ends `skipped`, with the reason on the call (`failure_reason`) and in
+	 * `contact.skipped`. The ledger counted nothing for it.
+	 */
+	private skip(callId: string, reason: SkipReason, now: number): void {
+		const [call] = this.sql<{ contact_id: string; attempt: number; phone: string }>(
+			"SELECT c.contact_id, c.attempt, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
+			callId,
+		);
+		if (!call) return;
+		this.ctx.storage.sql.exec(
+			`UPDATE calls SET stage = 'backoff', ended_at = ?, outcome = 'skipped', failure_reason = ?, maybe_placed = 0, claimed = 0
+			  WHERE id = ?`,
+			now,
+			reason,
+			callId,
+		);
+		this.ctx.storage.sql.exec(
+			"UPDATE contacts SET state = 'skipped', attempts = ?, next_due_at = 0, last_outcome = 'skipped' WHERE id = ?",
+			call.attempt - 1,
+			call.contact_id,
+		);
+		this.markUnrecorded("call", callId);
+		this.markUnrecorded("contact", call.contact_id);
+		this.event("contact.skipped", now, { contact_id: call.contact_id, phone: call.phone, reason });
+	}
+
+	/** Counts of calls closed without a dial go back to the ledger; kept here until it confirms. */
+	private async releaseClaims(): Promise<void> {
+		const ids = this.sql<{ call_id: string }>("SELECT call_id FROM ledger_releases ORDER BY call_id LIMIT 500").map(
+			(row) => row.call_id,
+		);
+		if (!ids.length) return;
+		try {
+			const ledger = contactLedgerOf(this.env, this.requireState().config.accountId);
+			await withDeadline(ledger.release(ids), this.ledgerTimeoutMs, "contact ledger release");
+		} catch (error) {
+			this.ctx.storage.kv.put(LEDGER_RETRY_AT, this.clock() + MAX_LEDGER_RETRY_MS);
+			console.warn("contact ledger release failed; retrying", error instanceof Error ? error.message : String(error));
+			return;
+		}
+		this.ctx.storage.kv.delete(LEDGER_RETRY_AT);
+		this.ctx.storage.sql.exec(
+			"DELETE FROM ledger_releases WHERE call_id IN (SELECT value FROM json_each(?))",
+			JSON.stringify(ids),
+		);
+		if (ids.length === 500) this.again = true;
 	}
 
 	/**
@@ -877,7 +1049,10 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (existing) return existing;
 		const { row, contacts } =
 			seed?.row.id === campaignId
-				? { row: seed.row, contacts: seed.contacts.map((contact) => ({ ...contact, done: false, attempts: 0 })) }
+				? {
+						row: seed.row,
+						contacts: seed.contacts.map((contact): LoadedContact => ({ ...contact, state: "pending", attempts: 0 })),
+					}
 				: await this.readCampaign(campaignId);
 		// Another call may have loaded it while we read D1.
 		const raced = this.state();
@@ -888,7 +1063,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				contact.id,
 				contact.phone,
 				contact.position,
-				contact.done ? "done" : "pending",
+				contact.state,
 				contact.attempts,
 			);
 		}
@@ -907,7 +1082,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		)
 			.bind(campaignId)
 			.all<{ id: string; phone: string; position: number; status: string; attempts: number }>();
-		return { row, contacts: results.map(({ status, ...contact }) => ({ ...contact, done: status === "done" })) };
+		const stateOf = (status: string): ContactState => (status === "done" || status === "skipped" ? status : "pending");
+		return { row, contacts: results.map(({ status, ...contact }) => ({ ...contact, state: stateOf(status) })) };
 	}
 
 	private state(): PacerState | undefined {

@@ -297,7 +297,7 @@ export function autocallCampaignRoutes(base: string): Route[] {
 		method: "GET",
 		path: `${base}/:id`,
 		summary:
-			"One campaign with live counters: contacts total/pending/done, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed.",
+			"One campaign with live counters: contacts total/pending/done/skipped, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed.",
 		tags,
 		headers: ["If-None-Match"],
 		responses: {

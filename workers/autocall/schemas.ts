@@ -150,7 +150,17 @@ export const AutocallCampaign = z.object({
 	updated_at: z.iso.datetime(),
 	live: z
 		.object({
-			contacts: z.object({ total: z.int(), pending: z.int(), in_flight: z.int(), done: z.int() }),
+			contacts: z.object({
+				total: z.int(),
+				pending: z.int(),
+				in_flight: z.int(),
+				done: z.int(),
+				skipped: z
+					.int()
+					.describe(
+						"Contacts the account's contact policy refused (do-not-call list, max_attempts_per_number): final, never dialled for that attempt; not counted in done.",
+					),
+			}),
 			in_flight: z.int(),
 			calls_today: z.int(),
 			window_open: z.boolean(),

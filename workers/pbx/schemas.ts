@@ -132,7 +132,10 @@ export const ClickToCallBody = z.strictObject({
 	caller_id: z.string().min(3).max(32).optional(),
 });
 
-/** A call's state; the final ones are also its `outcome`. `queued`: waiting for the provider (an outage, a retry). */
+/**
+ * A call's state; the final ones are also its `outcome`. `queued`: waiting for the provider (an
+ * outage, a retry). `skipped`: a campaign call the contact policy refused just before its dial.
+ */
 export const CallStatus = z.enum([
 	"queued",
 	"dialing",
@@ -144,6 +147,7 @@ export const CallStatus = z.enum([
 	"failed",
 	"timeout",
 	"cancelled",
+	"skipped",
 ]);
 
 export const Call = z.object({
@@ -163,7 +167,12 @@ export const Call = z.object({
 	answered_at: z.iso.datetime().nullable(),
 	ended_at: z.iso.datetime().nullable(),
 	duration_seconds: z.int().nullable(),
-	failure_reason: z.string().nullable().describe("Why the provider refused the call, when it did."),
+	failure_reason: z
+		.string()
+		.nullable()
+		.describe(
+			"Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call` or `max_attempts`.",
+		),
 });
 
 export const CallListQuery = z.object({

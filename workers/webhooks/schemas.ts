@@ -8,7 +8,10 @@ const Subscriptions = z
 		z.string().refine(isValidSubscription, { message: `Unknown event. One of ${EVENT_TYPES.join(", ")}, "<prefix>.*" or "*".` }),
 	)
 	.min(1)
-	.max(50);
+	.max(50)
+	.describe(
+		`Event types (${EVENT_TYPES.join(", ")}), "<prefix>.*" or "*". \`contact.skipped\` is \`{campaign_id, status, contact_id, phone, reason}\` (status: the campaign's), reason \`do_not_call\` or \`max_attempts\`: a campaign contact the account's contact policy refused.`,
+	);
 
 export const EndpointBody = z.strictObject({
 	url: z.string().max(2000),
