@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AccountEvents } from "../durable-objects/account-events";
 import { CallDispatcher } from "../durable-objects/call-dispatcher";
 import { CampaignPacer } from "../durable-objects/campaign-pacer";
+import { ContactLedger } from "../durable-objects/contact-ledger";
 import { DialerSimulator } from "../durable-objects/dialer-simulator";
 import { IdempotencyStore } from "../durable-objects/idempotency-store";
 import { TokenGuard } from "../durable-objects/token-guard";
@@ -87,6 +88,7 @@ const entryPoints = {
 		],
 	],
 	AccountEvents: [AccountEvents, ["subscribe", "publish"]],
+	ContactLedger: [ContactLedger, ["add", "remove", "find", "page", "claim", "release"]],
 	DialerSimulator: [DialerSimulator, ["place", "alarm"]],
 } as const;
 for (const [className, [cls, methods]] of Object.entries(entryPoints)) {
@@ -170,7 +172,7 @@ describe("what a request costs", () => {
 			() => call("/api/pbx/calls/click-to-call", { token, body: click, headers: { "Idempotency-Key": key } }),
 			(c) => {
 				expect(c.d1).toBeLessThanOrEqual(2);
-				expect(doCalls(c)).toBeLessThanOrEqual(4);
+				expect(doCalls(c)).toBeLessThanOrEqual(5);
 			},
 		);
 		await measure(
@@ -189,6 +191,16 @@ describe("what a request costs", () => {
 		const leads = Array.from({ length: 1000 }, (_, i) => ({ phone: `09${String(20_000_000 + i).slice(-8)}` }));
 		await measure("lead bulk import, 1,000 rows (JSON)", () =>
 			call(`/api/telesales/campaigns/${campaign.body.id}/leads/bulk-import`, { token, body: { leads } }),
+		);
+		await measure(
+			"do-not-call list, 1,000 numbers",
+			() => call("/api/compliance/dnc", { token, body: { phones: leads.map((lead) => lead.phone) } }),
+			(c) => expect([c.d1, doCalls(c)]).toEqual([0, 2]),
+		);
+		await measure(
+			"do-not-call look-up (`?phone=`)",
+			() => call("/api/compliance/dnc?phone=0987000001", { token }),
+			(c) => expect([c.d1, doCalls(c)]).toEqual([0, 2]),
 		);
 		await measure("automated campaign create, 4 contacts, keyed", () =>
 			call("/api/autocall/campaigns", {

@@ -1,9 +1,11 @@
 import type { z } from "zod";
 import { handOver } from "../../durable-objects/call-dispatcher";
+import { contactLedgerOf } from "../../durable-objects/contact-ledger";
 import { dialsThroughCarrier } from "../dialer/dialer";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
+import { findClaim } from "../idempotency/claims";
 import { createOnce } from "../idempotency/create-once";
 import { requirePhone } from "../lib/phone";
 import { nowIso } from "../lib/time";
@@ -13,6 +15,8 @@ import { agentLegOf, findCallingExtension } from "./extensions";
 import { Call, CallListQuery, ClickToCallBody } from "./schemas";
 
 const tags = ["pbx"];
+
+export const ON_DO_NOT_CALL_LIST = "The number is on the do-not-call list.";
 
 /** The public shape of a call row, shared by every route that lists calls. */
 export const CALL_COLUMNS =
@@ -31,23 +35,32 @@ const clickToCall = route({
 	method: "POST",
 	path: "/api/pbx/calls/click-to-call",
 	summary:
-		"Ring an extension and connect it to a phone number. The call is queued for the dialer; one it cannot place within 60 s ends `failed` with a `failure_reason`.",
+		"Ring an extension and connect it to a phone number. The call is queued for the dialer; one it cannot place within 60 s ends `failed` with a `failure_reason`. A number on the account's do-not-call list is a 409 and creates nothing.",
 	tags,
 	body: ClickToCallBody,
 	idempotent: true,
-	responses: { 201: { description: "Call record", schema: Call, headers: ["Location"] } },
+	responses: {
+		201: { description: "Call record", schema: Call, headers: ["Location"] },
+		409: {
+			description:
+				"The extension is disabled, the number is on the do-not-call list (`The number is on the do-not-call list.`), or this Idempotency-Key's first request is still in flight (with Retry-After)",
+		},
+	},
 	async handler(c) {
 		const { env, principal, body } = c;
 		const toPhone = requirePhone(body.to_phone, principal.defaultRegion, "to_phone");
 		const askedCallerId = body.caller_id ? requirePhone(body.caller_id, principal.defaultRegion, "caller_id") : null;
-		const extension = await findCallingExtension(env.DB, principal.accountId, body.from_extension, askedCallerId).catch(
-			(error: unknown) => {
+		// The list is asked beside the extension's read, not after it: the check costs a round trip, not added latency.
+		// A list that cannot be read fails the request (5xx, nothing created): a click-to-call never skips the check.
+		const [extension, listed] = await Promise.all([
+			findCallingExtension(env.DB, principal.accountId, body.from_extension, askedCallerId).catch((error: unknown) => {
 				// Only a missing extension is the caller's mistake: a failed read must stay a 5xx (a 422 would be kept for the key).
 				if (error instanceof ApiError && error.status === 404)
 					throw invalidField("from_extension", "No such extension in this account.");
 				throw error;
-			},
-		);
+			}),
+			contactLedgerOf(env, principal.accountId).find(toPhone),
+		]);
 		if (!extension.enabled) throw new ApiError(409, `Extension ${extension.extension} is disabled.`);
 		// The extension's own caller id is checked again at dial time: the account may have removed that number since.
 		if (!askedCallerId && !extension.caller_id_held) {
@@ -72,12 +85,14 @@ const clickToCall = route({
 			}
 		}
 		const now = nowIso();
-		const created = await createOnce(c, "call", crypto.randomUUID(), (id) => [
-			env.DB.prepare(
-				`INSERT INTO calls (id, account_id, kind, from_extension, to_phone, caller_id, status, created_at, updated_at)
+		const created = listed
+			? await earlierCall(c)
+			: await createOnce(c, "call", crypto.randomUUID(), (id) => [
+					env.DB.prepare(
+						`INSERT INTO calls (id, account_id, kind, from_extension, to_phone, caller_id, status, created_at, updated_at)
 				 VALUES (?, ?, 'click_to_call', ?, ?, ?, 'queued', ?, ?) RETURNING ${CALL_COLUMNS}`,
-			).bind(id, principal.accountId, extension.extension, toPhone, callerId, now, now),
-		]);
+					).bind(id, principal.accountId, extension.extension, toPhone, callerId, now, now),
+				]);
 		const { id } = created;
 		// An earlier attempt with this key created it: answer with the call as it is now.
 		const call = created.existed
@@ -96,6 +111,17 @@ const clickToCall = route({
 		return Response.json(call, { status: 201, headers: { Location: `/api/pbx/calls/${id}` } });
 	},
 });
+
+/**
+ * A click-to-call to a listed number creates nothing, unless an earlier attempt with the same
+ * Idempotency-Key created it before the number was listed: once a keyed write has committed,
+ * that call is the answer to every retry (commit once).
+ */
+async function earlierCall(c: Parameters<typeof createOnce>[0]): Promise<{ id: string; existed: true; results: D1Result[] }> {
+	const earlier = c.idempotency ? await findClaim(c.env.DB, c.principal.accountId, c.idempotency) : null;
+	if (earlier?.resource_type !== "call") throw new ApiError(409, ON_DO_NOT_CALL_LIST);
+	return { id: earlier.resource_id, existed: true, results: [] };
+}
 
 const list = route({
 	method: "GET",
