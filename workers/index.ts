@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { reconcileCampaignCalls } from "./autocall/reconcile";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
 import { benchRoutes, benchRoutesEnabled } from "./bench/routes";
+import { handOverPendingListings } from "./compliance/dnc-outbox";
 import { deploymentProblems, misconfiguredResponse } from "./config/deployment";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { handOverQueuedCalls } from "./pbx/dial-backstop";
@@ -32,7 +33,8 @@ function appFor(env: Env) {
  * The minute cron's jobs: wake due campaigns (and re-apply configs a PATCH could not hand
  * over), reconcile calls closed in D1 or in their pacer but not in both, close click-to-calls
  * that outlived their maximum, hand over click-to-calls still queued, send SMS still queued for a carrier, re-queue webhook
- * deliveries whose message was lost, purge expired claims and old provider event ids.
+ * deliveries whose message was lost, list do-not-call dispositions whose hand-over failed, purge expired claims and old
+ * provider event ids.
  */
 const cronJobs = (env: Env, now: number) => ({
 	sweep: () => sweepDueCampaigns(env, now),
@@ -41,6 +43,7 @@ const cronJobs = (env: Env, now: number) => ({
 	dials: () => handOverQueuedCalls(env, now),
 	sms: () => sendQueuedSms(env, now),
 	requeued: () => requeueStuckDeliveries(env, now),
+	doNotCall: () => handOverPendingListings(env),
 	purgedClaims: () => purgeExpiredClaims(env.DB, now),
 	purgedProviderEvents: () => purgeProviderEvents(env, now),
 });

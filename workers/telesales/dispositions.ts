@@ -1,3 +1,4 @@
+import { handOverListing, type PendingListing, pendingListingStatement } from "../compliance/dnc-outbox";
 import { ApiError, invalidField } from "../http/errors";
 import { uuidParam } from "../http/params";
 import { isUniqueViolation } from "../idempotency/claims";
@@ -7,12 +8,18 @@ import { findLead } from "./leads";
 import { Disposition, DispositionBody } from "./schemas";
 
 /** What a call's outcome says about the lead. */
-const LEAD_STATUS_AFTER: Record<string, string> = { sale: "won", not_interested: "lost", wrong_number: "unqualified" };
+const LEAD_STATUS_AFTER: Record<string, string> = {
+	sale: "won",
+	not_interested: "lost",
+	wrong_number: "unqualified",
+	do_not_call: "do_not_call",
+};
 
 const record = route({
 	method: "POST",
 	path: "/api/telesales/leads/:id/dispositions",
-	summary: "Record the outcome of a call to a lead: at most once per call (a second is a 409 naming the first).",
+	summary:
+		"Record the outcome of a call to a lead: at most once per call (a second is a 409 naming the first). `do_not_call` also puts the lead's number on the account's do-not-call list (source `disposition`).",
 	tags: ["telesales"],
 	body: DispositionBody,
 	responses: {
@@ -26,6 +33,11 @@ const record = route({
 			.first();
 		if (!call) throw invalidField("call_id", "No such call in this account.");
 		const row = { id: crypto.randomUUID(), lead_id: lead.id, ...body, created_at: nowIso() };
+		// Promised in the disposition's own transaction, so the number is listed even if the hand-over below fails.
+		const listing: PendingListing | null =
+			body.outcome === "do_not_call"
+				? { id: row.id, account_id: principal.accountId, phone: lead.phone, reason: `Lead ${lead.id}` }
+				: null;
 		try {
 			await env.DB.batch([
 				env.DB.prepare(
@@ -36,6 +48,7 @@ const record = route({
 					row.created_at,
 					lead.id,
 				),
+				...(listing ? [pendingListingStatement(env.DB, listing, row.created_at)] : []),
 			]);
 		} catch (error) {
 			if (!isUniqueViolation(error)) throw error;
@@ -43,6 +56,12 @@ const record = route({
 				.bind(principal.accountId, body.call_id)
 				.first<{ id: string }>();
 			throw new ApiError(409, "This call already has a disposition.", undefined, undefined, { existing_id: first?.id });
+		}
+		if (listing) {
+			// Before the answer, so a client that reads the list next finds the number; the cron hands over what fails here.
+			await handOverListing(env, listing).catch((error: unknown) =>
+				console.warn("do-not-call hand-over failed; the cron retries", error instanceof Error ? error.message : String(error)),
+			);
 		}
 		return Response.json(row, { status: 201 });
 	},

@@ -124,7 +124,9 @@ export const LeadListQuery = z.object({
 
 export const DispositionBody = z.strictObject({
 	call_id: z.uuid(),
-	outcome: z.enum(["answered", "no_answer", "busy", "voicemail", "wrong_number", "callback", "sale", "not_interested"]),
+	outcome: z
+		.enum(["answered", "no_answer", "busy", "voicemail", "wrong_number", "callback", "sale", "not_interested", "do_not_call"])
+		.describe("`do_not_call` also lists the lead's number on the account's do-not-call list."),
 	notes: z.string().max(5000).default(""),
 });
 
