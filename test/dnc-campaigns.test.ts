@@ -1,11 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import type { CallOutcome } from "../durable-objects/campaign/pacing";
 import { CampaignPacer } from "../durable-objects/campaign-pacer";
 import { ContactLedger, contactLedgerOf } from "../durable-objects/contact-ledger";
 import type { AttemptCap } from "../durable-objects/ledger-claims";
-import type { OutboundCall } from "../workers/dialer/dialer";
-import { createCampaign, pacerOf, phones, takeOver } from "./campaign-helpers";
+import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
+import { createCampaign, pacerOf, phones, random, takeOver } from "./campaign-helpers";
 import { callJson, countRows, pbxAccount } from "./helpers";
 import { failMethod, restoreFaults } from "./support/faults";
 
@@ -232,6 +233,120 @@ describe("max_attempts_per_number across campaigns", () => {
 		}
 		expect(dialled).toHaveLength(2);
 		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { skipped: 1, done: 0 } });
+	});
+});
+
+describe("max_attempts_per_number under random load", () => {
+	it("three campaigns on the same numbers, with retries, provider refusals, lost dial answers and ledger faults: never over the cap in any 24 h, nothing lost", {
+		timeout: 180_000,
+	}, async () => {
+		const seed = 20300305;
+		const rand = random(seed);
+		const account = await pbxAccount();
+		const cap = { count: 3, days: 1 };
+		capAttempts(account, cap);
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const numbers = phones(30, 9_000);
+
+		// The provider: dedupes by call id, refuses now and then, sometimes places a call and loses the answer.
+		const placedAt = new Map<string, { to: string; at: number }>();
+		const faults = { refusals: 0, lostDialAnswers: 0, claimsFailed: 0, claimAnswersLost: 0 };
+		const place = async (call: OutboundCall): Promise<DialResult> => {
+			if (placedAt.has(call.callId)) return { kind: "accepted" };
+			const roll = rand();
+			if (roll < 0.08) {
+				faults.refusals++;
+				return { kind: "transient", reason: "HTTP 503" };
+			}
+			placedAt.set(call.callId, { to: call.to, at: clock.now });
+			if (roll < 0.12) {
+				faults.lostDialAnswers++;
+				throw new TypeError("connection reset");
+			}
+			return { kind: "accepted" };
+		};
+		const campaigns: { id: string; pacer: ReturnType<typeof pacerOf> }[] = [];
+		for (let i = 0; i < 3; i++) {
+			// Each campaign in its own order, a few calls a day: a number's attempts spread over days and campaigns.
+			const created = await createCampaign(account, {
+				contacts: numbers
+					.map((number) => ({ number, order: rand() }))
+					.sort((a, b) => a.order - b.order)
+					.map((entry) => entry.number),
+				max_concurrent_calls: 4,
+				max_calls_per_day: 12,
+				retry_failed: true,
+				max_retry_attempts: 2,
+				retry_delay_seconds: 3_600,
+			});
+			campaigns.push({ id: created.id, pacer: pacerOf(created.id) });
+		}
+		const inject = () =>
+			Promise.all(
+				campaigns.map((campaign) =>
+					runInDurableObject(campaign.pacer, (pacer: CampaignPacer) => {
+						pacer.clock = () => clock.now;
+						pacer.random = rand;
+						pacer.dialer = { place };
+						pacer.ledgerTimeoutMs = 1_000;
+					}),
+				),
+			);
+		await inject();
+		// The ledger fails one claim in ten: before deciding, or after counting with its answer lost.
+		const claimFailed = failMethod(ContactLedger.prototype, "claim", { when: () => rand() < 0.05 });
+		const claimLost = failMethod(ContactLedger.prototype, "claim", { when: () => rand() < 0.05, mode: "lose-answer" });
+
+		const outcomes: CallOutcome[] = ["completed", "no_answer", "busy"];
+		const done = async () =>
+			(await Promise.all(campaigns.map((campaign) => campaign.pacer.view(campaign.id)))).every(
+				(view) => view.status === "completed",
+			);
+		for (let step = 0; step < 5_000 && !(await done()); step++) {
+			clock.now += Math.floor(rand() * 10 * 60_000) + 1_000;
+			for (const campaign of campaigns) {
+				for (const open of await campaign.pacer.openCalls()) {
+					if (placedAt.has(open.id) && rand() < 0.5)
+						await campaign.pacer.callEnded(campaign.id, open.id, outcomes[Math.floor(rand() * outcomes.length)] ?? "completed");
+				}
+			}
+			// The pacers wake at once: their rounds reach the ledger together.
+			await Promise.all(campaigns.map((campaign) => runDurableObjectAlarm(campaign.pacer)));
+		}
+		faults.claimsFailed = claimFailed.failed;
+		faults.claimAnswersLost = claimLost.failed;
+		restoreFaults();
+
+		expect(await done()).toBe(true);
+		for (const [kind, count] of Object.entries(faults)) expect(count, kind).toBeGreaterThan(0);
+		// Per number, every span of 24 h holds at most 3 placed calls (the provider's own record).
+		const byNumber = new Map<string, number[]>();
+		for (const { to, at } of placedAt.values()) byNumber.set(to, [...(byNumber.get(to) ?? []), at]);
+		for (const [to, times] of byNumber) {
+			times.sort((a, b) => a - b);
+			for (let i = cap.count; i < times.length; i++) {
+				expect(
+					(times[i] as number) - (times[i - cap.count] as number),
+					`${to}: ${cap.count + 1} calls within 24 h`,
+				).toBeGreaterThanOrEqual(24 * HOUR);
+			}
+		}
+		// Every contact ended (done or skipped); each campaign's call log agrees with the provider.
+		let skipped = 0;
+		for (const campaign of campaigns) {
+			const view = await campaign.pacer.view(campaign.id);
+			expect(view.contacts.done + view.contacts.skipped).toBe(30);
+			skipped += view.contacts.skipped;
+			for (const call of await campaign.pacer.callLog()) expect(placedAt.has(call.id), call.id).toBe(true);
+		}
+		expect(skipped).toBeGreaterThan(0);
+		// Each number is wanted by three campaigns: the cap is used, not merely respected.
+		expect([...byNumber.values()].every((times) => times.length >= cap.count)).toBe(true);
+		expect(byNumber.size).toBe(30);
+		const days = new Set([...placedAt.values()].map((placed) => new Date(placed.at).toISOString().slice(0, 10)));
+		expect(days.size).toBeGreaterThan(3);
+		console.log(JSON.stringify({ seed, placed: placedAt.size, skipped, days: days.size, faults }));
 	});
 });
 
