@@ -391,15 +391,20 @@ describe("ledger faults", () => {
 			const numbers = phones(3, fault === "late" ? 5_100 : 5_000);
 			const dialled: OutboundCall[] = [];
 			const first = await campaignOf(account, numbers, clock, dialled);
-			await runInDurableObject(first.pacer, (pacer: CampaignPacer) => {
-				pacer.ledgerTimeoutMs = 50;
-			});
+			const deadline = (ms: number) =>
+				runInDurableObject(first.pacer, (pacer: CampaignPacer) => {
+					pacer.ledgerTimeoutMs = ms;
+				});
 			if (fault === "lose-answer") failMethod(ContactLedger.prototype, "claim", { times: 1, mode: "lose-answer" });
-			else slowClaims(200, 1);
+			else {
+				// The claim counts at once and answers a second later, long after the pacer stopped waiting.
+				await deadline(50);
+				slowClaims(1_000, 1);
+			}
 			await first.pacer.wake(first.id);
 			expect(dialled, fault).toEqual([]);
+			if (fault === "late") await deadline(5_000);
 			// The claim went through: the ledger counts the calls it cleared, though no dial went out.
-			await new Promise((resolve) => setTimeout(resolve, 300));
 			const ledger = contactLedgerOf(env, account.id);
 			for (const number of numbers) expect(await ledger.attemptsOf(e164(number), 0), fault).toBe(1);
 
