@@ -157,7 +157,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				ended_at INTEGER, outcome TEXT,
 				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
 				announced INTEGER NOT NULL DEFAULT 0, asked INTEGER NOT NULL DEFAULT 0,
-				provider_call_id TEXT, first_asked_at INTEGER, first_caller_id TEXT,
+				provider_call_id TEXT, first_asked_at INTEGER, first_caller_id TEXT, claimed INTEGER NOT NULL DEFAULT 0,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
