@@ -81,7 +81,7 @@ describe("provider outages", () => {
 		expect(view.status).toBe("active");
 		expect(view.in_flight).toBe(0);
 		expect(view.calls_today).toBe(0);
-		expect(view.contacts).toEqual({ total: 10, pending: 10, in_flight: 0, done: 0 });
+		expect(view.contacts).toEqual({ total: 10, pending: 10, in_flight: 0, done: 0, skipped: 0 });
 		expect(view.provider).toEqual({
 			state: "unavailable",
 			since: new Date(MONDAY_NOON_NY).toISOString(),

@@ -184,7 +184,7 @@ describe("Telnyx refusals seen through the pacer", () => {
 			let view = await pacer.view(campaign.id);
 			expect(view.status).toBe("active");
 			expect(view.calls_today).toBe(0);
-			expect(view.contacts).toEqual({ total: 3, pending: 3, in_flight: 0, done: 0 });
+			expect(view.contacts).toEqual({ total: 3, pending: 3, in_flight: 0, done: 0, skipped: 0 });
 			expect(view.provider.state).toBe("unavailable");
 			expect(view.provider.last_error).toBe("Telnyx 10007: Unexpected error");
 			expect(Date.parse(view.provider.next_try_at ?? "") - clock.now).toBe(waitMs);

@@ -5,6 +5,7 @@ import { autocallCampaignRoutes } from "./autocall/campaigns";
 import { contactFolderRoutes } from "./autocall/contact-folders";
 import { telnyxRoutes } from "./carriers/telnyx/routes";
 import { twilioRoutes } from "./carriers/twilio/routes";
+import { contactPolicyRoutes } from "./compliance/policy-routes";
 import { dialerRoutes } from "./dialer/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
@@ -29,6 +30,7 @@ export const routes: Route[] = [
 	...authRoutes,
 	...adminRoutes,
 	...accountRoutes,
+	...contactPolicyRoutes,
 	...eventRoutes,
 	...userRoutes,
 	...extensionRoutes,

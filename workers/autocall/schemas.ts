@@ -5,8 +5,8 @@ import { readOnlyFields } from "../http/representation";
 
 export const MAX_CONTACTS = 10_000;
 
-const Clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "HH:MM, 24-hour local time.");
-const TimeZone = z.string().refine(isValidTimeZone, { message: "Not an IANA time zone, e.g. America/New_York." });
+export const Clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "HH:MM, 24-hour local time.");
+export const TimeZone = z.string().max(64).refine(isValidTimeZone, { message: "Not an IANA time zone, e.g. America/New_York." });
 const WorkingDays = z
 	.array(z.int().min(1).max(7))
 	.min(1)
@@ -16,6 +16,9 @@ const WorkingDays = z
 export const ContactInput = z.strictObject({
 	phone: z.string().min(3).max(32),
 	name: z.string().trim().max(200).default(""),
+	timezone: TimeZone.optional().describe(
+		"The recipient's own IANA time zone (e.g. America/Chicago): it wins over the zone derived from the number.",
+	),
 	attributes: z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).default({}),
 });
 
@@ -150,14 +153,30 @@ export const AutocallCampaign = z.object({
 	updated_at: z.iso.datetime(),
 	live: z
 		.object({
-			contacts: z.object({ total: z.int(), pending: z.int(), in_flight: z.int(), done: z.int() }),
+			contacts: z.object({
+				total: z.int(),
+				pending: z.int(),
+				in_flight: z.int(),
+				done: z.int(),
+				skipped: z
+					.int()
+					.describe(
+						"Contacts ended without a call by the account's contact policy (`contact.skipped` says why each one); not in `done`.",
+					),
+			}),
 			in_flight: z.int(),
 			calls_today: z.int(),
-			window_open: z.boolean(),
+			window_open: z
+				.boolean()
+				.describe(
+					"Whether a call may start now by the windows: the campaign's, and with recipient hours (the account's contact policy) at least one pending contact's local hours.",
+				),
 			next_opening_at: z.iso
 				.datetime()
 				.nullable()
-				.describe("When the window next opens; null while it is open, and for a campaign that is neither active nor scheduled."),
+				.describe(
+					"When the window next opens (with recipient hours: the earliest moment a pending contact may be called); null while it is open, and for a campaign that is neither active nor scheduled.",
+				),
 			provider: z
 				.object({
 					state: z.enum(["available", "unavailable"]),

@@ -9,6 +9,7 @@ export const EVENT_TYPES = [
 	"campaign.completed",
 	"campaign.provider_unavailable",
 	"campaign.provider_recovered",
+	"contact.skipped",
 	"sms.sent",
 	"sms.delivered",
 	"sms.failed",
