@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { DEFAULT_RETRY_ON, RETRYABLE_OUTCOMES } from "../../durable-objects/campaign/pacing";
-import { isValidTimeZone, parseClock } from "../../durable-objects/campaign/schedule";
+import { parseClock } from "../../durable-objects/campaign/schedule";
+import { RecipientTimezone, recipientTimeFields } from "../compliance/schemas";
 import { readOnlyFields } from "../http/representation";
+import { Clock, TimeZone } from "../lib/time-schemas";
 
 export const MAX_CONTACTS = 10_000;
 
-export const Clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "HH:MM, 24-hour local time.");
-export const TimeZone = z.string().max(64).refine(isValidTimeZone, { message: "Not an IANA time zone, e.g. America/New_York." });
 const WorkingDays = z
 	.array(z.int().min(1).max(7))
 	.min(1)
@@ -16,9 +16,7 @@ const WorkingDays = z
 export const ContactInput = z.strictObject({
 	phone: z.string().min(3).max(32),
 	name: z.string().trim().max(200).default(""),
-	timezone: TimeZone.optional().describe(
-		"The recipient's own IANA time zone (e.g. America/Chicago): it wins over the zone derived from the number.",
-	),
+	timezone: RecipientTimezone.nullish(),
 	attributes: z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).default({}),
 });
 
@@ -192,6 +190,18 @@ export const AutocallCampaign = z.object({
 });
 
 export const ContactFolderBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+
+/** A folder's contact as listed. */
+export const Contact = z
+	.object({
+		id: z.uuid(),
+		phone: z.string().describe("E.164"),
+		name: z.string(),
+		attributes: z.record(z.string(), z.unknown()),
+		...recipientTimeFields,
+		created_at: z.iso.datetime(),
+	})
+	.meta({ id: "Contact" });
 
 export const ContactFolder = z.object({
 	id: z.uuid(),

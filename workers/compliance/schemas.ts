@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseClock } from "../../durable-objects/campaign/schedule";
-import { Clock, TimeZone } from "../autocall/schemas";
+import { Clock, TimeZone } from "../lib/time-schemas";
 
 /** Bounds of the frequency cap: a sane policy, not a limit of the counting. */
 export const MAX_ATTEMPTS_COUNT = 100;
@@ -15,22 +15,26 @@ const RecipientHours = z
 		if (parseClock(value.start) >= parseClock(value.end)) {
 			ctx.addIssue({ code: "custom", path: ["end"], message: "Must be after start (recipient hours do not cross midnight)." });
 		}
-	});
+	})
+	.meta({ id: "RecipientHours" });
 
-const MaxAttempts = z.strictObject({
-	count: z
-		.int()
-		.min(1)
-		.max(MAX_ATTEMPTS_COUNT)
-		.describe("Call attempts to one number, across every campaign of the account, within `days`."),
-	days: z.int().min(1).max(MAX_ATTEMPTS_DAYS).describe("The length of the window the attempts are counted over, in days."),
-});
+const MaxAttempts = z
+	.strictObject({
+		count: z
+			.int()
+			.min(1)
+			.max(MAX_ATTEMPTS_COUNT)
+			.describe("Call attempts to one number, across every campaign of the account, within `days`."),
+		days: z.int().min(1).max(MAX_ATTEMPTS_DAYS).describe("The length of the window the attempts are counted over, in days."),
+	})
+	.meta({ id: "MaxAttemptsPerNumber" });
 
 const UnknownTimezone = z
 	.enum(["campaign", "skip"])
 	.describe(
 		"A recipient whose zone is unknown (no `timezone`, and a number that does not say it): held to the recipient hours in the campaign's zone (`campaign`), or not called and counted `skipped` (`skip`). Applies while recipient_hours is set.",
-	);
+	)
+	.meta({ id: "UnknownTimezone" });
 
 const fields = {
 	recipient_hours: RecipientHours.nullable().describe(
@@ -57,14 +61,18 @@ export const ContactPolicyBody = z
 /** A recipient's own zone, where a contact or lead is given one: it wins over the number's. */
 export const RecipientTimezone = TimeZone.describe(
 	"The recipient's own IANA time zone (e.g. America/Chicago): it wins over the zone derived from the number.",
-);
+).meta({ id: "RecipientTimezone" });
+
+/** The zones calls to a recipient respect, derived where not given. */
+const RecipientTimezones = z
+	.array(z.string())
+	.describe(
+		"The zones calls to this recipient respect: its timezone, else the number's (the country's zone where it keeps one clock; for +1 the area code's or exchange's, several where it spans zones: a call waits until the recipient hours are open in each). Empty: unknown, the contact policy's `unknown_timezone` decides.",
+	)
+	.meta({ id: "RecipientTimezones" });
 
 /** What a contact or lead shows of its recipient's time: what was given and what calls use. */
 export const recipientTimeFields = {
 	timezone: z.string().nullable().describe("The recipient's own IANA time zone as given; null when none was."),
-	recipient_timezones: z
-		.array(z.string())
-		.describe(
-			"The zones calls to this recipient respect: the given timezone, else the ones derived from the number (the country's zone where it keeps one clock; for +1 the area code's or exchange's; several where an area code spans zones, and a call then waits until the recipient hours are open in each). Empty when unknown: the account's contact policy (`unknown_timezone`) decides.",
-		),
+	recipient_timezones: RecipientTimezones,
 };
