@@ -46,6 +46,8 @@ describe("recipient zone from the number", () => {
 		expect(zonesOfNumber("+61412345678")).toEqual([]); // Australian mobile
 		expect(zonesOfNumber("+5511912345678")).toEqual([]); // Brazilian mobile
 		expect(zonesOfNumber("+61212345678")).toEqual([]); // Sydney landline: Australia is multi-zone, no finer rule
+		expect(zonesOfNumber("+8613812345678")).toEqual([]); // China: CLDR lists Asia/Urumqi beside Asia/Shanghai
+		expect(zonesOfNumber("+525512345678")).toEqual([]); // Mexico
 		expect(zonesOfNumber("+18005550123")).toEqual([]); // toll-free
 		expect(zonesOfNumber("+80012345678")).toEqual([]); // international freephone
 		expect(zonesOfNumber("12125550123")).toEqual([]);
