@@ -478,24 +478,27 @@ export class CampaignPacer extends DurableObject<Env> {
 			now,
 			SKIPS_PER_ROUND,
 		);
-		for (const contact of skipped) {
-			const unplaced = this.sql<{ id: string }>(
-				`UPDATE calls SET ended_at = ?, outcome = 'cancelled', failure_reason = ?
-				  WHERE contact_id = ? AND ended_at IS NULL AND stage = 'backoff' AND maybe_placed = 0 RETURNING id`,
-				now,
-				`Not placed: the contact was skipped (${UNKNOWN_TIMEZONE}).`,
-				contact.id,
-			);
-			for (const call of unplaced) this.markUnrecorded("call", call.id);
-			this.ctx.storage.sql.exec(
-				"UPDATE contacts SET state = 'skipped', skip_reason = ? WHERE id = ?",
-				UNKNOWN_TIMEZONE,
-				contact.id,
-			);
-			this.markUnrecorded("contact", contact.id);
-			this.event("contact.skipped", now, { contact_id: contact.id, phone: contact.phone, reason: UNKNOWN_TIMEZONE });
-		}
+		for (const contact of skipped) this.skipContact(contact, UNKNOWN_TIMEZONE, now);
 		if (skipped.length === SKIPS_PER_ROUND) this.again = true;
+	}
+
+	/**
+	 * A pending contact the contact policy says not to call: final as `skipped` with its reason
+	 * (D1 learns it with the next record batch, the event goes in the same step). An attempt
+	 * of it the provider refused for a while, never placed, is closed `cancelled`.
+	 */
+	private skipContact(contact: { id: string; phone: string }, reason: string, now: number): void {
+		const unplaced = this.sql<{ id: string }>(
+			`UPDATE calls SET ended_at = ?, outcome = 'cancelled', failure_reason = ?
+			  WHERE contact_id = ? AND ended_at IS NULL AND stage = 'backoff' AND maybe_placed = 0 RETURNING id`,
+			now,
+			`Not placed: the contact was skipped (${reason}).`,
+			contact.id,
+		);
+		for (const call of unplaced) this.markUnrecorded("call", call.id);
+		this.ctx.storage.sql.exec("UPDATE contacts SET state = 'skipped', skip_reason = ? WHERE id = ?", reason, contact.id);
+		this.markUnrecorded("contact", contact.id);
+		this.event("contact.skipped", now, { contact_id: contact.id, phone: contact.phone, reason });
 	}
 
 	/** Reserves the slot and the day's count; the call is dialled once D1 has its row. */

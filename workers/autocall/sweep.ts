@@ -33,10 +33,14 @@ export async function sweepDueCampaigns(env: Env, now = Date.now()): Promise<{ d
 	)
 		.bind(nowIso(now), SWEEP_LIMIT)
 		.all<CampaignRow & { pacer_version: number; pacer_policy_version: number; policy_version: number }>();
+	// A failed read of the policies leaves them to the next sweep; the campaigns are woken anyway.
 	const policies = await policiesOf(
 		env.DB,
 		results.filter((row) => row.pacer_policy_version < row.policy_version).map((row) => row.account_id),
-	);
+	).catch((error: unknown) => {
+		console.error("sweep: contact policies not read", error instanceof Error ? error.message : String(error));
+		return new Map<string, ContactPolicy>();
+	});
 	let woken = 0;
 	let failed = 0;
 	for (let start = 0; start < results.length; start += SWEEP_BATCH) {
