@@ -1,4 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
+import {
+	type ContactPolicy,
+	type ContactPolicyRow,
+	DEFAULT_CONTACT_POLICY,
+	POLICY_COLUMNS,
+	policyFromRow,
+	recipientRule,
+} from "../workers/compliance/contact-policy";
+import { recipientZones, zoneKey, zonesOfKey } from "../workers/compliance/recipient-zone";
 import { transient } from "../workers/dialer/dial-result";
 import { type Dialer, type DialResult, dialerFor } from "../workers/dialer/dialer";
 import { type AccountEvent, callCompletedEvent, newEvent } from "../workers/events/event";
@@ -14,6 +23,7 @@ import {
 	type ProviderHealth,
 	presentHealth,
 } from "./campaign/provider-health";
+import { earliestTurn, isCallable, nextTurn, OPENING_HORIZON_MS, type RecipientRule } from "./campaign/recipient-hours";
 import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
 import { isWindowOpen, localTime, nextOpening, startOfLocalDay, startOfNextLocalDay } from "./campaign/schedule";
 import { contactLedgerOf } from "./contact-ledger";
@@ -58,14 +68,26 @@ export interface ActionResult {
  */
 export interface CampaignSeed {
 	row: CampaignRow;
-	contacts: { id: string; phone: string; position: number }[];
+	contacts: { id: string; phone: string; position: number; timezone: string | null }[];
+	/** The account's contact policy as the create read it (in its own batch). */
+	policy: ContactPolicy;
 }
 
-/** A contact as the pacer's first load takes it in. */
-type LoadedContact = { id: string; phone: string; position: number; state: ContactState; attempts: number };
-
-/** `skipped`: the contact policy refused its call (do-not-call list, max_attempts_per_number); final, like `done`. */
+/**
+ * A contact's state in the pacer. `skipped`: the contact policy refused its call (an unknown
+ * time zone under `unknown_timezone: skip`, the do-not-call list, max_attempts_per_number); final, like `done`.
+ */
 type ContactState = "pending" | "in_flight" | "done" | "skipped";
+
+/** A contact as the pacer's first load takes it in. */
+type LoadedContact = {
+	id: string;
+	phone: string;
+	position: number;
+	state: Exclude<ContactState, "in_flight">;
+	attempts: number;
+	timezone: string | null;
+};
 
 /** A recorded call about to be dialled, as `dialRecorded` reads it. */
 type DueCall = {
@@ -78,6 +100,8 @@ type DueCall = {
 	first_asked_at: number | null;
 	first_caller_id: string | null;
 	phone: string;
+	/** The recipient's zone key (see recipient-zone.ts); null: unknown. */
+	zone: string | null;
 };
 
 /** Calls D1 says have ended (or are still open) that the pacer may not know about: from the cron. */
@@ -87,6 +111,7 @@ export interface ReconcileReport {
 }
 
 const STATE = "state";
+const POLICY = "policy";
 const HEALTH = "provider";
 const MIRRORED = "mirrored";
 const RECORD_FAILURES = "record_failures";
@@ -99,6 +124,12 @@ const NOT_PLACED = Number.MAX_SAFE_INTEGER;
 /** Rows of the record written per D1 batch; more are written by the next round. */
 const RECORD_BATCH = 200;
 const MAX_RECORD_RETRY_MS = 60_000;
+/** Contacts skipped per decision round: a campaign of unknown zones under `skip` is settled over a few rounds. */
+const SKIPS_PER_ROUND = 1_000;
+/** Why a contact ends `skipped` when the policy skips recipients of unknown zone. */
+export const UNKNOWN_TIMEZONE = "unknown_timezone";
+/** Why a contact ended `skipped`: its zone (this pacer's check) or its number (the contact ledger's). */
+type ContactSkipReason = typeof UNKNOWN_TIMEZONE | SkipReason;
 /** How a refusal for the campaign's own caller id begins (it waits like an outage; a new caller id ends the wait). */
 const CALLER_ID_REFUSED = "Caller id";
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
@@ -141,6 +172,8 @@ export class CampaignPacer extends DurableObject<Env> {
 	private readonly dialsOut = new Set<string>();
 	/** Events D1 has recorded, to push to streams and the webhook queue. */
 	private readonly undispatched: AccountEvent[] = [];
+	/** The distinct zone keys of the contacts (they never change once loaded); read on first need. */
+	private zoneKeys: (string | null)[] | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -148,7 +181,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS contacts (
 				id TEXT PRIMARY KEY, phone TEXT NOT NULL, position INTEGER NOT NULL,
-				state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_due_at INTEGER NOT NULL DEFAULT 0, last_outcome TEXT
+				state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_due_at INTEGER NOT NULL DEFAULT 0, last_outcome TEXT,
+				zone TEXT, skip_reason TEXT
 			);
 			CREATE INDEX IF NOT EXISTS contacts_due ON contacts (state, next_due_at, position);
 			CREATE TABLE IF NOT EXISTS calls (
@@ -179,6 +213,21 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!columns.has("first_caller_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_caller_id TEXT");
 		// Asked of the contact ledger (which may have counted it): a call closed undialled gives its count back.
 		if (!columns.has("claimed")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0");
+		const contactColumns = new Set(this.sql<{ name: string }>("PRAGMA table_info(contacts)").map((column) => column.name));
+		if (!contactColumns.has("zone")) {
+			// Loaded before contacts had their own timezone: the number is all there was to go by.
+			ctx.storage.sql.exec("ALTER TABLE contacts ADD COLUMN zone TEXT");
+			for (const contact of this.sql<{ id: string; phone: string }>("SELECT id, phone FROM contacts")) {
+				ctx.storage.sql.exec(
+					"UPDATE contacts SET zone = ? WHERE id = ?",
+					zoneKey(recipientZones(contact.phone, null)),
+					contact.id,
+				);
+			}
+		}
+		if (!contactColumns.has("skip_reason")) ctx.storage.sql.exec("ALTER TABLE contacts ADD COLUMN skip_reason TEXT");
+		// Which pending contacts of which zones are due: the decision's query with recipient hours.
+		ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS contacts_zone_due ON contacts (state, zone, next_due_at)");
 	}
 
 	/** Loads the campaign from D1 on first use, then starts whatever may start now. */
@@ -211,6 +260,18 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.save({ ...state, config });
 			if (config.callerId !== state.config.callerId) this.retryCallerIdNow();
 		}
+		await this.drive();
+		return this.snapshot();
+	}
+
+	/**
+	 * The account's contact policy changed (the PUT's hand-over, or the cron finding this pacer
+	 * on an older version): a newer version decides from the next call on; calls already
+	 * started are not touched, and contacts outside the new hours wait. Answers the live counters.
+	 */
+	async applyPolicy(campaignId: string, policy: ContactPolicy): Promise<CampaignSnapshot> {
+		await this.load(campaignId);
+		if (policy.version > this.policy().version) this.ctx.storage.kv.put(POLICY, policy);
 		await this.drive();
 		return this.snapshot();
 	}
@@ -285,7 +346,16 @@ export class CampaignPacer extends DurableObject<Env> {
 				row.n,
 			]),
 		);
-		const opening = state.status === "active" || state.status === "scheduled" ? nextOpening(now, state.config.window) : null;
+		const { window } = state.config;
+		const rule = this.rule();
+		// With recipient hours, "open" means some pending contact may be called now, and the next
+		// opening is the earliest instant one may; without them (or none pending) the campaign's window.
+		const pendingZones = rule.hours
+			? this.sql<{ zone: string | null }>("SELECT DISTINCT zone FROM contacts WHERE state = 'pending'").map((row) => row.zone)
+			: [];
+		const turn = pendingZones.length ? earliestTurn(now, window, pendingZones.map(zonesOfKey), rule) : nextOpening(now, window);
+		const windowOpen = pendingZones.length ? turn === now && isWindowOpen(now, window) : isWindowOpen(now, window);
+		const opening = state.status === "active" || state.status === "scheduled" ? turn : null;
 		return {
 			status: state.status,
 			contacts: {
@@ -297,7 +367,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			},
 			in_flight: this.inFlight(),
 			calls_today: this.startedToday(now),
-			window_open: isWindowOpen(now, state.config.window),
+			window_open: windowOpen,
 			next_opening_at: iso(opening),
 			provider: presentHealth(this.health()),
 		};
@@ -376,23 +446,32 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
+			this.skipUnknownZones(now);
 			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedToday(now);
 			let allowed = Math.min(today, dialBudget(this.health(), now, Number.POSITIVE_INFINITY, this.unanswered()));
 			// Calls that may have been placed already hold their slot: asking again under their id needs no new one.
+			const held = this.callableZones(now, true);
 			const holding = this.sql<{ id: string; attempts: number }>(
 				`SELECT k.id, k.attempts FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
 				  WHERE k.state = 'pending' AND k.next_due_at <= ? AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
-				  ORDER BY k.next_due_at, k.position LIMIT ?`,
+				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4)) OR (k.zone IS NULL AND ?5))
+				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
 				Number.isFinite(allowed) ? Math.max(0, allowed) : -1,
+				...held,
 			);
 			for (const contact of holding) this.startCall(contact, now, local.date);
 			allowed -= holding.length;
 			const slots = startBudget(config.maxConcurrent, this.inFlight(), null, 0);
+			// Only contacts whose recipient hours are open now: one whose zone is closed waits without
+			// holding back the ones after it.
 			const due = this.sql<{ id: string; attempts: number }>(
-				"SELECT id, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ? ORDER BY next_due_at, position LIMIT ?",
+				`SELECT id, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ?1
+				    AND (?3 OR zone IN (SELECT value FROM json_each(?4)) OR (zone IS NULL AND ?5))
+				  ORDER BY next_due_at, position LIMIT ?2`,
 				now,
 				Math.max(0, Math.min(slots, allowed)),
+				...this.callableZones(now, false),
 			);
 			for (const contact of due) this.startCall(contact, now, local.date);
 		}
@@ -403,6 +482,88 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.save({ ...this.requireState(), status: "completed" });
 			this.event("campaign.completed", now);
 		}
+	}
+
+	/**
+	 * Which contacts' recipient hours are open at `now`, as the decision queries' bindings: every
+	 * contact (no recipient hours), else the zone keys open now and whether unknown zones are.
+	 * A held call (one the provider may have) of unknown zone under `skip` is asked again within
+	 * the campaign's window alone: it may be at the provider already, and only its re-ask settles it.
+	 */
+	private callableZones(now: number, held: boolean): [all: number, keys: string, unknown: number] {
+		const rule = this.rule();
+		if (!rule.hours) return [1, "[]", 1];
+		const { window } = this.requireState().config;
+		const keys = this.contactZoneKeys().filter(
+			(key): key is string => key !== null && isCallable(now, window, zonesOfKey(key), rule),
+		);
+		const unknown = held && rule.unknownTimezone === "skip" ? isWindowOpen(now, window) : isCallable(now, window, [], rule);
+		return [0, JSON.stringify(keys), unknown ? 1 : 0];
+	}
+
+	/**
+	 * With recipient hours and `unknown_timezone: skip`, a due contact whose zone is unknown is
+	 * not called: it ends `skipped` (D1 and the live counters show it) with `contact.skipped`.
+	 * One whose call the provider may have is left to that call; an attempt the provider refused
+	 * for a while (never placed) is closed `skipped` with it.
+	 */
+	private skipUnknownZones(now: number): void {
+		const rule = this.rule();
+		if (!rule.hours || rule.unknownTimezone !== "skip") return;
+		const skipped = this.sql<{ id: string; phone: string }>(
+			`SELECT k.id, k.phone FROM contacts k
+			  WHERE k.state = 'pending' AND k.zone IS NULL AND k.next_due_at <= ?
+			    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.contact_id = k.id AND c.ended_at IS NULL AND c.maybe_placed = 1)
+			  ORDER BY k.position LIMIT ?`,
+			now,
+			SKIPS_PER_ROUND,
+		);
+		for (const contact of skipped) this.skipContact(contact, UNKNOWN_TIMEZONE, now);
+		if (skipped.length === SKIPS_PER_ROUND) this.again = true;
+	}
+
+	/**
+	 * The one way a contact ends `skipped`, for every reason the contact policy gives: its zone
+	 * is unknown under `unknown_timezone: skip`, or the contact ledger refused its number
+	 * (do-not-call list, max_attempts_per_number). Final, with the reason on the contact and in
+	 * `contact.skipped` (written in the same step; D1 learns both with the next record batch).
+	 * Its open attempt the provider never had (the dial the ledger refused, or one the provider
+	 * refused for a while) is closed `skipped` with the reason as failure_reason and is no
+	 * attempt; a count the ledger may hold for it goes back, except for `refusedCallId`, which
+	 * the ledger counted nothing for. A call the provider may have is left to its re-ask:
+	 * callers never skip a contact that has one.
+	 */
+	private skipContact(
+		contact: { id: string; phone: string },
+		reason: ContactSkipReason,
+		now: number,
+		refusedCallId: string | null = null,
+	): void {
+		const unplaced = "contact_id = ?1 AND ended_at IS NULL AND stage IN ('backoff', 'dialing') AND (maybe_placed = 0 OR id = ?2)";
+		this.ctx.storage.sql.exec(
+			`INSERT OR IGNORE INTO ledger_releases (call_id) SELECT id FROM calls WHERE ${unplaced} AND claimed = 1 AND id IS NOT ?2`,
+			contact.id,
+			refusedCallId,
+		);
+		const closed = this.sql<{ id: string; attempt: number }>(
+			`UPDATE calls SET stage = 'backoff', ended_at = ?3, outcome = 'skipped', failure_reason = ?4, maybe_placed = 0, claimed = 0
+			  WHERE ${unplaced} RETURNING id, attempt`,
+			contact.id,
+			refusedCallId,
+			now,
+			reason,
+		);
+		for (const call of closed) this.markUnrecorded("call", call.id);
+		// A closed attempt was never made: the contact's count is what it was before it.
+		const attempts = closed.length ? Math.min(...closed.map((call) => call.attempt - 1)) : null;
+		this.ctx.storage.sql.exec(
+			"UPDATE contacts SET state = 'skipped', skip_reason = ?, attempts = coalesce(?, attempts), next_due_at = 0 WHERE id = ?",
+			reason,
+			attempts,
+			contact.id,
+		);
+		this.markUnrecorded("contact", contact.id);
+		this.event("contact.skipped", now, { contact_id: contact.id, phone: contact.phone, reason });
 	}
 
 	/** Reserves the slot and the day's count; the call is dialled once D1 has its row. */
@@ -673,35 +834,66 @@ export class CampaignPacer extends DurableObject<Env> {
 			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
 		}
 		if (state.status === "active" || state.status === "scheduled") {
-			const earliestDue =
-				this.sql<{ at: number | null }>("SELECT min(next_due_at) AS at FROM contacts WHERE state = 'pending'")[0]?.at ?? null;
-			if (earliestDue !== null) {
+			// With recipient hours, each zone's pending contacts have their own next turn; without
+			// them every contact has the campaign's window, and one group is all there is.
+			const byZone = this.rule().hours !== null;
+			const groups = this.sql<{ zone: string | null; at: number | null }>(
+				byZone
+					? "SELECT zone, min(next_due_at) AS at FROM contacts WHERE state = 'pending' GROUP BY zone"
+					: "SELECT NULL AS zone, min(next_due_at) AS at FROM contacts WHERE state = 'pending'",
+			);
+			if (groups.some((group) => group.at !== null)) {
 				const capReached = state.config.maxPerDay !== null && this.startedToday(now) >= state.config.maxPerDay;
 				const health = this.health();
-				const from = Math.max(
-					earliestDue,
+				const gate = Math.max(
 					capReached ? startOfNextLocalDay(now, window.timezone) : now,
 					health.state === "unavailable" ? (health.nextTryAt ?? now) : now,
 				);
-				// Due now, window open, under the cap, provider up: only full slots hold it back, and a call ending wakes it.
-				const start =
-					from <= now && state.status === "active" && isWindowOpen(now, window)
-						? null
-						: nextOpening(Math.max(from, now + 1), window);
-				if (start !== null) candidates.push(start);
+				const active = state.status === "active";
+				for (const group of groups) {
+					if (group.at === null) continue;
+					const from = Math.max(group.at, gate);
+					// Due now, callable now, under the cap, provider up: only full slots hold it back, and a
+					// call ending wakes it. (Under `skip`, a due contact of unknown zone was skipped just now.)
+					if (from <= now && active && this.decidableNow(now, group.zone)) continue;
+					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone, false));
+				}
 				// Calls waiting after a dial the provider may have placed need no free slot: when they
-				// are due, they are asked again whatever the other calls do.
-				const heldDue = this.sql<{ at: number | null }>(
-					`SELECT min(k.next_due_at) AS at FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
-					  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1`,
-				)[0]?.at;
-				if (heldDue !== null && heldDue !== undefined && state.status === "active") {
-					const held = nextOpening(Math.max(from, heldDue, now + 1000), window);
-					if (held !== null) candidates.push(held);
+				// are due (and their recipient's hours open), they are asked again whatever the other calls do.
+				const heldGroups = this.sql<{ zone: string | null; at: number | null }>(
+					`SELECT ${byZone ? "k.zone" : "NULL"} AS zone, min(k.next_due_at) AS at
+					   FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
+					  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+					  ${byZone ? "GROUP BY k.zone" : ""}`,
+				);
+				for (const group of heldGroups) {
+					if (group.at === null || !active) continue;
+					candidates.push(this.turnAfter(Math.max(gate, group.at, now + 1000), group.zone, true));
 				}
 			}
 		}
 		return candidates.length ? Math.min(...candidates) : null;
+	}
+
+	/** Whether the decision at `now` settles a due contact of zone `key`: it is called, or (under `skip`) skipped. */
+	private decidableNow(now: number, key: string | null): boolean {
+		const rule = this.rule();
+		if (key === null && rule.hours && rule.unknownTimezone === "skip")
+			return isWindowOpen(now, this.requireState().config.window);
+		return this.callableNow(now, key, false);
+	}
+
+	/**
+	 * The next instant ≥ `from` a contact of zone `key` may be called (under `skip`, one of unknown
+	 * zone is decided at the campaign window's opening). When the windows do not meet within the
+	 * horizon (a Tokyo recipient of a New York 09:00–17:00 campaign), the pacer looks again then.
+	 */
+	private turnAfter(from: number, key: string | null, held: boolean): number {
+		const { window } = this.requireState().config;
+		const rule = this.rule();
+		const skipsUnknown = key === null && rule.unknownTimezone === "skip";
+		const turn = held && skipsUnknown ? nextOpening(from, window) : nextTurn(from, window, zonesOfKey(key), rule);
+		return turn ?? from + OPENING_HORIZON_MS;
 	}
 
 	private scheduleAlarm(now: number): void {
@@ -731,7 +923,12 @@ export class CampaignPacer extends DurableObject<Env> {
 		);
 		const outbox = this.sql<{ seq: number; event: string }>("SELECT seq, event FROM outbox ORDER BY seq LIMIT ?", RECORD_BATCH);
 		const events = outbox.map((row) => JSON.parse(row.event) as AccountEvent);
-		const mirror: CampaignMirror = { status: state.status, wakeAt: this.nextWake(now), configVersion: config.version };
+		const mirror: CampaignMirror = {
+			status: state.status,
+			wakeAt: this.nextWake(now),
+			configVersion: config.version,
+			policyVersion: this.policy().version,
+		};
 		const mirrored = this.ctx.storage.kv.get<CampaignMirror>(MIRRORED);
 		const campaignChanged = JSON.stringify(mirror) !== JSON.stringify(mirrored);
 		if (!rows.length && !events.length && !campaignChanged) return true;
@@ -782,10 +979,13 @@ export class CampaignPacer extends DurableObject<Env> {
 		now: number,
 	): D1PreparedStatement[] {
 		if (row.kind === "contact") {
-			const [contact] = this.sql<{ id: string; state: string; attempts: number; last_outcome: string | null }>(
-				"SELECT id, state, attempts, last_outcome FROM contacts WHERE id = ?",
-				row.id,
-			);
+			const [contact] = this.sql<{
+				id: string;
+				state: string;
+				attempts: number;
+				last_outcome: string | null;
+				skip_reason: string | null;
+			}>("SELECT id, state, attempts, last_outcome, skip_reason FROM contacts WHERE id = ?", row.id);
 			return contact ? [contactStatement(this.env.DB, contact)] : [];
 		}
 		const [call] = this.sql<PacerCall>(
@@ -799,15 +999,17 @@ export class CampaignPacer extends DurableObject<Env> {
 	/**
 	 * Dials the calls D1 has recorded and nobody has asked the provider for yet, checking again
 	 * at this moment what was true when they were reserved: a call whose campaign stopped,
-	 * whose window closed or whose local day ended while D1 was being written goes back to the
-	 * queue, its attempt unused. The contact ledger clears each call just before it goes out
-	 * (and the same checks run again after its answer, which is awaited). True when anything changed.
+	 * whose window or recipient hours closed (or whose policy changed) or whose local day ended
+	 * while D1 was being written goes back to the queue, its attempt unused. The contact ledger
+	 * clears each call just before it goes out (and the same checks run again after its answer,
+	 * which is awaited). True when anything changed.
 	 */
 	private async dialRecorded(): Promise<boolean> {
 		const { config } = this.requireState();
 		const now = this.clock();
 		const waiting = this.sql<DueCall>(
-			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, c.first_asked_at, c.first_caller_id, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id
+			`SELECT c.id, c.contact_id, c.attempt, c.started_at, c.maybe_placed, c.asked, c.first_asked_at, c.first_caller_id, k.phone, k.zone
+			   FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE c.stage = 'dialing' AND c.ended_at IS NULL ORDER BY c.started_at, c.id`,
 		).filter((call) => !this.dialsOut.has(call.id));
 		if (!waiting.length) return false;
@@ -820,12 +1022,12 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!ready.length) return true;
 		for (const call of ready) this.dialsOut.add(call.id);
 		try {
-			const [refusal, cap] = await Promise.all([this.callerIdRefusal(config), this.capForRound(config.accountId)]);
+			const refusal = await this.callerIdRefusal(config);
 			// A call the carrier may already have is asked again as it was first asked (its number is
 			// how the carrier's look-up finds it), also if the account has removed that number since.
 			const refused = refusal ? ready.filter((call) => call.maybe_placed !== 1) : [];
 			const asking = ready.filter((call) => !refused.includes(call));
-			const answers = cap.ok ? await this.claim(config.accountId, asking, cap.cap) : null;
+			const answers = await this.claim(config.accountId, asking, this.attemptCap());
 			const cleared = this.settleClaims(asking, answers, this.clock());
 			const askedAt = this.clock();
 			for (const call of cleared) {
@@ -865,8 +1067,9 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/**
-	 * Whether a recorded call may still go out now; one that may not is closed (a cancelled
-	 * campaign) or goes back to the queue with its attempt unused.
+	 * Whether a recorded call may still go out now (the campaign's status, its window and local
+	 * day, the recipient's hours under the policy the pacer holds now); one that may not is
+	 * closed (a cancelled campaign) or goes back to the queue with its attempt unused.
 	 */
 	private mayDialNow(call: DueCall, now: number): boolean {
 		const { config, status } = this.requireState();
@@ -874,7 +1077,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		else if (
 			status !== "active" ||
 			!isWindowOpen(now, config.window) ||
-			call.started_at < startOfLocalDay(now, config.window.timezone)
+			call.started_at < startOfLocalDay(now, config.window.timezone) ||
+			!this.callableNow(now, call.zone, call.maybe_placed === 1)
 		)
 			this.backOff(call.id, call, now, false);
 		else return true;
@@ -882,23 +1086,16 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/**
-	 * The account's `max_attempts_per_number`, read for every round so that a policy change
-	 * applies from the next dial. The account's contact policy (issue 13 part A,
-	 * `readContactPolicy(db, accountId).max_attempts_per_number`) is read here once it is
-	 * merged; until then no account has a cap.
+	 * The account's `max_attempts_per_number` for this round: from the contact policy this pacer
+	 * runs (the create's read, then every newer version the PUT's hand-over or the minute cron
+	 * gives it, see applyPolicy), the same copy the recipient hours come from, so a round never
+	 * mixes two versions and the dial path adds no D1 read. A changed cap applies from the
+	 * round after the pacer has it: at once for the running campaigns the PUT reaches, within a
+	 * minute for the rest. The ledger counts every attempt whatever the cap, so a new cap
+	 * counts the attempts made before it.
 	 */
-	async attemptCap(_accountId: string): Promise<AttemptCap | null> {
-		return null;
-	}
-
-	/** The round's cap, or why there is none to go by: no round dials on a cap it could not read. */
-	private async capForRound(accountId: string): Promise<{ ok: true; cap: AttemptCap | null } | { ok: false }> {
-		try {
-			return { ok: true, cap: await this.attemptCap(accountId) };
-		} catch (error) {
-			console.warn("contact policy read failed; dials wait", error instanceof Error ? error.message : String(error));
-			return { ok: false };
-		}
+	attemptCap(): AttemptCap | null {
+		return this.policy().max_attempts_per_number;
 	}
 
 	/** The ledger's answer for each call, or null when it failed or missed its deadline (it may have counted them). */
@@ -929,7 +1126,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		for (const call of calls) {
 			if (!this.stillDialing(call.id)) continue;
 			const answer = answers?.get(call.id);
-			if (answer?.verdict === "skip") this.skip(call.id, answer.reason, now);
+			if (answer?.verdict === "skip") this.skipContact({ id: call.contact_id, phone: call.phone }, answer.reason, now, call.id);
 			else if (answer?.verdict === "dial") {
 				if (this.mayDialNow(call, now)) cleared.push(call);
 			} else unanswered.push(call);
@@ -951,35 +1148,6 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (this.status() === "cancelled") this.closeForCancel(call.id, call, now, false);
 			else this.backOff(call.id, call, retryAt, false);
 		}
-	}
-
-	/**
-	 * The contact policy refused the call (the number is on the do-not-call list, or has had
-	 * its `max_attempts_per_number`): it was never dialled, so its attempt goes back and the
-	 * contact ends `skipped`, with the reason on the call (`failure_reason`) and in
-	 * `contact.skipped`. The ledger counted nothing for it.
-	 */
-	private skip(callId: string, reason: SkipReason, now: number): void {
-		const [call] = this.sql<{ contact_id: string; attempt: number; phone: string }>(
-			"SELECT c.contact_id, c.attempt, k.phone FROM calls c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
-			callId,
-		);
-		if (!call) return;
-		this.ctx.storage.sql.exec(
-			`UPDATE calls SET stage = 'backoff', ended_at = ?, outcome = 'skipped', failure_reason = ?, maybe_placed = 0, claimed = 0
-			  WHERE id = ?`,
-			now,
-			reason,
-			callId,
-		);
-		this.ctx.storage.sql.exec(
-			"UPDATE contacts SET state = 'skipped', attempts = ?, next_due_at = 0, last_outcome = 'skipped' WHERE id = ?",
-			call.attempt - 1,
-			call.contact_id,
-		);
-		this.markUnrecorded("call", callId);
-		this.markUnrecorded("contact", call.contact_id);
-		this.event("contact.skipped", now, { contact_id: call.contact_id, phone: call.phone, reason });
 	}
 
 	/** Counts of calls closed without a dial go back to the ledger; kept here until it confirms. */
@@ -1047,11 +1215,12 @@ export class CampaignPacer extends DurableObject<Env> {
 	private async load(campaignId: string, seed: CampaignSeed | null = null): Promise<PacerState> {
 		const existing = this.state();
 		if (existing) return existing;
-		const { row, contacts } =
+		const { row, contacts, policy } =
 			seed?.row.id === campaignId
 				? {
 						row: seed.row,
 						contacts: seed.contacts.map((contact): LoadedContact => ({ ...contact, state: "pending", attempts: 0 })),
+						policy: seed.policy,
 					}
 				: await this.readCampaign(campaignId);
 		// Another call may have loaded it while we read D1.
@@ -1059,14 +1228,17 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (raced) return raced;
 		for (const contact of contacts) {
 			this.ctx.storage.sql.exec(
-				"INSERT OR IGNORE INTO contacts (id, phone, position, state, attempts) VALUES (?, ?, ?, ?, ?)",
+				"INSERT OR IGNORE INTO contacts (id, phone, position, state, attempts, zone) VALUES (?, ?, ?, ?, ?, ?)",
 				contact.id,
 				contact.phone,
 				contact.position,
 				contact.state,
 				contact.attempts,
+				zoneKey(recipientZones(contact.phone, contact.timezone)),
 			);
 		}
+		this.zoneKeys = null;
+		if (policy.version > this.policy().version) this.ctx.storage.kv.put(POLICY, policy);
 		const state: PacerState = { config: configFromRow(row), status: row.status === "draft" ? "scheduled" : row.status };
 		this.save(state);
 		// A campaign created to start at once is active from its first moment: say so once.
@@ -1074,16 +1246,42 @@ export class CampaignPacer extends DurableObject<Env> {
 		return state;
 	}
 
-	private async readCampaign(campaignId: string): Promise<{ row: CampaignRow; contacts: LoadedContact[] }> {
-		const row = await this.env.DB.prepare("SELECT * FROM autocall_campaigns WHERE id = ?").bind(campaignId).first<CampaignRow>();
+	/** The campaign, its contacts and its account's contact policy, in one D1 batch. */
+	private async readCampaign(
+		campaignId: string,
+	): Promise<{ row: CampaignRow; contacts: LoadedContact[]; policy: ContactPolicy }> {
+		const db = this.env.DB;
+		const [campaign, contacts, policy] = await db.batch<Record<string, unknown>>([
+			db.prepare("SELECT * FROM autocall_campaigns WHERE id = ?").bind(campaignId),
+			db
+				.prepare(
+					"SELECT id, phone, position, status, attempts, timezone FROM campaign_contacts WHERE campaign_id = ? ORDER BY position",
+				)
+				.bind(campaignId),
+			db
+				.prepare(
+					`SELECT ${POLICY_COLUMNS} FROM contact_policies WHERE account_id = (SELECT account_id FROM autocall_campaigns WHERE id = ?)`,
+				)
+				.bind(campaignId),
+		]);
+		const row = campaign?.results[0] as CampaignRow | undefined;
 		if (!row) throw new Error(`campaign ${campaignId} does not exist`);
-		const { results } = await this.env.DB.prepare(
-			"SELECT id, phone, position, status, attempts FROM campaign_contacts WHERE campaign_id = ? ORDER BY position",
-		)
-			.bind(campaignId)
-			.all<{ id: string; phone: string; position: number; status: string; attempts: number }>();
-		const stateOf = (status: string): ContactState => (status === "done" || status === "skipped" ? status : "pending");
-		return { row, contacts: results.map(({ status, ...contact }) => ({ ...contact, state: stateOf(status) })) };
+		const rows = (contacts?.results ?? []) as {
+			id: string;
+			phone: string;
+			position: number;
+			status: string;
+			attempts: number;
+			timezone: string | null;
+		}[];
+		return {
+			row,
+			contacts: rows.map(({ status, ...contact }) => ({
+				...contact,
+				state: status === "done" || status === "skipped" ? status : ("pending" as const),
+			})),
+			policy: policyFromRow(policy?.results[0] as ContactPolicyRow | undefined),
+		};
 	}
 
 	private state(): PacerState | undefined {
@@ -1129,6 +1327,29 @@ export class CampaignPacer extends DurableObject<Env> {
 				this.markUnrecorded("call", id);
 			}
 		}
+	}
+
+	/** The contact policy this campaign runs: the defaults until the account's is read. */
+	private policy(): ContactPolicy {
+		return this.ctx.storage.kv.get<ContactPolicy>(POLICY) ?? DEFAULT_CONTACT_POLICY;
+	}
+
+	private rule(): RecipientRule {
+		return recipientRule(this.policy());
+	}
+
+	/** Whether a recipient's hours (with the campaign's window) allow a call to start at `now`; see callableZones for held calls. */
+	private callableNow(now: number, zone: string | null, held: boolean): boolean {
+		const { window } = this.requireState().config;
+		const rule = this.rule();
+		if (zone === null && held && rule.unknownTimezone === "skip") return isWindowOpen(now, window);
+		return isCallable(now, window, zonesOfKey(zone), rule);
+	}
+
+	/** The distinct zone keys among the contacts: they are fixed once the contacts are loaded. */
+	private contactZoneKeys(): (string | null)[] {
+		this.zoneKeys ??= this.sql<{ zone: string | null }>("SELECT DISTINCT zone FROM contacts").map((row) => row.zone);
+		return this.zoneKeys;
 	}
 
 	/** Written to the outbox in the same step as the change it reports, so no event is lost. */

@@ -1,5 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { type AttemptCap, type ClaimAnswer, type ClaimRequest, type CountedAttempt, planClaims } from "./ledger-claims";
+import {
+	type AttemptCap,
+	type ClaimAnswer,
+	type ClaimRequest,
+	type CountedAttempt,
+	KEEP_ATTEMPTS_DAYS,
+	planClaims,
+} from "./ledger-claims";
 
 /** Where a do-not-call entry came from: the list's own route, or a lead's `do_not_call` disposition. */
 export type DncSource = "api" | "disposition";
@@ -18,11 +25,6 @@ export interface DncPosition {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/**
- * Counted attempts are kept this long, so a cap of up to this many days counts every attempt
- * in its window; older rows (and given-back call ids) are purged.
- */
-export const KEEP_ATTEMPTS_DAYS = 400;
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const PURGED_AT = "purged_at";
 

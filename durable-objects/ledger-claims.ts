@@ -8,6 +8,13 @@
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Counted attempts are kept this long, so a cap of up to this many days counts every attempt
+ * in its window; older rows (and given-back call ids) are purged. The contact policy's
+ * `max_attempts_per_number.days` is bounded by it.
+ */
+export const KEEP_ATTEMPTS_DAYS = 400;
+
 /** `max_attempts_per_number` of the account's contact policy: at most `count` dials of one number in `days` × 24 h. */
 export interface AttemptCap {
 	count: number;

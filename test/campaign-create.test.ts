@@ -9,7 +9,7 @@ import { failMethod, restoreFaults } from "./support/faults";
 
 type Account = Awaited<ReturnType<typeof pbxAccount>>;
 type Created = { id: string; status: string; caller_id: string | null; live?: { in_flight: number; contacts: Contacts } };
-type Contacts = { total: number; pending: number; in_flight: number; done: number };
+type Contacts = { total: number; pending: number; in_flight: number; done: number; skipped: number };
 
 const MONDAY_NOON_NY = Date.parse("2030-03-04T17:00:00Z");
 // biome-ignore lint/suspicious/noExplicitAny: the prototypes patched here have every kind of method.
@@ -78,7 +78,7 @@ const create = (account: Account, overrides: Record<string, unknown> = {}, key =
 	});
 
 describe("creating a campaign", () => {
-	it("is one D1 batch (claim, campaign, contacts) and one pacer call: nothing is read back", async () => {
+	it("is one D1 batch (claim, campaign, contacts, the contact policy its pacer needs) and one pacer call: nothing is read back", async () => {
 		const account = await pbxAccount();
 		const log = recordD1();
 		const pacerCalls = await countPacerCalls();
@@ -87,10 +87,17 @@ describe("creating a campaign", () => {
 		const statements = createStatements(log);
 		expect(statements.map(({ method }) => method)).toEqual(["batch"]);
 		const [batch] = statements.map(({ sql }) => sql.map((s) => s.trim().split(/\s+/).slice(0, 3).join(" ")));
-		// The idempotency claim's statements, then the campaign and its contacts; no SELECT.
-		expect(batch?.slice(-2)).toEqual(["INSERT INTO autocall_campaigns", "INSERT INTO campaign_contacts"]);
+		// The idempotency claim's statements, then the campaign and its contacts, and the account's
+		// contact policy for the pacer's first load, read in the same batch; no other SELECT.
+		expect(batch?.slice(-3)).toEqual([
+			"INSERT INTO autocall_campaigns",
+			"INSERT INTO campaign_contacts",
+			"SELECT recipient_hours_start, recipient_hours_end,",
+		]);
 		expect(batch).toContain("INSERT INTO idempotency_claims");
-		expect(batch?.filter((statement) => statement.startsWith("SELECT"))).toEqual([]);
+		expect(batch?.filter((statement) => statement.startsWith("SELECT"))).toEqual([
+			"SELECT recipient_hours_start, recipient_hours_end,",
+		]);
 		expect(pacerCalls).toEqual(["start"]);
 		// What the response shows is what was written.
 		const got = await callJson<Created & Record<string, unknown>>(`/api/autocall/campaigns/${created.body.id}`, {

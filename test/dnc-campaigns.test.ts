@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CallOutcome } from "../durable-objects/campaign/pacing";
-import { CampaignPacer } from "../durable-objects/campaign-pacer";
+import type { CampaignPacer } from "../durable-objects/campaign-pacer";
 import { ContactLedger, contactLedgerOf } from "../durable-objects/contact-ledger";
 import type { AttemptCap } from "../durable-objects/ledger-claims";
 import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
@@ -28,15 +28,14 @@ const T0 = Date.parse("2030-03-04T16:00:00Z");
 
 type Account = Awaited<ReturnType<typeof pbxAccount>>;
 
-/** The account's max_attempts_per_number, as the pacers read it for each round. */
-function capAttempts(account: Account, cap: AttemptCap) {
-	const original = CampaignPacer.prototype.attemptCap;
-	CampaignPacer.prototype.attemptCap = function (this: CampaignPacer, accountId: string) {
-		return accountId === account.id ? Promise.resolve(cap) : original.call(this, accountId);
-	};
-	restorers.push(() => {
-		CampaignPacer.prototype.attemptCap = original;
+/** The account's max_attempts_per_number, PUT before its campaigns are created (each pacer starts with it). */
+async function capAttempts(account: Account, cap: AttemptCap) {
+	const put = await callJson("/api/account/contact-policy", {
+		method: "PUT",
+		token: account.token,
+		body: { max_attempts_per_number: cap },
 	});
+	expect(put.status).toBe(200);
 }
 
 /** The ledger counts on the test's clock, as the pacers do. */
@@ -171,7 +170,7 @@ describe("max_attempts_per_number across campaigns", () => {
 		timeout: 60_000,
 	}, async () => {
 		const account = await pbxAccount();
-		capAttempts(account, { count: 2, days: 1 });
+		await capAttempts(account, { count: 2, days: 1 });
 		const clock = { now: T0 };
 		await ledgerOn(account, clock);
 		const numbers = phones(10, 2_000);
@@ -216,7 +215,7 @@ describe("max_attempts_per_number across campaigns", () => {
 
 	it("a contact's retries count too: a number gets its cap over all of one campaign's attempts", async () => {
 		const account = await pbxAccount();
-		capAttempts(account, { count: 2, days: 1 });
+		await capAttempts(account, { count: 2, days: 1 });
 		const clock = { now: T0 };
 		await ledgerOn(account, clock);
 		const dialled: OutboundCall[] = [];
@@ -244,7 +243,7 @@ describe("max_attempts_per_number under random load", () => {
 		const rand = random(seed);
 		const account = await pbxAccount();
 		const cap = { count: 3, days: 1 };
-		capAttempts(account, cap);
+		await capAttempts(account, cap);
 		const clock = { now: T0 };
 		await ledgerOn(account, clock);
 		const numbers = phones(30, 9_000);
@@ -385,7 +384,7 @@ describe("ledger faults", () => {
 	it("an answer lost (then a restart), or one later than the deadline: nothing dialled then; asked again under the same call ids, each counted once", async () => {
 		for (const fault of ["lose-answer", "late"] as const) {
 			const account = await pbxAccount();
-			capAttempts(account, { count: 1, days: 1 });
+			await capAttempts(account, { count: 1, days: 1 });
 			const clock = { now: T0 };
 			await ledgerOn(account, clock);
 			const numbers = phones(3, fault === "late" ? 5_100 : 5_000);
@@ -431,7 +430,7 @@ describe("ledger faults", () => {
 
 	it("a cancel after a claim whose answer was lost gives the count back; a late claim of that call is refused", async () => {
 		const account = await pbxAccount();
-		capAttempts(account, { count: 1, days: 1 });
+		await capAttempts(account, { count: 1, days: 1 });
 		const clock = { now: T0 };
 		await ledgerOn(account, clock);
 		const numbers = phones(2, 6_000);
@@ -465,18 +464,66 @@ describe("ledger faults", () => {
 		expect(dialled).toHaveLength(2);
 	});
 
-	it("a contact policy that cannot be read dials nothing until it can", async () => {
+	it("a contact skipped for its unknown zone while its claimed call waits gives that count back (one skip path for every reason)", async () => {
 		const account = await pbxAccount();
+		const hours = { recipient_hours: { start: "08:00", end: "21:00" }, max_attempts_per_number: { count: 1, days: 1 } };
+		const put = (policy: Record<string, unknown>) =>
+			callJson("/api/account/contact-policy", { method: "PUT", token: account.token, body: policy });
+		expect((await put({ ...hours, unknown_timezone: "campaign" })).status).toBe(200);
 		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const russianMobile = "+79161234567";
 		const dialled: OutboundCall[] = [];
-		const campaign = await campaignOf(account, phones(2, 7_000), clock, dialled);
-		const fault = failMethod(CampaignPacer.prototype, "attemptCap", { times: 1 });
+		const campaign = await campaignOf(account, [russianMobile], clock, dialled);
+		// The claim counts the call and its answer is lost: the call waits to be asked again.
+		failMethod(ContactLedger.prototype, "claim", { times: 1, mode: "lose-answer" });
 		await campaign.pacer.wake(campaign.id);
-		expect(fault.failed).toBe(1);
 		expect(dialled).toEqual([]);
+		const ledger = contactLedgerOf(env, account.id);
+		expect(await ledger.attemptsOf(russianMobile, 0)).toBe(1);
+
+		// Unknown zones are skipped from now on: when its turn comes the contact ends skipped, its
+		// waiting call is closed with the reason, and the ledger gets the count back.
+		expect((await put({ ...hours, unknown_timezone: "skip" })).status).toBe(200);
 		clock.now += 2_000;
 		await runDurableObjectAlarm(campaign.pacer);
+		expect(dialled).toEqual([]);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { skipped: 1 } });
+		const { results } = await env.DB.prepare("SELECT status, failure_reason FROM calls WHERE campaign_id = ?")
+			.bind(campaign.id)
+			.all<{ status: string; failure_reason: string }>();
+		expect(results).toEqual([{ status: "skipped", failure_reason: "unknown_timezone" }]);
+		expect(await ledger.attemptsOf(russianMobile, 0)).toBe(0);
+	});
+
+	it("a cap PUT while a campaign runs applies from its next round (the pacer's copy of the policy), counting the attempts made before it", async () => {
+		const account = await pbxAccount();
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const dialled: OutboundCall[] = [];
+		const campaign = await campaignOf(account, ["0987007001"], clock, dialled, {
+			retry_failed: true,
+			max_retry_attempts: 3,
+			retry_delay_seconds: 60,
+		});
+		await campaign.pacer.wake(campaign.id);
+		await endOpenCalls(campaign, "no_answer");
+		clock.now += 2 * 60_000;
+		await runDurableObjectAlarm(campaign.pacer);
+		// No cap yet: the retry went out.
 		expect(dialled).toHaveLength(2);
+		await endOpenCalls(campaign, "no_answer");
+		// The PUT hands the policy to the running pacer before it answers: the third attempt (its
+		// retries allow it) is the number's third in 24 h, over the new cap of two.
+		await capAttempts(account, { count: 2, days: 1 });
+		clock.now += 2 * 60_000;
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(dialled).toHaveLength(2);
+		const { results } = await env.DB.prepare("SELECT failure_reason FROM calls WHERE campaign_id = ? AND status = 'skipped'")
+			.bind(campaign.id)
+			.all<{ failure_reason: string }>();
+		expect(results).toEqual([{ failure_reason: "max_attempts" }]);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { skipped: 1, done: 0 } });
 	});
 
 	it("claims are idempotent per call id, also when the same call is asked from two places at once", async () => {

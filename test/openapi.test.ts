@@ -79,8 +79,9 @@ describe("GET /openapi.json", () => {
 	it("names its schemas as components and refers to them by $ref", async () => {
 		const { body, text } = await document();
 		console.log(`openapi: the document is ${text.length} bytes`);
-		// Inlined, it was about 700 KB: every operation repeated every schema it touched.
-		expect(text.length).toBeLessThan(200_000);
+		// Inlined, it was about 700 KB: every operation repeated every schema it touched. Referenced,
+		// it grows only with new routes and fields (about 200 KB with the contact policy's).
+		expect(text.length).toBeLessThan(250_000);
 		expect(Object.keys(body.components.schemas)).toEqual(
 			expect.arrayContaining(["Extension", "Call", "Lead", "AutocallCampaign", "WebhookEndpoint", "Account", "Error"]),
 		);

@@ -6,6 +6,7 @@ import { contactFolderRoutes } from "./autocall/contact-folders";
 import { telnyxRoutes } from "./carriers/telnyx/routes";
 import { twilioRoutes } from "./carriers/twilio/routes";
 import { dncRoutes } from "./compliance/dnc-routes";
+import { contactPolicyRoutes } from "./compliance/policy-routes";
 import { dialerRoutes } from "./dialer/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
@@ -30,6 +31,7 @@ export const routes: Route[] = [
 	...authRoutes,
 	...adminRoutes,
 	...accountRoutes,
+	...contactPolicyRoutes,
 	...eventRoutes,
 	...userRoutes,
 	...extensionRoutes,

@@ -73,11 +73,11 @@ export function callStatement(
 
 export function contactStatement(
 	db: D1Database,
-	contact: { id: string; state: string; attempts: number; last_outcome: string | null },
+	contact: { id: string; state: string; attempts: number; last_outcome: string | null; skip_reason: string | null },
 ): D1PreparedStatement {
 	return db
-		.prepare("UPDATE campaign_contacts SET status = ?, attempts = ?, last_outcome = ? WHERE id = ?")
-		.bind(contact.state, contact.attempts, contact.last_outcome, contact.id);
+		.prepare("UPDATE campaign_contacts SET status = ?, attempts = ?, last_outcome = ?, skip_reason = ? WHERE id = ?")
+		.bind(contact.state, contact.attempts, contact.last_outcome, contact.skip_reason, contact.id);
 }
 
 export interface CampaignMirror {
@@ -85,11 +85,13 @@ export interface CampaignMirror {
 	wakeAt: number | null;
 	/** The D1 version the pacer's config was read from. */
 	configVersion: number;
+	/** The version of the account's contact policy the pacer runs (0: the defaults). */
+	policyVersion: number;
 }
 
 /**
- * Status, next wake and the config version the pacer runs. A status change bumps the row's
- * version (its ETag); the pacer still runs that row's config, so `pacer_version` follows.
+ * Status, next wake and the config and policy versions the pacer runs. A status change bumps
+ * the row's version (its ETag); the pacer still runs that row's config, so `pacer_version` follows.
  */
 export function campaignStatement(db: D1Database, campaignId: string, mirror: CampaignMirror, now: number): D1PreparedStatement {
 	return db
@@ -99,8 +101,9 @@ export function campaignStatement(db: D1Database, campaignId: string, mirror: Ca
 			   pacer_version = CASE WHEN version = ?2 THEN version + (status != ?1) ELSE ?2 END,
 			   updated_at = CASE WHEN status != ?1 THEN ?3 ELSE updated_at END,
 			   status = ?1,
-			   next_wake_at = ?4
+			   next_wake_at = ?4,
+			   pacer_policy_version = ?6
 			 WHERE id = ?5`,
 		)
-		.bind(mirror.status, mirror.configVersion, iso(now), iso(mirror.wakeAt), campaignId);
+		.bind(mirror.status, mirror.configVersion, iso(now), iso(mirror.wakeAt), campaignId, mirror.policyVersion);
 }

@@ -74,7 +74,7 @@ export function requireAgentAnswerUrl(env: Env, url: string, field = "agent_answ
 }
 
 /** Members read the settings; the owner (and the platform admin, of the platform's own account) changes them. */
-function requireOwner(principal: Principal) {
+export function requireOwner(principal: Principal) {
 	if (principal.role !== "owner" && principal.role !== "platform_admin") {
 		throw new ApiError(403, "Only the account's owner can change its settings.");
 	}

@@ -3,6 +3,7 @@ import { type CampaignRow, configFromRow } from "../../durable-objects/campaign/
 import { parseClock } from "../../durable-objects/campaign/schedule";
 import type { CampaignSeed, CampaignSnapshot } from "../../durable-objects/campaign-pacer";
 import type { Principal } from "../auth/principal";
+import { type ContactPolicyRow, policyFromRow, policyStatement } from "../compliance/contact-policy";
 import { dialsThroughCarrier } from "../dialer/dialer";
 import { validate } from "../http/body";
 import { ApiError, invalidField, notFound } from "../http/errors";
@@ -45,6 +46,7 @@ interface CampaignContact {
 	id: string;
 	phone: string;
 	name: string;
+	timezone: string | null;
 }
 
 export const pacerOf = (env: Env, campaignId: string) => env.CAMPAIGN_PACER.get(env.CAMPAIGN_PACER.idFromName(campaignId));
@@ -136,13 +138,20 @@ async function contactsFor(c: AuthedContext<z.infer<typeof CreateCampaignBody>, 
 	if (body.contact_source === "inline") {
 		const checked = checkContacts(body.contacts ?? [], principal.defaultRegion);
 		rejectInvalidContacts(checked, "contacts");
-		return planImport(checked, new Map()).creates.map(({ id, phone, name }) => ({ id, phone, name }));
+		return planImport(checked, new Map()).creates.map(({ id, phone, name, timezone }) => ({
+			id,
+			phone,
+			name,
+			timezone: timezone ?? null,
+		}));
 	}
 	const folderId = body.contact_folder_id ?? "";
 	await findFolder(env.DB, principal.accountId, folderId).catch(() => {
 		throw invalidField("contact_folder_id", "No such contact folder in this account.");
 	});
-	const { results } = await env.DB.prepare("SELECT phone, name FROM contacts WHERE folder_id = ? ORDER BY created_at, id")
+	const { results } = await env.DB.prepare(
+		"SELECT phone, name, timezone FROM contacts WHERE folder_id = ? ORDER BY created_at, id",
+	)
 		.bind(folderId)
 		.all<CampaignContact>();
 	if (results.length === 0) throw invalidField("contact_folder_id", "The folder has no contacts.");
@@ -159,8 +168,9 @@ function insertContacts(
 	return statementsForRows(rows, (json) =>
 		db
 			.prepare(
-				`INSERT INTO campaign_contacts (id, campaign_id, account_id, phone, name, position)
-				 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.position' FROM json_each(?3)`,
+				`INSERT INTO campaign_contacts (id, campaign_id, account_id, phone, name, position, timezone)
+				 SELECT value ->> '$.id', ?1, ?2, value ->> '$.phone', value ->> '$.name', value ->> '$.position', value ->> '$.timezone'
+				   FROM json_each(?3)`,
 			)
 			.bind(campaignId, accountId, json),
 	);
@@ -254,6 +264,8 @@ export function autocallCampaignRoutes(base: string): Route[] {
 					created,
 				),
 				...insertContacts(env.DB, principal.accountId, id, contacts),
+				// The pacer's first load takes the account's contact policy from here too.
+				policyStatement(env.DB, principal.accountId),
 			]);
 			// Written by this request: the response and the pacer's first load come from what was inserted.
 			// Written by an earlier attempt with the key: both read what it committed.
@@ -262,7 +274,11 @@ export function autocallCampaignRoutes(base: string): Route[] {
 			// A folder's contacts beyond a request body's worth are read by the pacer from D1, not sent over RPC.
 			const seed: CampaignSeed | null =
 				inserted && contacts.length <= MAX_CONTACTS
-					? { row, contacts: contacts.map(({ id, phone }, position) => ({ id, phone, position })) }
+					? {
+							row,
+							contacts: contacts.map(({ id, phone, timezone }, position) => ({ id, phone, position, timezone })),
+							policy: policyFromRow(results.at(-1)?.results[0] as ContactPolicyRow | undefined),
+						}
 					: null;
 			// The cron sweep wakes it too, should this fail (its D1 record has no wake time yet).
 			const live = await pacerOf(env, id)

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { recipientZones } from "../compliance/recipient-zone";
 import { CsvImportQuery, MAX_CSV_BYTES, MAX_CSV_ROWS } from "../http/csv";
 import { invalidFields, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
@@ -11,11 +12,11 @@ import { orderedIds } from "../lib/ordered-ids";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { BulkImportReport } from "../telesales/schemas";
-import { ContactFolder, ContactFolderBody, ContactImportBody, ContactInput, MAX_CONTACTS } from "./schemas";
+import { Contact, ContactFolder, ContactFolderBody, ContactImportBody, ContactInput, MAX_CONTACTS } from "./schemas";
 
-const CONTACT_COLUMNS = ["phone", "name"] as const;
+const CONTACT_COLUMNS = ["phone", "name", "timezone"] as const;
 
-const CONTACTS_CSV = `A header row, then one contact per record (RFC 4180: CRLF or LF, "quoted" fields with "" for a quote, an optional UTF-8 BOM, blank lines skipped; UTF-8 only). Columns: phone (required), name (any case); every other column is an attribute of that name (attributes.<name> works too). An empty cell is an absent field or attribute. Up to ${MAX_CSV_ROWS} rows (${MAX_CSV_BYTES} bytes); the report's \`row\` counts data records from 0 and \`line\` is the file line a record starts on (the header is line 1). A record with another field count than the header is an invalid row. \`atomic\` is a query parameter. Malformed CSV (an unclosed quote) is a 400 and stores nothing.`;
+const CONTACTS_CSV = `A header row, then one contact per record (RFC 4180: CRLF or LF, "quoted" fields with "" for a quote, an optional UTF-8 BOM, blank lines skipped; UTF-8 only). Columns: phone (required), name, timezone (the recipient's IANA zone; any case); every other column is an attribute of that name (attributes.<name> works too). An empty cell is an absent field or attribute. Up to ${MAX_CSV_ROWS} rows (${MAX_CSV_BYTES} bytes); the report's \`row\` counts data records from 0 and \`line\` is the file line a record starts on (the header is line 1). A record with another field count than the header is an invalid row. \`atomic\` is a query parameter. Malformed CSV (an unclosed quote) is a 400 and stores nothing.`;
 
 const tags = ["autocall"];
 
@@ -50,6 +51,26 @@ async function phonesInFolder(db: D1Database, folderId: string, phones: string[]
 	);
 	return new Map(rows.map((row) => [row.phone, row.id]));
 }
+
+interface ContactRow {
+	id: string;
+	phone: string;
+	name: string;
+	attributes: string;
+	timezone: string | null;
+	created_at: string;
+}
+
+/** Field by field, with the zones calls to the contact respect (derived when it has no timezone of its own). */
+const presentContact = (row: ContactRow): z.infer<typeof Contact> => ({
+	id: row.id,
+	phone: row.phone,
+	name: row.name,
+	attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+	timezone: row.timezone,
+	recipient_timezones: [...recipientZones(row.phone, row.timezone)],
+	created_at: row.created_at,
+});
 
 /** Routes under one base: `/api/autocall/contact-folders` and its `/api/public/v1/` alias. */
 export function contactFolderRoutes(base: string): Route[] {
@@ -122,8 +143,8 @@ export function contactFolderRoutes(base: string): Route[] {
 			// duplicate. Rows travel as positional JSON arrays (`stored`).
 			const insert = (json: string) =>
 				env.DB.prepare(
-					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, created_at)
-					 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, ?3
+					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, timezone, created_at)
+					 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?3
 					   FROM json_each(?4) WHERE true
 					 ON CONFLICT (folder_id, phone) DO NOTHING
 					 RETURNING id`,
@@ -133,6 +154,7 @@ export function contactFolderRoutes(base: string): Route[] {
 				contact.phone,
 				contact.name,
 				JSON.stringify(contact.attributes),
+				contact.timezone ?? null,
 			];
 			const { plan, statements } = csv
 				? await planCsvImport(
@@ -167,19 +189,19 @@ export function contactFolderRoutes(base: string): Route[] {
 	const listContacts = route({
 		method: "GET",
 		path: `${base}/:id/contacts`,
-		summary: "A folder's contacts.",
+		summary: "A folder's contacts, each with its recipient's time zones.",
 		tags,
 		query: PageQuery,
-		responses: { 200: { description: "A page of contacts" } },
+		responses: { 200: { description: "A page of contacts", schema: pageOf(Contact) } },
 		async handler({ env, principal, params, query }) {
 			const folder = await findFolder(env.DB, principal.accountId, uuidParam(params, "id", "Contact folder"));
-			const { rows, next_cursor } = await pageOfRows<{ id: string; created_at: string; attributes: string }>(
+			const { rows, next_cursor } = await pageOfRows<ContactRow>(
 				env.DB,
-				`SELECT id, phone, name, attributes, created_at FROM contacts WHERE folder_id = ?`,
+				`SELECT id, phone, name, attributes, timezone, created_at FROM contacts WHERE folder_id = ?`,
 				[folder.id],
 				query,
 			);
-			return Response.json({ data: rows.map((row) => ({ ...row, attributes: JSON.parse(row.attributes) })), next_cursor });
+			return Response.json({ data: rows.map(presentContact), next_cursor });
 		},
 	});
 

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { DEFAULT_RETRY_ON, RETRYABLE_OUTCOMES } from "../../durable-objects/campaign/pacing";
-import { isValidTimeZone, parseClock } from "../../durable-objects/campaign/schedule";
+import { parseClock } from "../../durable-objects/campaign/schedule";
+import { RecipientTimezone, recipientTimeFields } from "../compliance/schemas";
 import { readOnlyFields } from "../http/representation";
+import { Clock, TimeZone } from "../lib/time-schemas";
 
 export const MAX_CONTACTS = 10_000;
 
-const Clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "HH:MM, 24-hour local time.");
-const TimeZone = z.string().refine(isValidTimeZone, { message: "Not an IANA time zone, e.g. America/New_York." });
 const WorkingDays = z
 	.array(z.int().min(1).max(7))
 	.min(1)
@@ -16,6 +16,7 @@ const WorkingDays = z
 export const ContactInput = z.strictObject({
 	phone: z.string().min(3).max(32),
 	name: z.string().trim().max(200).default(""),
+	timezone: RecipientTimezone.nullish(),
 	attributes: z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).default({}),
 });
 
@@ -158,16 +159,22 @@ export const AutocallCampaign = z.object({
 				skipped: z
 					.int()
 					.describe(
-						"Contacts the account's contact policy refused (do-not-call list, max_attempts_per_number): final, never dialled for that attempt; not counted in done.",
+						"Contacts ended without a call by the account's contact policy (do-not-call list, max_attempts_per_number, an unknown time zone under `skip`; `contact.skipped` says why each one): final; not in `done`.",
 					),
 			}),
 			in_flight: z.int(),
 			calls_today: z.int(),
-			window_open: z.boolean(),
+			window_open: z
+				.boolean()
+				.describe(
+					"Whether a call may start now by the windows: the campaign's, and with recipient hours (the account's contact policy) at least one pending contact's local hours.",
+				),
 			next_opening_at: z.iso
 				.datetime()
 				.nullable()
-				.describe("When the window next opens; null while it is open, and for a campaign that is neither active nor scheduled."),
+				.describe(
+					"When the window next opens (with recipient hours: the earliest moment a pending contact may be called); null while it is open, and for a campaign that is neither active nor scheduled.",
+				),
 			provider: z
 				.object({
 					state: z.enum(["available", "unavailable"]),
@@ -183,6 +190,18 @@ export const AutocallCampaign = z.object({
 });
 
 export const ContactFolderBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+
+/** A folder's contact as listed. */
+export const Contact = z
+	.object({
+		id: z.uuid(),
+		phone: z.string().describe("E.164"),
+		name: z.string(),
+		attributes: z.record(z.string(), z.unknown()),
+		...recipientTimeFields,
+		created_at: z.iso.datetime(),
+	})
+	.meta({ id: "Contact" });
 
 export const ContactFolder = z.object({
 	id: z.uuid(),

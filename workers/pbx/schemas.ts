@@ -134,7 +134,7 @@ export const ClickToCallBody = z.strictObject({
 
 /**
  * A call's state; the final ones are also its `outcome`. `queued`: waiting for the provider (an
- * outage, a retry). `skipped`: a campaign call the contact policy refused just before its dial.
+ * outage, a retry). `skipped`: a campaign call the contact policy refused before its dial (never dialled).
  */
 export const CallStatus = z.enum([
 	"queued",
@@ -171,7 +171,7 @@ export const Call = z.object({
 		.string()
 		.nullable()
 		.describe(
-			"Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call` or `max_attempts`.",
+			"Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call`, `max_attempts` or `unknown_timezone` (a call waiting to be asked again when its contact was skipped).",
 		),
 });
 

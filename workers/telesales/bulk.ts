@@ -50,8 +50,8 @@ function insertLeads(db: D1Database, principal: Principal, campaignId: string, n
 	return (json: string) =>
 		db
 			.prepare(
-				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
-				 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?3, ?3
+				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, timezone, created_at, updated_at)
+				 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, ?3, ?3
 				   FROM json_each(?4) WHERE true
 				 ON CONFLICT (campaign_id, phone) DO NOTHING
 				 RETURNING id`,
@@ -67,9 +67,10 @@ const storedLead = (lead: z.infer<typeof LeadBody> & { id: string }) => [
 	lead.status,
 	lead.notes,
 	JSON.stringify(lead.attributes),
+	lead.timezone,
 ];
 
-const LEAD_COLUMNS = ["phone", "name", "email", "status", "notes"] as const;
+const LEAD_COLUMNS = ["phone", "name", "email", "status", "notes", "timezone"] as const;
 
 const LEADS_CSV = `A header row, then one lead per record (RFC 4180: CRLF or LF, "quoted" fields with "" for a quote, an optional UTF-8 BOM, blank lines skipped; UTF-8 only). Columns: ${LEAD_COLUMNS.join(", ")} (any case) and attributes.<name> for one attribute each; phone is required, any other column is a 422 naming it. An empty cell is an absent field (its default). Up to ${MAX_CSV_ROWS} rows (${MAX_CSV_BYTES} bytes); the report's \`row\` counts data records from 0 and \`line\` is the file line a record starts on (the header is line 1). A record with another field count than the header is an invalid row. \`atomic\` is a query parameter. Malformed CSV (an unclosed quote) is a 400 and stores nothing.`;
 

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { recipientZones } from "../compliance/recipient-zone";
 import { ApiError, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
 import { pageOf, pageOfRows } from "../http/pagination";
@@ -23,12 +24,14 @@ export interface LeadRow {
 	status: z.infer<typeof LeadStatus>;
 	notes: string;
 	attributes: string;
+	timezone: string | null;
 	version: number;
 	created_at: string;
 	updated_at: string;
 }
 
-export const LEAD_COLUMNS = "id, campaign_id, phone, name, email, status, notes, attributes, version, created_at, updated_at";
+export const LEAD_COLUMNS =
+	"id, campaign_id, phone, name, email, status, notes, attributes, timezone, version, created_at, updated_at";
 
 /** The documented representation: explicit fields, whatever the row (a RETURNING *) carries besides. */
 export const presentLead = (row: LeadRow): z.infer<typeof Lead> => ({
@@ -40,6 +43,8 @@ export const presentLead = (row: LeadRow): z.infer<typeof Lead> => ({
 	status: row.status,
 	notes: row.notes,
 	attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+	timezone: row.timezone,
+	recipient_timezones: [...recipientZones(row.phone, row.timezone)],
 	version: row.version,
 	created_at: row.created_at,
 	updated_at: row.updated_at,
@@ -74,8 +79,8 @@ const create = route({
 		try {
 			({ id } = await createOnce(c, "lead", crypto.randomUUID(), (id) => [
 				env.DB.prepare(
-					`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, created_at, updated_at)
-					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, timezone, created_at, updated_at)
+					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				).bind(
 					id,
 					principal.accountId,
@@ -86,6 +91,7 @@ const create = route({
 					body.status,
 					body.notes,
 					JSON.stringify(body.attributes),
+					body.timezone,
 					now,
 					now,
 				),
@@ -143,7 +149,7 @@ const patch = route({
 	method: "PATCH",
 	path: "/api/telesales/leads/:id",
 	summary:
-		"Change a lead; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `campaign_id`, `phone`, `version` and timestamps may be sent (ignored when they match; other values are a 422).",
+		"Change a lead; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `campaign_id`, `phone`, `version` and timestamps may be sent (ignored when they match; other values are a 422), and the derived `recipient_timezones` (ignored).",
 	tags,
 	body: LeadPatchBody,
 	headers: ["If-Match"],
@@ -158,6 +164,7 @@ const patch = route({
 		const { attributes, ...rest } = takeBack(
 			{ ...body, phone },
 			{ id: current.id, campaign_id: current.campaign_id, phone: current.phone },
+			["recipient_timezones"],
 		);
 		const row = await updateVersioned<LeadRow>(env.DB, {
 			table: "leads",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RecipientTimezone, recipientTimeFields } from "../compliance/schemas";
 import { readOnlyFields } from "../http/representation";
 
 export const CampaignStatus = z.enum(["draft", "active", "paused", "archived"]);
@@ -39,6 +40,7 @@ export const LeadBody = z.strictObject({
 	email: z.email().max(320).nullable().default(null),
 	status: LeadStatus.default("new"),
 	notes: z.string().max(5000).default(""),
+	timezone: RecipientTimezone.nullable().default(null),
 	attributes: Attributes.default({}),
 });
 
@@ -48,6 +50,9 @@ export const LeadPatch = z
 		email: z.email().max(320).nullable(),
 		status: LeadStatus,
 		notes: z.string().max(5000),
+		timezone: RecipientTimezone.nullable().describe(
+			"The recipient's own IANA time zone; null clears it (the number's zone applies again).",
+		),
 		attributes: Attributes,
 	})
 	.partial();
@@ -57,6 +62,7 @@ export const LeadPatchBody = LeadPatch.extend({
 	...readOnlyFields,
 	campaign_id: z.uuid().optional().describe("Read-only: the lead's campaign; another is a 422."),
 	phone: z.string().max(32).optional().describe("Read-only: the lead's number as GET shows it; another is a 422."),
+	recipient_timezones: z.array(z.string()).optional().describe("Read-only (derived): ignored."),
 }).meta({ id: "LeadPatchBody" });
 
 export const Lead = z.object({
@@ -68,6 +74,7 @@ export const Lead = z.object({
 	status: LeadStatus,
 	notes: z.string(),
 	attributes: z.record(z.string(), z.unknown()),
+	...recipientTimeFields,
 	version: z.int(),
 	created_at: z.iso.datetime(),
 	updated_at: z.iso.datetime(),
