@@ -18,12 +18,18 @@ interface Received {
 }
 
 /** Plays the customer's receiver: answers with `statuses` in turn (then 200), recording what arrived. */
-function receiver(statuses: (number | Response)[] = []) {
+/**
+ * Mocks the receiving endpoint. Answers come from `statuses` in arrival order, or, where deliveries
+ * go several at a time and arrival order is not theirs to promise, from a function of the
+ * delivery's webhook-id.
+ */
+function receiver(statuses: (number | Response)[] | ((webhookId: string) => number) = []) {
 	const received: Received[] = [];
 	const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
 		const request = new Request(input, init);
+		const webhookId = request.headers.get("webhook-id") ?? "";
+		const next = typeof statuses === "function" ? statuses(webhookId) : (statuses.shift() ?? 200);
 		received.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
-		const next = statuses.shift() ?? 200;
 		return typeof next === "number" ? new Response(null, { status: next }) : next;
 	});
 	return { received, spy };
@@ -275,7 +281,7 @@ describe("webhook delivery", () => {
 		await sendSms(account.token);
 		await sendSms(account.token);
 		const [ok, failing] = await deliveriesOf(hook.id);
-		receiver([200, 500]);
+		receiver((webhookId) => (webhookId === failing?.event_id ? 500 : 200));
 		const batch = createMessageBatch<DeliveryMessage>("callgate-webhooks", [
 			{ id: "m1", timestamp: new Date(), attempts: 1, body: { delivery_id: ok?.id ?? "" } },
 			{ id: "m2", timestamp: new Date(), attempts: 1, body: { delivery_id: failing?.id ?? "" } },
