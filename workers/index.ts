@@ -3,6 +3,7 @@ import { reconcileCampaignCalls } from "./autocall/reconcile";
 import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
 import { benchRoutes, benchRoutesEnabled } from "./bench/routes";
 import { deploymentProblems, misconfiguredResponse } from "./config/deployment";
+import { isConsolePath, serveConsole } from "./console";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { handOverQueuedCalls } from "./pbx/dial-backstop";
 import { routes } from "./routes";
@@ -56,8 +57,12 @@ function refuseToServe(env: Env): string[] {
 }
 
 export default {
-	/** A deployment missing a setting its providers need answers 503 naming it, and does nothing else. */
+	/**
+	 * A deployment missing a setting its providers need answers 503 naming it, and does nothing
+	 * else; the console, static, is served still, and shows that answer to whoever signs in.
+	 */
 	fetch(request: Request, env: Env, ctx: ExecutionContext) {
+		if (isConsolePath(new URL(request.url).pathname)) return serveConsole(request, env);
 		const problems = refuseToServe(env);
 		return problems.length ? misconfiguredResponse(problems) : appFor(env)(request, env, ctx);
 	},
