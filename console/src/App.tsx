@@ -91,7 +91,15 @@ export function App() {
 							{me.user.username} <span class="muted">({me.user.role.replace("_", " ")})</span>
 						</span>
 					)}
-					<button type="button" class="secondary" onClick={() => void signOut(me)}>
+					<button
+						type="button"
+						class="secondary"
+						onClick={() => {
+							// The next sign-in may be another account: it starts at its own landing page.
+							void signOut(me).catch(() => console.warn("The session could not be revoked now; it expires on its own."));
+							navigate("/", { replace: true });
+						}}
+					>
 						Sign out
 					</button>
 				</div>

@@ -27,6 +27,8 @@ export interface RequestOptions {
 	idempotencyKey?: string;
 	/** For login: no token is sent and a 401 is the caller's to show. */
 	anonymous?: boolean;
+	/** A token other than the tab's (sign-out revokes the one it has just forgotten). */
+	token?: string;
 	signal?: AbortSignal;
 }
 
@@ -66,7 +68,7 @@ export async function request<T>(method: string, path: string, options: RequestO
 
 async function send<T>(method: string, path: string, options: RequestOptions): Promise<Reply<T>> {
 	const headers: Record<string, string> = { Accept: "application/json" };
-	const token = currentToken();
+	const token = options.token ?? currentToken();
 	if (token && !options.anonymous) headers.Authorization = `Bearer ${token}`;
 	if (options.body !== undefined) headers["Content-Type"] = "application/json";
 	if (options.ifMatch) headers["If-Match"] = options.ifMatch;

@@ -42,3 +42,24 @@ export function chartSeries(spans: readonly CallSpan[], now: number): ChartSerie
 	}
 	return series;
 }
+
+/** The caps as the page saw them change: the chart draws each from when it was first seen. */
+export interface CapsSeen {
+	/** Epoch ms. */
+	at: number;
+	concurrent: number;
+	daily: number | null;
+}
+
+/**
+ * The caps in force at `t` (epoch ms), as far as the page knows: the last change seen at or
+ * before `t`; before the first, the first (the API keeps no history of a campaign's caps).
+ */
+export function capsAt(history: readonly CapsSeen[], t: number): CapsSeen | undefined {
+	let found = history[0];
+	for (const seen of history) {
+		if (seen.at > t) break;
+		found = seen;
+	}
+	return found;
+}

@@ -1,5 +1,5 @@
 import { get, request } from "./api";
-import { storeToken } from "./auth";
+import { currentToken, storeToken } from "./auth";
 import type { Me } from "./types";
 
 /** Exchanges a username and password for a session token, and keeps it for this tab. */
@@ -24,11 +24,12 @@ export async function signInWithToken(token: string): Promise<Me> {
 
 export const whoAmI = async () => (await get<Me>("/api/auth/me")).body;
 
-/** Revokes a session token on the server; an API token pasted here is only forgotten by this tab. */
+/**
+ * Forgets the token first, so every page and the stream stop using it, then revokes it if it
+ * is a session's; a pasted API token is only forgotten by this tab.
+ */
 export async function signOut(me: Me | undefined): Promise<void> {
-	try {
-		if (me?.token.kind === "session") await request("POST", "/api/auth/logout");
-	} finally {
-		storeToken(null);
-	}
+	const token = currentToken();
+	storeToken(null);
+	if (token && me?.token.kind === "session") await request("POST", "/api/auth/logout", { token, anonymous: false });
 }

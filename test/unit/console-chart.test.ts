@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CallSpan, chartSeries } from "../../console/src/chart-data";
+import { type CallSpan, capsAt, chartSeries } from "../../console/src/chart-data";
 
 const s = 1000;
 const HOUR = 3_600_000;
@@ -52,5 +52,18 @@ describe("the console chart's series", () => {
 
 	it("is one point at now with no calls", () => {
 		expect(chartSeries([], 5 * s)).toEqual({ x: [5], inFlight: [0], perHour: [0] });
+	});
+});
+
+describe("the caps the chart draws", () => {
+	it("are the last change seen at or before each instant, the first standing for everything before it", () => {
+		const history = [
+			{ at: 0, concurrent: 2, daily: null },
+			{ at: 50 * s, concurrent: 3, daily: 100 },
+		];
+		expect(capsAt(history, -5)?.concurrent).toBe(2);
+		expect(capsAt(history, 49_999)?.concurrent).toBe(2);
+		expect(capsAt(history, 50 * s)).toEqual({ at: 50 * s, concurrent: 3, daily: 100 });
+		expect(capsAt([], 1)).toBeUndefined();
 	});
 });

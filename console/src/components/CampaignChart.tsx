@@ -1,14 +1,21 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
-import { type CallSpan, chartSeries } from "../chart-data";
+import { type CallSpan, type CapsSeen, capsAt, chartSeries } from "../chart-data";
 
 interface Props {
 	spans: CallSpan[];
-	maxConcurrent: number;
-	dailyCap: number | null;
+	/** The caps as seen while the page was open, oldest first (at least one). */
+	caps: CapsSeen[];
 	/** The campaign is over: the line stops at its last call instead of running on to now. */
 	final: boolean;
 }
+
+/** Where the calls-per-hour axis ends: at the busiest hour, or at the daily cap when it is near enough to show. */
+const perHourTop = (perHour: number[], dailyCap: number | null) => {
+	const peak = Math.max(1, ...perHour);
+	return dailyCap !== null && dailyCap <= peak * 2 ? dailyCap : peak;
+};
+const dailyCapOf = (u: uPlot) => (u.data[4]?.at(-1) as number | null | undefined) ?? null;
 
 const COLORS = { inFlight: "#1d4ed8", cap: "#b91c1c", perHour: "#047857", dailyCap: "#92400e" };
 
@@ -18,7 +25,10 @@ const COLORS = { inFlight: "#1d4ed8", cap: "#b91c1c", perHour: "#047857", dailyC
  * for assistive technology: the caption says the same in words, and carries the figures as
  * data attributes for the browser tests.
  */
-export function CampaignChart({ spans, maxConcurrent, dailyCap, final }: Props) {
+export function CampaignChart({ spans, caps, final }: Props) {
+	const current = caps.at(-1);
+	const maxConcurrent = current?.concurrent ?? 0;
+	const dailyCap = current?.daily ?? null;
 	const container = useRef<HTMLDivElement>(null);
 	const plot = useRef<uPlot | undefined>(undefined);
 	const [now, setNow] = useState(Date.now());
@@ -34,8 +44,14 @@ export function CampaignChart({ spans, maxConcurrent, dailyCap, final }: Props) 
 	const until = final && spans.length ? latest : Math.max(now, latest);
 	const series = useMemo(() => chartSeries(spans, until), [spans, until]);
 	const data = useMemo<uPlot.AlignedData>(
-		() => [series.x, series.inFlight, series.x.map(() => maxConcurrent), series.perHour, series.x.map(() => dailyCap)],
-		[series, maxConcurrent, dailyCap],
+		() => [
+			series.x,
+			series.inFlight,
+			series.x.map((x) => capsAt(caps, x * 1000)?.concurrent ?? null),
+			series.perHour,
+			series.x.map((x) => capsAt(caps, x * 1000)?.daily ?? null),
+		],
+		[series, caps],
 	);
 
 	useEffect(() => {
@@ -49,17 +65,34 @@ export function CampaignChart({ spans, maxConcurrent, dailyCap, final }: Props) 
 				legend: { show: false },
 				cursor: { show: true, points: { show: false } },
 				scales: {
-					// At least a minute wide: a campaign's first seconds would otherwise be ticks of milliseconds.
-					x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] },
+					// At least a minute wide, growing to the right: a campaign's first seconds would otherwise be ticks of milliseconds.
+					x: { time: true, range: (_u, min, max) => [min, Math.max(max, min + 60)] },
 					y: { range: (_u, _min, max) => [0, Math.max(max, 1) * 1.15] },
-					h: { range: (_u, _min, max) => [0, Math.max(max, 1) * 1.15] },
+					// Scaled to the calls per hour: a daily cap far above them would flatten the line, and is named in the legend instead.
+					h: { range: (u) => [0, perHourTop(u.data[3] as number[], dailyCapOf(u)) * 1.15] },
 				},
 				series: [
 					{},
 					{ label: "In flight", stroke: COLORS.inFlight, width: 2, paths: stepped, scale: "y", points: { show: false } },
-					{ label: "Concurrency cap", stroke: COLORS.cap, width: 1, dash: [6, 4], scale: "y", points: { show: false } },
+					{
+						label: "Concurrency cap",
+						stroke: COLORS.cap,
+						width: 1,
+						dash: [6, 4],
+						paths: stepped,
+						scale: "y",
+						points: { show: false },
+					},
 					{ label: "Calls per hour", stroke: COLORS.perHour, width: 2, paths: stepped, scale: "h", points: { show: false } },
-					{ label: "Daily cap", stroke: COLORS.dailyCap, width: 1, dash: [2, 4], scale: "h", points: { show: false } },
+					{
+						label: "Daily cap",
+						stroke: COLORS.dailyCap,
+						width: 1,
+						dash: [2, 4],
+						paths: stepped,
+						scale: "h",
+						points: { show: false },
+					},
 				],
 				axes: [
 					{ stroke: "#374151" },
@@ -113,6 +146,7 @@ export function CampaignChart({ spans, maxConcurrent, dailyCap, final }: Props) 
 					</li>
 					<li>
 						<span class="swatch dashed" style={{ borderColor: COLORS.dailyCap }} /> Daily cap: {dailyCap ?? "none"}
+						{dailyCap !== null && perHourTop(series.perHour, dailyCap) !== dailyCap && " (above this scale)"}
 					</li>
 				</ul>
 			</figcaption>

@@ -1,6 +1,8 @@
+import { useEffect, useState } from "preact/hooks";
 import { useCampaignCalls } from "../campaign-calls";
 import { extraLiveFields, idleReasons } from "../campaign-state";
 import { FINAL, useLiveCampaign } from "../campaigns";
+import type { CapsSeen } from "../chart-data";
 import { CampaignActions } from "../components/CampaignActions";
 import { CampaignChart } from "../components/CampaignChart";
 import { Link } from "../components/Link";
@@ -13,11 +15,29 @@ import type { Campaign } from "../types";
 
 const DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
+/** Each change of the caps the page sees, with when: the chart draws the cap that was in force. */
+function useCapsSeen(campaign: Campaign | undefined): CapsSeen[] {
+	const [history, setHistory] = useState<CapsSeen[]>([]);
+	const concurrent = campaign?.max_concurrent_calls;
+	const daily = campaign?.max_calls_per_day;
+	useEffect(() => {
+		if (concurrent === undefined || daily === undefined) return;
+		setHistory((seen) => {
+			const last = seen.at(-1);
+			if (last && last.concurrent === concurrent && last.daily === daily) return seen;
+			// The first reading stands for the whole history before it: the API keeps none.
+			return [...seen, { at: last ? Date.now() : 0, concurrent, daily }];
+		});
+	}, [concurrent, daily]);
+	return history;
+}
+
 export function CampaignPage({ id }: { id: string }) {
 	const { loaded, error, set } = useLiveCampaign(id);
 	const campaign = loaded?.campaign;
 	const final = campaign ? FINAL.has(campaign.status) : false;
 	const calls = useCampaignCalls(id, final);
+	const caps = useCapsSeen(campaign);
 
 	if (!campaign) {
 		return (
@@ -57,12 +77,7 @@ export function CampaignPage({ id }: { id: string }) {
 			{live && <Counters campaign={campaign} />}
 			<h2>Calls in flight and per hour</h2>
 			<ErrorNotice error={calls.error} />
-			<CampaignChart
-				spans={calls.spans}
-				maxConcurrent={campaign.max_concurrent_calls}
-				dailyCap={campaign.max_calls_per_day}
-				final={final}
-			/>
+			<CampaignChart spans={calls.spans} caps={caps} final={final} />
 			{!calls.complete && <p class="muted">The chart shows the campaign's first 2,000 calls and those heard live since.</p>}
 			<p>
 				<Link to={`/calls?campaign=${campaign.id}`}>This campaign's calls</Link>
