@@ -117,7 +117,7 @@ function Page({ route, admin }: { route: string; admin: boolean }) {
 	if (route === "/campaigns" || route === "/") return <CampaignsPage />;
 	if (route === "/campaigns/new") return <NewCampaignPage />;
 	const campaign = match("/campaigns/:id", route);
-	if (campaign?.id) return <CampaignPage id={campaign.id} />;
+	if (campaign?.id) return <CampaignPage key={campaign.id} id={campaign.id} />;
 	if (route === "/calls") return <CallsPage />;
 	if (route === "/limits") return <LimitsPage />;
 	if (route === "/webhooks") return <WebhooksPage />;

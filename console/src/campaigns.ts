@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { get, newIdempotencyKey, request } from "./api";
+import { get, newIdempotencyKey, rateReadings, request } from "./api";
+import { backgroundWait } from "./budget";
 import { onAccountEvent, onStreamState, streamState } from "./events";
 import type { Campaign } from "./types";
 
@@ -39,12 +40,23 @@ export async function patchCampaign(id: string, changes: Partial<Campaign>, etag
 	return { campaign: body, etag: next };
 }
 
+export interface LiveOptions {
+	/** Least time between two reads that events or the stream asked for. */
+	gapMs?: number;
+	/** Also read on a timer while not final (a campaign's own page; not every row of the list). */
+	poll?: boolean;
+}
+
+/** Background reads wait while the autocall window is down to its reserve: pause and cancel must still get through. */
+const held = () => backgroundWait(rateReadings.get("autocall"), Date.now());
+
 /**
- * A campaign kept current: read once, again (spaced) after each event that names it, and on a
- * slow poll while it is not final, faster while the stream is down. `set` takes an answer the
- * page already has (an action's), so it is shown without another read.
+ * A campaign kept current: read once, again (spaced) after each event that names it and when
+ * the stream comes back, and with `poll` on a slow timer while it is not final (faster while
+ * the stream is down). `set` takes an answer the page already has (an action's), so it is
+ * shown without another read.
  */
-export function useLiveCampaign(id: string) {
+export function useLiveCampaign(id: string, { gapMs = REFRESH_GAP_MS, poll = true }: LiveOptions = {}) {
 	const [loaded, setLoaded] = useState<Loaded>();
 	const [error, setError] = useState<unknown>();
 	const last = useRef(0);
@@ -65,7 +77,7 @@ export function useLiveCampaign(id: string) {
 		void refresh.current();
 		const soon = () => {
 			if (timer.current) return;
-			const wait = Math.max(0, last.current + REFRESH_GAP_MS - Date.now());
+			const wait = Math.max(last.current + gapMs - Date.now(), held(), 0);
 			timer.current = setTimeout(() => {
 				timer.current = undefined;
 				void refresh.current();
@@ -82,18 +94,16 @@ export function useLiveCampaign(id: string) {
 			clearTimeout(timer.current);
 			timer.current = undefined;
 		};
-	}, [id]);
+	}, [id, gapMs]);
 
 	useEffect(() => {
-		if (!status || FINAL.has(status)) return;
-		const poll = setInterval(
-			() => {
-				if (Date.now() - last.current >= REFRESH_GAP_MS) void refresh.current();
-			},
-			streamState() === "live" ? POLL_MS : POLL_OFFLINE_MS,
-		);
-		return () => clearInterval(poll);
-	}, [status]);
+		if (!poll || !status || FINAL.has(status)) return;
+		const timer = setInterval(() => {
+			const every = streamState() === "live" ? POLL_MS : POLL_OFFLINE_MS;
+			if (Date.now() - last.current >= every && held() === 0) void refresh.current();
+		}, POLL_OFFLINE_MS);
+		return () => clearInterval(timer);
+	}, [status, poll]);
 
 	return { loaded, error, set: setLoaded, refresh: () => refresh.current() };
 }

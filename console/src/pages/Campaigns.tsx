@@ -81,9 +81,12 @@ export function CampaignsPage() {
 	);
 }
 
-/** One row, live: the list has no counters, so each row reads its campaign and follows its events. */
+/** A row is read again at most this often: many rows share the token's autocall budget. */
+const ROW_GAP_MS = 10_000;
+
+/** One row, live: the list has no counters, so each row reads its campaign and follows its events (no timer). */
 function CampaignRow({ listed }: { listed: Campaign }) {
-	const { loaded, error } = useLiveCampaign(listed.id);
+	const { loaded, error } = useLiveCampaign(listed.id, { gapMs: ROW_GAP_MS, poll: false });
 	const campaign = loaded?.campaign ?? listed;
 	const live = campaign.live;
 	return (
