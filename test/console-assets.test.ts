@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import worker from "../workers/index";
 import { call, callJson } from "./helpers";
 
 /**
@@ -58,4 +61,15 @@ describe("the console beside the API", () => {
 			expect(body).toEqual({ message: "Route not found." });
 		});
 	}
+
+	it("a deployment missing a setting still serves the console, whose API calls get the 503 that names it", async () => {
+		const broken = { ...env, ENVIRONMENT: "production", DIALER_PROVIDER: "twilio", TWILIO_AUTH_TOKEN: "" } as Env;
+		vi.spyOn(console, "error").mockImplementation(() => {});
+		const page = await worker.fetch(new Request("https://api.callgate.example/console/limits"), broken, createExecutionContext());
+		expect(page.status).toBe(200);
+		const api = await worker.fetch(new Request("https://api.callgate.example/api/auth/me"), broken, createExecutionContext());
+		expect(api.status).toBe(503);
+		expect(((await api.json()) as { message: string }).message).toContain("TWILIO_AUTH_TOKEN");
+		vi.restoreAllMocks();
+	});
 });
