@@ -1,5 +1,10 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { buildConsole } from "./console/build.mjs";
+
+// The console's static assets (wrangler.toml [assets]), which the Worker serves at /console: a
+// fresh clone has none until they are built, and a test of /console needs the real build.
+await buildConsole();
 
 export default defineConfig({
 	plugins: [

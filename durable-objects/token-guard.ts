@@ -35,7 +35,14 @@ export interface RpcCounts {
 	calls: Partial<Record<GuardMethod, number>>;
 }
 
-export type GuardMethod = "admit" | "forget" | "hit" | "refund" | "release" | "renew" | "connectionsInFlight";
+export type GuardMethod = "admit" | "forget" | "hit" | "refund" | "release" | "renew" | "connectionsInFlight" | "usage";
+
+/** Every group's window and the connections in flight, as `usage` reads them. */
+export interface GuardUsage {
+	now: number;
+	groups: RateVerdict[];
+	inFlight: number;
+}
 
 export type AdmitResult =
 	| { admitted: true; principal: Principal; leaseId: string; rate: RateVerdict }
@@ -215,6 +222,17 @@ export class TokenGuard extends DurableObject<Env> {
 		this.counted("connectionsInFlight");
 		this.expireLeases(this.clock());
 		return this.inFlight();
+	}
+
+	/**
+	 * Each rule's window as it stands and the connections in flight, for a token's own view of
+	 * its limits: nothing is recorded, so reading one group's state costs no other group budget.
+	 */
+	usage(rules: readonly RateRule[]): GuardUsage {
+		this.counted("usage");
+		const now = this.clock();
+		this.expireLeases(now);
+		return { now, groups: rules.map((rule) => this.peek(rule, now)), inFlight: this.inFlight() };
 	}
 
 	private async principalFor(tokenHash: string, now: number): Promise<PrincipalRecord | null> {

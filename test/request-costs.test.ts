@@ -65,7 +65,7 @@ patch(
 );
 /** Each object's RPC methods and its alarm: its private helpers run inside a call, not as one. */
 const entryPoints = {
-	TokenGuard: [TokenGuard, ["admit", "forget", "hit", "refund", "alarm", "release", "renew", "connectionsInFlight"]],
+	TokenGuard: [TokenGuard, ["admit", "forget", "hit", "refund", "alarm", "release", "renew", "connectionsInFlight", "usage"]],
 	IdempotencyStore: [IdempotencyStore, ["begin", "complete", "release", "stored", "alarm"]],
 	CallDispatcher: [CallDispatcher, ["enqueue", "alarm"]],
 	CampaignPacer: [

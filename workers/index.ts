@@ -4,6 +4,7 @@ import { closeStaleCalls, sweepDueCampaigns } from "./autocall/sweep";
 import { benchRoutes, benchRoutesEnabled } from "./bench/routes";
 import { handOverPendingListings } from "./compliance/dnc-outbox";
 import { deploymentProblems, misconfiguredResponse } from "./config/deployment";
+import { isConsolePath, serveConsole } from "./console";
 import { purgeExpiredClaims } from "./idempotency/claims";
 import { handOverQueuedCalls } from "./pbx/dial-backstop";
 import { routes } from "./routes";
@@ -60,8 +61,12 @@ function refuseToServe(env: Env): string[] {
 }
 
 export default {
-	/** A deployment missing a setting its providers need answers 503 naming it, and does nothing else. */
+	/**
+	 * A deployment missing a setting its providers need answers 503 naming it, and does nothing
+	 * else; the console, static, is served still, and shows that answer to whoever signs in.
+	 */
 	fetch(request: Request, env: Env, ctx: ExecutionContext) {
+		if (isConsolePath(new URL(request.url).pathname)) return serveConsole(request, env);
 		const problems = refuseToServe(env);
 		return problems.length ? misconfiguredResponse(problems) : appFor(env)(request, env, ctx);
 	},

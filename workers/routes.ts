@@ -1,5 +1,6 @@
 import { accountRoutes } from "./account/routes";
 import { adminRoutes } from "./admin/routes";
+import { limitRoutes } from "./auth/limits";
 import { authRoutes } from "./auth/routes";
 import { autocallCampaignRoutes } from "./autocall/campaigns";
 import { contactFolderRoutes } from "./autocall/contact-folders";
@@ -29,6 +30,7 @@ export const routes: Route[] = [
 	...healthRoutes,
 	...openApiRoutes(() => routes),
 	...authRoutes,
+	...limitRoutes,
 	...adminRoutes,
 	...accountRoutes,
 	...contactPolicyRoutes,

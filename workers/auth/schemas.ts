@@ -38,3 +38,25 @@ export const ApiToken = z.object({
 export const CreatedApiToken = ApiToken.extend({
 	token: z.string().describe("The secret; shown only in this response."),
 });
+
+export const TokenLimits = z.object({
+	groups: z
+		.array(
+			z.object({
+				group: z.string().describe("The endpoint group, as named in RateLimit-Policy."),
+				limit: z.int().describe("Requests per window (X-RateLimit-Limit)."),
+				remaining: z.int().describe("Requests still admissible now (X-RateLimit-Remaining)."),
+				reset_at: z.iso.datetime().describe("When remaining is back to limit (X-RateLimit-Reset, as a time)."),
+				window_seconds: z.int(),
+				retry_after_seconds: z
+					.int()
+					.nullable()
+					.describe("While remaining is 0: the Retry-After a request of this group would get now; else null."),
+			}),
+		)
+		.describe("Every group this token is counted in, whether used yet or not."),
+	connections: z.object({
+		limit: z.int().describe("Requests and streams this token may have in flight (max_connections)."),
+		in_flight: z.int().describe("In flight now, this request and open event streams included."),
+	}),
+});

@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { Account, CreateAccountBody, CreatedAccount, UpdateAccountBody } from "../admin/schemas";
-import { ApiToken, CreateApiTokenBody, CreatedApiToken, LoginBody, MeResponse, TokenResponse } from "../auth/schemas";
+import {
+	ApiToken,
+	CreateApiTokenBody,
+	CreatedApiToken,
+	LoginBody,
+	MeResponse,
+	TokenLimits,
+	TokenResponse,
+} from "../auth/schemas";
 import {
 	AutocallCampaign,
 	ContactFolder,
@@ -59,6 +67,7 @@ const CATALOG: Record<string, z.ZodType> = {
 	LoginBody,
 	TokenResponse,
 	MeResponse,
+	TokenLimits,
 	ApiToken,
 	CreatedApiToken,
 	CreateApiTokenBody,
