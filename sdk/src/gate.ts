@@ -1,4 +1,4 @@
-import { DEFAULT_PACING, type PacingOptions, RateBudget, readConnectionCap, readRateHeaders } from "./pacing.js";
+import { admittedBy, DEFAULT_PACING, type PacingOptions, RateBudget, readConnectionCap, readRateHeaders } from "./pacing.js";
 
 /** The server's default cap on requests in flight per token. */
 export const DEFAULT_MAX_CONNECTIONS = 20;
@@ -186,6 +186,7 @@ export class Gate {
 			// A refusal costs nothing; no answer at all may have been counted.
 			admitted: !refused,
 			observation: rate?.observation,
+			admittedBy: answer ? admittedBy(answer.headers, now, this.pacing.windowMs) : now,
 			// The connection cap's refusal says nothing about the group's budget.
 			retryAfterMs: answer?.connectionRefused ? 0 : answer?.retryAfterMs,
 		};

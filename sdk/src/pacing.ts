@@ -11,18 +11,26 @@ export interface PacingOptions {
 	windowMs: number;
 	/** Below this many requests left, the rest is spread until the window frees (the seed's "Remaining < 5"). */
 	reserve: number;
-	/**
-	 * Added to the window before a unit of ours counts as free: it was admitted before its answer
-	 * arrived, so counting from the answer is already late; this covers rounding at the edge.
-	 */
+	/** Added to the window before a unit of ours counts as free: covers rounding at the edge. */
 	marginMs: number;
+}
+
+/** What an answer tells a budget. */
+export interface Answer {
+	/** False for a 429: refused, it cost nothing. */
+	admitted: boolean;
+	observation?: RateObservation;
+	retryAfterMs?: number;
+	/** The latest moment (client clock) the request can have been admitted; its answer's arrival when unknown. */
+	admittedBy?: number;
 }
 
 export const DEFAULT_PACING: PacingOptions = { windowMs: 60_000, reserve: 5, marginMs: 100 };
 
 /**
  * One token's budget in one rate-limit group, as the client can know it: the units its own
- * admitted requests hold (each until a window after its answer, when the server's sliding
+ * admitted requests hold (each until a window after the latest moment it can have been
+ * admitted — its answer, or earlier when the headers prove it — when the server's sliding
  * window has certainly let it go), those in flight, and units someone else spent with the
  * same token (what the server's Remaining shows beyond ours, held until its Reset). A request
  * may go while a unit is free, so a client alone on its token never meets a 429 and never
@@ -81,7 +89,7 @@ export class RateBudget {
 	 * Its answer. `admitted` is false for a 429 (refused requests cost nothing), which blocks
 	 * the group for its Retry-After; true also for no answer at all, since it may have counted.
 	 */
-	answered(now: number, answer: { admitted: boolean; observation?: RateObservation; retryAfterMs?: number }): void {
+	answered(now: number, answer: Answer): void {
 		this.inFlight = Math.max(0, this.inFlight - 1);
 		this.settle(now, answer);
 	}
@@ -90,7 +98,7 @@ export class RateBudget {
 	 * An answer for a request this budget did not send: the group's first request, made before
 	 * the client knew the group.
 	 */
-	adopt(now: number, answer: { admitted: boolean; observation?: RateObservation; retryAfterMs?: number }): void {
+	adopt(now: number, answer: Answer): void {
 		this.settle(now, answer);
 	}
 
@@ -99,11 +107,8 @@ export class RateBudget {
 		return this.limit;
 	}
 
-	private settle(
-		now: number,
-		{ admitted, observation, retryAfterMs }: { admitted: boolean; observation?: RateObservation; retryAfterMs?: number },
-	) {
-		if (admitted) this.own.push(now + this.options.windowMs + this.options.marginMs);
+	private settle(now: number, { admitted, observation, retryAfterMs, admittedBy }: Answer) {
+		if (admitted) this.hold(Math.min(now, admittedBy ?? now) + this.options.windowMs + this.options.marginMs);
 		else this.blockedUntilMs = Math.max(this.blockedUntilMs, now + (retryAfterMs ?? this.options.windowMs));
 		if (!observation) return;
 		this.limit = observation.limit;
@@ -111,6 +116,13 @@ export class RateBudget {
 		// Ours, as the server may have counted them: every unit we hold and every request in flight.
 		const ours = this.own.length + this.inFlight;
 		this.foreign = { count: Math.max(0, observation.limit - observation.remaining - ours), untilMs: observation.resetAtMs };
+	}
+
+	/** Keeps `own` ascending: answers can prove earlier admissions than answers before them. */
+	private hold(until: number): void {
+		let at = this.own.length;
+		while (at > 0 && (this.own[at - 1] ?? 0) > until) at--;
+		this.own.splice(at, 0, until);
 	}
 
 	private expire(now: number): void {
@@ -136,6 +148,21 @@ export function readRateHeaders(headers: Headers, now: number): { group: string;
 	// Whole seconds, rounded up by the server: never earlier than the real moment.
 	const resetAtMs = now + (Number.isFinite(seconds) ? seconds * 1000 : DEFAULT_PACING.windowMs);
 	return { group, observation: { limit, remaining, resetAtMs } };
+}
+
+/**
+ * The latest moment, on the client's clock, the server can have admitted the request whose
+ * answer arrived at `receivedAt`. X-RateLimit-Reset is the admission plus the window, rounded
+ * up to a second, and Date when the answer left, rounded down: both on the server's clock, so
+ * their difference is a lower bound of how long the server held the request after admitting
+ * it, whatever the skew between the clocks. A slow handler then does not make the client count
+ * its unit for seconds longer than the server does. Without both headers: `receivedAt`.
+ */
+export function admittedBy(headers: Headers, receivedAt: number, windowMs: number = DEFAULT_PACING.windowMs): number {
+	const reset = Number(headers.get("X-RateLimit-Reset") ?? Number.NaN);
+	const sentAt = Date.parse(headers.get("Date") ?? "");
+	if (!Number.isFinite(reset) || Number.isNaN(sentAt)) return receivedAt;
+	return receivedAt - Math.max(0, sentAt - (reset * 1000 - windowMs));
 }
 
 /** The connection cap the server advertises: `"connections";q=20;qu="concurrent-requests"` in RateLimit-Policy. */

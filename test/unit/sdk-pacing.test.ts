@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PACING, RateBudget, readConnectionCap, readRateHeaders } from "../../sdk/src/pacing";
+import { admittedBy, DEFAULT_PACING, RateBudget, readConnectionCap, readRateHeaders } from "../../sdk/src/pacing";
 
 const WINDOW = DEFAULT_PACING.windowMs;
 
@@ -149,6 +149,35 @@ describe("rate-limit headers", () => {
 	it("none without them (health, login)", () => {
 		expect(readRateHeaders(headers({}), 0)).toBeUndefined();
 		expect(readRateHeaders(headers({ RateLimit: '"pbx";r=1;t=1' }), 0)).toBeUndefined();
+	});
+
+	it("when a request was admitted at the latest: Reset (admission + window, rounded up) against Date (rounded down)", () => {
+		// Admitted at 10:00:00.400 server time (Reset 10:01:01), answered at 10:00:03.900 (Date 10:00:03), received at 5,000 on the client's clock.
+		const admitted = Date.parse("2030-01-01T10:00:00.400Z");
+		const headers = new Headers({
+			"X-RateLimit-Reset": String(Math.ceil((admitted + WINDOW) / 1000)),
+			Date: new Date(admitted + 3_500).toUTCString(),
+		});
+		// The server held it at least 3 s - 1 s of rounding = 2 s: the unit counts from 3,000, not 5,000.
+		expect(admittedBy(headers, 5_000)).toBe(3_000);
+		// Never later than the answer, and the answer's time without the headers (a browser may not expose Date).
+		expect(
+			admittedBy(
+				new Headers({
+					"X-RateLimit-Reset": String(Math.ceil((admitted + WINDOW) / 1000)),
+					Date: new Date(admitted).toUTCString(),
+				}),
+				5_000,
+			),
+		).toBe(5_000);
+		expect(admittedBy(new Headers(), 5_000)).toBe(5_000);
+	});
+
+	it("a unit counts from when its request was admitted at the latest", () => {
+		const budget = new RateBudget();
+		budget.sent(0);
+		budget.answered(4_000, { admitted: true, admittedBy: 1_000, observation: { limit: 1, remaining: 0, resetAtMs: 61_000 } });
+		expect(budget.delay(4_000)).toBe(1_000 + WINDOW + DEFAULT_PACING.marginMs - 4_000);
 	});
 
 	it("the connection cap from RateLimit-Policy's concurrency item", () => {
