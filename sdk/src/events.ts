@@ -28,6 +28,8 @@ export interface EventStreamOptions {
 	signal?: AbortSignal;
 	/** A connection silent this long is taken as dead and replaced (the server writes every 0.5–2 s): 15 s. */
 	idleTimeoutMs?: number;
+	/** Told each time a connection is open (the server now streams to it): subscribe, then act. */
+	onOpen?: (info: { lastEventId: string | undefined }) => void;
 	/** Told about each reconnection, before its wait. */
 	onReconnect?: (info: { attempt: number; delayMs: number; lastEventId: string | undefined; cause: unknown }) => void;
 }
@@ -106,6 +108,7 @@ export async function* openEventStream(context: StreamContext, options: EventStr
 			}
 			// Connected: the next reconnection starts from the shortest wait again.
 			failures = 0;
+			options.onOpen?.({ lastEventId });
 			const parser = new SseParser();
 			const decoder = new TextDecoder();
 			const reader = response.body.getReader();
