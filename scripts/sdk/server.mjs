@@ -9,14 +9,15 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Starts the server and waits for /health. `vars` become `--var NAME:value`. Resolves to
- * `{ base, stop }`; throws with the log's tail when it does not come up within a minute and a half.
+ * Starts the server and waits for /health. `vars` become `--var NAME:value`; `fresh: false`
+ * keeps the state directory (a restart). Resolves to `{ base, stop }`; throws with the log's
+ * tail when it does not come up within a minute and a half.
  */
-export async function startServer({ port, stateDir, vars = {} }) {
-	rmSync(stateDir, { recursive: true, force: true });
+export async function startServer({ port, stateDir, vars = {}, fresh = true }) {
+	if (fresh) rmSync(stateDir, { recursive: true, force: true });
 	mkdirSync(stateDir, { recursive: true });
 	const logPath = `${stateDir}/server.log`;
-	const out = openSync(logPath, "w");
+	const out = openSync(logPath, fresh ? "w" : "a");
 	const child = spawn(
 		process.execPath,
 		[
