@@ -15,6 +15,26 @@ export const newEvent = (type: string, data: Record<string, unknown>, at = Date.
 
 export const sseFrame = (event: AccountEvent) => `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 
+/** How long an account's events are kept for streams that resume with Last-Event-ID… */
+export const REPLAY_WINDOW_MS = 15 * 60_000;
+/** …and at most how many of them. */
+export const REPLAY_MAX_EVENTS = 1_000;
+
+/** The type of the frame that tells a resuming stream its Last-Event-ID is no longer kept. */
+export const STREAM_GAP = "stream.gap";
+
+/**
+ * Sent to a stream that resumes after an event no longer kept (or never sent): events may
+ * have been missed, so the client should re-read what it needs. It has no `id:` line, so the
+ * client's Last-Event-ID stays what it was until the next real event.
+ */
+export const streamGapFrame = (lastEventId: string) =>
+	`event: ${STREAM_GAP}\ndata: ${JSON.stringify({
+		type: STREAM_GAP,
+		last_event_id: lastEventId,
+		message: `Events after ${JSON.stringify(lastEventId)} are no longer kept (the last ${REPLAY_WINDOW_MS / 60_000} minutes, at most ${REPLAY_MAX_EVENTS} events, are); the kept ones follow. Re-read what you need through the API.`,
+	})}\n\n`;
+
 export interface CallCompletion {
 	callId: string;
 	campaignId: string | null;

@@ -111,15 +111,23 @@ export function eventStream(
 	});
 }
 
+/** Longer ids are cut: none of ours is near it, and a cut id is just one no longer kept. */
+const MAX_LAST_EVENT_ID = 200;
+
 const events = route({
 	method: "GET",
 	path: "/api/pbx/events",
-	summary: "Server-Sent Events stream of the account's call and campaign events; holds one connection slot while open.",
+	summary:
+		"Server-Sent Events stream of the account's call and campaign events; holds one connection slot while open. Each event has an `id:` line; a client that reconnects with `Last-Event-ID` first gets the events published after it (kept 15 minutes, at most 1,000). An id no longer kept gets a `stream.gap` event (no id) before every kept event.",
 	tags: ["pbx"],
 	holdsConnection: true,
+	headers: ["Last-Event-ID"],
 	responses: { 200: { description: "Server-Sent Events, until the client leaves", mediaType: "text/event-stream" } },
 	async handler({ admission, ctx, env, principal, request }) {
-		const events = await env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(principal.accountId)).subscribe();
+		const lastEventId = request.headers.get("Last-Event-ID")?.slice(0, MAX_LAST_EVENT_ID);
+		const events = await env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(principal.accountId)).subscribe(
+			lastEventId || undefined,
+		);
 		return new Response(
 			eventStream(admission, events, request.signal, (promise) => ctx.waitUntil(promise)),
 			{

@@ -63,6 +63,7 @@ const REQUEST_HEADER_DOCS: Record<string, string> = {
 	"X-Idempotency-Key": "Alias of Idempotency-Key",
 	"If-Match": "ETag from a GET: the write applies only if the resource is unchanged (else 412)",
 	"If-None-Match": "ETag from a GET: 304 if unchanged",
+	"Last-Event-ID": "The `id` of the last event this client received: the stream starts with the kept events after it",
 	"X-Callgate-Signature": "`t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>` over the exact body",
 };
 

@@ -1,0 +1,62 @@
+export { type Backoff, backoffDelay, DEFAULT_BACKOFF, retryAfterMs } from "./backoff.js";
+export {
+	type BulkResult,
+	type ChunkReport,
+	type CsvChunk,
+	chunkItems,
+	type ImportReport,
+	LIMITS,
+	mergeBulkResults,
+	mergeImportReports,
+	splitCsv,
+} from "./bulk.js";
+export { MAX_CACHE_TTL_MS, MIN_CACHE_TTL_MS } from "./cache.js";
+export { Callgate, type CallgateOptions, type ContactRow, type RetryInfo } from "./client.js";
+export {
+	AuthenticationError,
+	BadRequestError,
+	CallgateError,
+	ConflictError,
+	type ErrorBody,
+	errorFor,
+	NetworkError,
+	NotFoundError,
+	PermissionError,
+	PreconditionFailedError,
+	RateLimitError,
+	ServerError,
+	ValidationError,
+} from "./errors.js";
+export { type AccountEvent, type EventStreamOptions, isStreamGap, type StreamGap, type StreamMessage } from "./events.js";
+export type { components, operations, paths } from "./generated/openapi.js";
+export { isIdempotencyKey, newIdempotencyKey } from "./keys.js";
+export {
+	DEFAULT_PACING,
+	type PacingOptions,
+	RateBudget,
+	type RateObservation,
+	readConnectionCap,
+	readRateHeaders,
+} from "./pacing.js";
+export {
+	type AttemptOutcome,
+	DEFAULT_RETRY,
+	type RetryDecision,
+	type RetryPolicy,
+	type RetryReason,
+	retryDecision,
+} from "./retry.js";
+export { type SseMessage, SseParser } from "./sse.js";
+export type { ApiResponse, CommonOptions, HttpMethod, PathsWith, RequestOptions, ResponseData, Schemas } from "./types.js";
+export {
+	type DedupeStore,
+	type HeadersLike,
+	MemoryDedupeStore,
+	signWebhook,
+	timingSafeEqual,
+	type VerifyOptions,
+	verifyWebhook,
+	WebhookDeduper,
+	type WebhookEvent,
+	WebhookVerificationError,
+} from "./webhooks.js";
