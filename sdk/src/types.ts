@@ -66,10 +66,11 @@ type ResponsesOf<O> = O extends { responses: infer R } ? R : never;
 type SuccessStatus = 200 | 201 | 202 | 204;
 type JsonContent<X> = X extends { content: { "application/json": infer B } } ? B : undefined;
 
+/** Each success status's body, mapped before the union is taken so the checker never forms the cross product. */
+type SuccessBodies<R> = { [S in Extract<keyof R, SuccessStatus>]: JsonContent<R[S]> }[Extract<keyof R, SuccessStatus>];
+
 /** The JSON body of the operation's success answers (undefined for a 204). */
-export type ResponseData<P extends PathsWith<M>, M extends HttpMethod> = JsonContent<
-	ResponsesOf<Operation<P, M>>[Extract<keyof ResponsesOf<Operation<P, M>>, SuccessStatus>]
->;
+export type ResponseData<P extends PathsWith<M>, M extends HttpMethod> = SuccessBodies<ResponsesOf<Operation<P, M>>>;
 
 /** A success answer with what the client learned about it. */
 export interface ApiResponse<T> {

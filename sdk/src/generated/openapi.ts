@@ -137,6 +137,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The calling token's rate-limit groups (limit, remaining, reset, as each group's X-RateLimit-* headers would say now) and its connections in flight, this request included. Reading them counts only this request, in the auth group: no other group's budget is used. */
+        get: operations["getApiAuthLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/accounts": {
         parameters: {
             query?: never;
@@ -189,6 +206,24 @@ export interface paths {
         head?: never;
         /** Change the account's name or agent_answer_url (null clears it); the owner only. With If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, timestamps and the computed limits may be sent (ignored; another id, region or connection cap is a 422: the platform admin sets those). */
         patch: operations["patchApiAccount"];
+        trace?: never;
+    };
+    "/api/account/contact-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's contact policy: recipient-local calling hours, what happens to recipients of unknown zone, and the frequency cap per number. Defaults until first PUT (no recipient hours, unknown zones use the campaign's, no cap). ETag (If-None-Match → 304); every user of the account may read it. */
+        get: operations["getApiAccountContactPolicy"];
+        /** Replace the account's contact policy (a field left out takes its default); the owner only. With If-Match, only if unchanged since that GET (the defaults' ETag is "v0"). Running campaigns apply it at once (up to 50 of them; the rest within a minute, at the next cron sweep): calls already started are not ended, calls not yet started wait for the new hours. */
+        put: operations["putApiAccountContactPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/pbx/events": {
@@ -343,7 +378,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ring an extension and connect it to a phone number. The call is queued for the dialer; one it cannot place within 60 s ends `failed` with a `failure_reason`. */
+        /** Ring an extension and connect it to a phone number. The call is queued for the dialer; one it cannot place within 60 s ends `failed` with a `failure_reason`. A number on the account's do-not-call list is a 409 and creates nothing. */
         post: operations["postApiPbxCallsClickToCall"];
         delete?: never;
         options?: never;
@@ -489,7 +524,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a lead; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `campaign_id`, `phone`, `version` and timestamps may be sent (ignored when they match; other values are a 422). */
+        /** Change a lead; with If-Match, only if unchanged since that GET. Takes back the GET representation: `id`, `campaign_id`, `phone`, `version` and timestamps may be sent (ignored when they match; other values are a 422), and the derived `recipient_timezones` (ignored). */
         patch: operations["patchApiTelesalesLeadsId"];
         trace?: never;
     };
@@ -502,9 +537,44 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record the outcome of a call to a lead: at most once per call (a second is a 409 naming the first). */
+        /** Record the outcome of a call to a lead: at most once per call (a second is a 409 naming the first). `do_not_call` also puts the lead's number on the account's do-not-call list (source `disposition`). */
         post: operations["postApiTelesalesLeadsIdDispositions"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/compliance/dnc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's do-not-call list, oldest first; `?phone=` looks one number up in any format (a page with its entry, or an empty one). */
+        get: operations["getApiComplianceDnc"];
+        put?: never;
+        /** List up to 10000 numbers as not to be called, with a per-row report (added, duplicate, invalid). Campaign dials are checked against the list at the moment they go out, so a number listed now is skipped by every campaign from its next dial; a click-to-call to it is a 409. The valid rows are listed together or not at all. */
+        post: operations["postApiComplianceDnc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/compliance/dnc/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a number off the do-not-call list (in any format the account's region reads; URL-encode a leading `+` as %2B). Campaigns may dial it again from their next dial. */
+        delete: operations["deleteApiComplianceDncPhone"];
         options?: never;
         head?: never;
         patch?: never;
@@ -535,7 +605,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One campaign with live counters: contacts total/pending/done, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed. */
+        /** One campaign with live counters: contacts total/pending/done/skipped, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed. */
         get: operations["getApiAutocallCampaignsId"];
         put?: never;
         post?: never;
@@ -639,7 +709,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One campaign with live counters: contacts total/pending/done, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed. */
+        /** One campaign with live counters: contacts total/pending/done/skipped, in flight, calls today, window open, next opening. Its ETag (v<version>-<digest>) changes with the counters too, so If-None-Match answers 304 only while nothing changed. */
         get: operations["getApiPublicV1BatchCallsId"];
         put?: never;
         post?: never;
@@ -777,7 +847,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A folder's contacts. */
+        /** A folder's contacts, each with its recipient's time zones. */
         get: operations["getApiAutocallContactFoldersIdContacts"];
         put?: never;
         post?: never;
@@ -846,7 +916,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A folder's contacts. */
+        /** A folder's contacts, each with its recipient's time zones. */
         get: operations["getApiPublicV1ContactFoldersIdContacts"];
         put?: never;
         post?: never;
@@ -1174,11 +1244,14 @@ export interface components {
                     pending: number;
                     in_flight: number;
                     done: number;
+                    /** @description Contacts ended without a call by the account's contact policy (do-not-call list, max_attempts_per_number, an unknown time zone under `skip`; `contact.skipped` says why each one): final; not in `done`. */
+                    skipped: number;
                 };
                 in_flight: number;
                 calls_today: number;
+                /** @description Whether a call may start now by the windows: the campaign's, and with recipient hours (the account's contact policy) at least one pending contact's local hours. */
                 window_open: boolean;
-                /** @description When the window next opens; null while it is open, and for a campaign that is neither active nor scheduled. */
+                /** @description When the window next opens (with recipient hours: the earliest moment a pending contact may be called); null while it is open, and for a campaign that is neither active nor scheduled. */
                 next_opening_at: components["schemas"]["Timestamp"] | null;
                 /** @description The dialer provider as this campaign sees it. While it refuses dials for a transient reason the campaign keeps its status, its contacts wait with their attempts unused, and one probe goes out at next_try_at. */
                 provider: {
@@ -1208,7 +1281,7 @@ export interface components {
             answered_at: components["schemas"]["Timestamp"] | null;
             ended_at: components["schemas"]["Timestamp"] | null;
             duration_seconds: number | null;
-            /** @description Why the provider refused the call, when it did. */
+            /** @description Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call`, `max_attempts` or `unknown_timezone` (a call waiting to be asked again when its contact was skipped). */
             failure_reason: string | null;
         };
         CallerId: {
@@ -1234,11 +1307,24 @@ export interface components {
             is_default?: boolean;
         };
         /** @enum {string} */
-        CallStatus: "queued" | "dialing" | "ringing" | "in_progress" | "completed" | "no_answer" | "busy" | "failed" | "timeout" | "cancelled";
+        CallStatus: "queued" | "dialing" | "ringing" | "in_progress" | "completed" | "no_answer" | "busy" | "failed" | "timeout" | "cancelled" | "skipped";
         ClickToCallBody: {
             from_extension: string;
             to_phone: string;
             caller_id?: string;
+        };
+        Contact: {
+            id: components["schemas"]["Uuid"];
+            /** @description E.164 */
+            phone: string;
+            name: string;
+            attributes: {
+                [key: string]: unknown;
+            };
+            /** @description The recipient's own IANA time zone as given; null when none was. */
+            timezone: string | null;
+            recipient_timezones: components["schemas"]["RecipientTimezones"];
+            created_at: components["schemas"]["Timestamp"];
         };
         ContactFolder: {
             id: components["schemas"]["Uuid"];
@@ -1253,6 +1339,27 @@ export interface components {
             contacts: unknown[];
             /** @default false */
             atomic?: boolean;
+        };
+        ContactPolicy: {
+            /** @description Local hours at the recipient's end in which a campaign call may start, besides the campaign's own window: 08:00–21:00 is the US rule (TCPA, the FTC's Telemarketing Sales Rule). Null: the campaign's window alone decides. */
+            recipient_hours: components["schemas"]["RecipientHours"] | null;
+            unknown_timezone: components["schemas"]["UnknownTimezone"];
+            /** @description A frequency cap on call attempts per number across all of the account's campaigns. Null: none. */
+            max_attempts_per_number: components["schemas"]["MaxAttemptsPerNumber"] | null;
+        };
+        ContactPolicyBody: {
+            /**
+             * @description Local hours at the recipient's end in which a campaign call may start, besides the campaign's own window: 08:00–21:00 is the US rule (TCPA, the FTC's Telemarketing Sales Rule). Null: the campaign's window alone decides.
+             * @default null
+             */
+            recipient_hours?: components["schemas"]["RecipientHours"] | null;
+            /** @default campaign */
+            unknown_timezone?: components["schemas"]["UnknownTimezone"];
+            /**
+             * @description A frequency cap on call attempts per number across all of the account's campaigns. Null: none.
+             * @default null
+             */
+            max_attempts_per_number?: components["schemas"]["MaxAttemptsPerNumber"] | null;
         };
         CreateAccountBody: {
             name: string;
@@ -1366,10 +1473,53 @@ export interface components {
         };
         DispositionBody: {
             call_id: components["schemas"]["Uuid"];
-            /** @enum {string} */
-            outcome: "answered" | "no_answer" | "busy" | "voicemail" | "wrong_number" | "callback" | "sale" | "not_interested";
+            /**
+             * @description `do_not_call` also lists the lead's number on the account's do-not-call list.
+             * @enum {string}
+             */
+            outcome: "answered" | "no_answer" | "busy" | "voicemail" | "wrong_number" | "callback" | "sale" | "not_interested" | "do_not_call";
             /** @default  */
             notes?: string;
+        };
+        DoNotCallBody: {
+            /** @description Numbers as people write them, read in the account's default region and stored in E.164. A row that is no valid number is reported as invalid; the others are listed. */
+            phones: unknown[];
+            /** @description Kept with each number this request lists. */
+            reason?: string;
+            /**
+             * @description true: any invalid row rejects the whole request (422) and lists nothing.
+             * @default false
+             */
+            atomic?: boolean;
+        };
+        DoNotCallEntry: {
+            /** @description E.164 */
+            phone: string;
+            reason: string | null;
+            /**
+             * @description `api`: this list's POST; `disposition`: a lead's `do_not_call` disposition.
+             * @enum {string}
+             */
+            source: "api" | "disposition";
+            created_at: components["schemas"]["Timestamp"];
+        };
+        DoNotCallReport: {
+            total: number;
+            added: number;
+            /** @description Rows whose number was listed already, or repeats an earlier row of the request. */
+            duplicates: number;
+            invalid: number;
+            rows: {
+                /** @description 0-based index in `phones` */
+                row: number;
+                /** @enum {string} */
+                result: "added" | "duplicate" | "invalid";
+                /** @description E.164, for added and duplicate rows */
+                phone?: string;
+                errors?: {
+                    [key: string]: string[];
+                };
+            }[];
         };
         Error: {
             message: string;
@@ -1490,6 +1640,9 @@ export interface components {
             attributes: {
                 [key: string]: unknown;
             };
+            /** @description The recipient's own IANA time zone as given; null when none was. */
+            timezone: string | null;
+            recipient_timezones: components["schemas"]["RecipientTimezones"];
             version: number;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -1504,6 +1657,8 @@ export interface components {
             status?: components["schemas"]["LeadStatus"];
             /** @default  */
             notes?: string;
+            /** @default null */
+            timezone?: components["schemas"]["RecipientTimezone"] | null;
             /** @default {} */
             attributes?: {
                 [key: string]: string | number | boolean | null;
@@ -1518,6 +1673,8 @@ export interface components {
                 email?: string | null;
                 status?: components["schemas"]["LeadStatus"];
                 notes?: string;
+                /** @description The recipient's own IANA time zone; null clears it (the number's zone applies again). */
+                timezone?: components["schemas"]["RecipientTimezone"] | null;
                 attributes?: {
                     [key: string]: string | number | boolean | null;
                 };
@@ -1541,6 +1698,8 @@ export interface components {
             email?: string | null;
             status?: components["schemas"]["LeadStatus"];
             notes?: string;
+            /** @description The recipient's own IANA time zone; null clears it (the number's zone applies again). */
+            timezone?: components["schemas"]["RecipientTimezone"] | null;
             attributes?: {
                 [key: string]: string | number | boolean | null;
             };
@@ -1556,12 +1715,20 @@ export interface components {
             campaign_id?: components["schemas"]["Uuid"];
             /** @description Read-only: the lead's number as GET shows it; another is a 422. */
             phone?: string;
+            /** @description Read-only (derived): ignored. */
+            recipient_timezones?: string[];
         };
         /** @enum {string} */
         LeadStatus: "new" | "contacted" | "qualified" | "unqualified" | "won" | "lost" | "do_not_call";
         LoginBody: {
             username: string;
             password: string;
+        };
+        MaxAttemptsPerNumber: {
+            /** @description Call attempts to one number, across every campaign of the account, within `days`. */
+            count: number;
+            /** @description The length of the rolling window the attempts are counted over, in days of 24 h (at most 400, as long as attempts are kept). */
+            days: number;
         };
         MeResponse: {
             user: {
@@ -1601,6 +1768,16 @@ export interface components {
             /** @default [] */
             extensions?: string[];
         };
+        RecipientHours: {
+            /** @description HH:MM in the recipient's own zone: the first minute a call may start. */
+            start: string;
+            /** @description HH:MM in the recipient's own zone: calls start before it (half-open, never across midnight). */
+            end: string;
+        };
+        /** @description The recipient's own IANA time zone (e.g. America/Chicago): it wins over the zone derived from the number. */
+        RecipientTimezone: string;
+        /** @description The zones calls to this recipient respect: its timezone, else the number's (the country's zone where it keeps one clock; for +1 the area code's or exchange's, several where it spans zones: a call waits until the recipient hours are open in each). Empty: unknown, the contact policy's `unknown_timezone` decides. */
+        RecipientTimezones: string[];
         SendSmsBody: {
             to: string;
             /** @description Through a carrier: one of the account's caller ids (default: the default caller id); the simulated provider takes any sender id. */
@@ -1657,6 +1834,28 @@ export interface components {
          * @description ISO 8601, UTC
          */
         Timestamp: string;
+        TokenLimits: {
+            /** @description Every group this token is counted in, whether used yet or not. */
+            groups: {
+                /** @description The endpoint group, as named in RateLimit-Policy. */
+                group: string;
+                /** @description Requests per window (X-RateLimit-Limit). */
+                limit: number;
+                /** @description Requests still admissible now (X-RateLimit-Remaining). */
+                remaining: number;
+                /** @description When remaining is back to limit (X-RateLimit-Reset, as a time). */
+                reset_at: components["schemas"]["Timestamp"];
+                window_seconds: number;
+                /** @description While remaining is 0: the Retry-After a request of this group would get now; else null. */
+                retry_after_seconds: number | null;
+            }[];
+            connections: {
+                /** @description Requests and streams this token may have in flight (max_connections). */
+                limit: number;
+                /** @description In flight now, this request and open event streams included. */
+                in_flight: number;
+            };
+        };
         TokenResponse: {
             token: string;
             /** @constant */
@@ -1688,6 +1887,11 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * @description A recipient whose zone is unknown (no `timezone`, and a number that does not say it): held to the recipient hours in the campaign's zone (`campaign`), or not called and counted `skipped` (`skip`). Applies while recipient_hours is set.
+         * @enum {string}
+         */
+        UnknownTimezone: "campaign" | "skip";
         UpdateAccountBody: {
             name?: string;
             default_region?: string;
@@ -1789,12 +1993,14 @@ export interface components {
         };
         WebhookEndpointBody: {
             url: string;
+            /** @description Event types (call.started, call.completed, campaign.activated, campaign.paused, campaign.resumed, campaign.cancelled, campaign.completed, campaign.provider_unavailable, campaign.provider_recovered, contact.skipped, sms.sent, sms.delivered, sms.failed), "<prefix>.*" or "*". `contact.skipped` is `{campaign_id, status, contact_id, phone, reason}` (status: the campaign's), reason `do_not_call`, `max_attempts` or `unknown_timezone`: a campaign contact the account's contact policy refused, never dialled. */
             events: string[];
             /** @default  */
             description?: string;
         };
         WebhookEndpointPatch: {
             url?: string;
+            /** @description Event types (call.started, call.completed, campaign.activated, campaign.paused, campaign.resumed, campaign.cancelled, campaign.completed, campaign.provider_unavailable, campaign.provider_recovered, contact.skipped, sms.sent, sms.delivered, sms.failed), "<prefix>.*" or "*". `contact.skipped` is `{campaign_id, status, contact_id, phone, reason}` (status: the campaign's), reason `do_not_call`, `max_attempts` or `unknown_timezone`: a campaign contact the account's contact policy refused, never dialled. */
             events?: string[];
             description?: string;
             enabled?: boolean;
@@ -2372,6 +2578,35 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    getApiAuthLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token's limits and their state */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenLimits"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundWithRateLimit"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     getApiAdminAccounts: {
         parameters: {
             query?: {
@@ -2635,6 +2870,120 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountSettings"];
+                };
+            };
+            400: components["responses"]["BadRequestWithRateLimit"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the account's owner */
+            403: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFoundWithRateLimit"];
+            /** @description Changed since the If-Match ETag */
+            412: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLargeWithRateLimit"];
+            422: components["responses"]["ValidationFailedWithRateLimit"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getApiAccountContactPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a GET: 304 if unchanged */
+                "If-None-Match"?: components["parameters"]["If-None-Match"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Contact policy */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactPolicy"];
+                };
+            };
+            /** @description Not modified */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundWithRateLimit"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    putApiAccountContactPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a GET: the write applies only if the resource is unchanged (else 412) */
+                "If-Match"?: components["parameters"]["If-Match"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactPolicyBody"];
+            };
+        };
+        responses: {
+            /** @description Contact policy */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactPolicy"];
                 };
             };
             400: components["responses"]["BadRequestWithRateLimit"];
@@ -3385,7 +3734,22 @@ export interface operations {
             400: components["responses"]["BadRequestWithRateLimit"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFoundWithRateLimit"];
-            409: components["responses"]["ConflictWithRateLimit"];
+            /** @description The extension is disabled, the number is on the do-not-call list (`The number is on the do-not-call list.`), or this Idempotency-Key's first request is still in flight (with Retry-After) */
+            409: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Whole seconds until a retry is admitted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             413: components["responses"]["PayloadTooLargeWithRateLimit"];
             422: components["responses"]["ValidationFailedWithRateLimit"];
             429: components["responses"]["TooManyRequests"];
@@ -4067,6 +4431,109 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLargeWithRateLimit"];
             422: components["responses"]["ValidationFailedWithRateLimit"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getApiComplianceDnc: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                phone?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of listed numbers */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["DoNotCallEntry"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestWithRateLimit"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundWithRateLimit"];
+            422: components["responses"]["ValidationFailedWithRateLimit"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    postApiComplianceDnc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DoNotCallBody"];
+            };
+        };
+        responses: {
+            /** @description Per-row report */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoNotCallReport"];
+                };
+            };
+            400: components["responses"]["BadRequestWithRateLimit"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundWithRateLimit"];
+            413: components["responses"]["PayloadTooLargeWithRateLimit"];
+            422: components["responses"]["ValidationFailedWithRateLimit"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteApiComplianceDncPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundWithRateLimit"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
@@ -5019,7 +5486,12 @@ export interface operations {
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Contact"][];
+                        next_cursor: string | null;
+                    };
+                };
             };
             400: components["responses"]["BadRequestWithRateLimit"];
             401: components["responses"]["Unauthorized"];
@@ -5199,7 +5671,12 @@ export interface operations {
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Contact"][];
+                        next_cursor: string | null;
+                    };
+                };
             };
             400: components["responses"]["BadRequestWithRateLimit"];
             401: components["responses"]["Unauthorized"];
