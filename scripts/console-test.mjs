@@ -2,9 +2,11 @@
 // /usr/bin/chromium driven by playwright-core) against the server as `npm start` runs it
 // (scripts/start.mjs, which builds the console; its own port and state directory). It signs in
 // as the platform admin, creates a customer account from the console and continues as its
-// owner, creates a campaign through the API and watches its page: counters and chart must
+// owner, sets a contact policy (recipient hours, an attempt cap) and lists one of the numbers as
+// do-not-call, creates a campaign through the API and watches its page: counters and chart must
 // change, pause and resume by keyboard, a pacing edit that meets a 412 and is re-applied, the
-// campaign reaching "completed". Then calls (filtered), limits, and webhooks: a receiver that
+// campaign reaching "completed" at 100 % with the listed number skipped and why; a second
+// campaign waits for its contacts' local hours and says so. Then calls (filtered), limits, and webhooks: a receiver that
 // answers 500 shows its failed attempts, a resend, and a disabled endpoint shown loudly.
 // axe-core checks each main page (no serious or critical violation); screenshots of the main
 // pages go to docs/console/*.png (the README shows them). Exits non-zero on any failure.
@@ -36,6 +38,12 @@ const CONTACTS = [
 	"0987000015",
 	"0987000016",
 ];
+/** Listed as do-not-call before the campaign starts: skipped, never dialled. */
+const LISTED = "0987000020";
+/** The campaign's contacts: the listed number among the others. */
+const CAMPAIGN_CONTACTS = [...CONTACTS.slice(0, 3), LISTED, ...CONTACTS.slice(3)];
+/** The simulated numbers are Vietnamese: their recipient hours are kept in this zone (UTC+7, no DST). */
+const RECIPIENT_ZONE = "Asia/Ho_Chi_Minh";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const results = [];
@@ -83,6 +91,26 @@ async function startFailingReceiver() {
 	});
 	await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 	return { url: `http://127.0.0.1:${server.address().port}/hooks`, received: () => received, close: () => server.close() };
+}
+
+/** Minutes after midnight in a zone. */
+function localMinute(zone, at = new Date()) {
+	const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", hour: "2-digit", minute: "2-digit" })
+		.formatToParts(at)
+		.map((part) => [part.type, part.value]);
+	const values = Object.fromEntries(parts);
+	return Number(values.hour) * 60 + Number(values.minute);
+}
+
+/**
+ * The campaign's window (UTC) and the recipient hours (the numbers' zone) both end at 23:59:
+ * the run starts at least 4 minutes before either, so no window closes under it.
+ */
+async function clearOfMidnight() {
+	const near = () => [`UTC`, RECIPIENT_ZONE].some((zone) => localMinute(zone) >= 23 * 60 + 55);
+	if (!near()) return;
+	console.log("  (waiting for midnight to pass in UTC and in the recipients' zone, so every window is open for the run)");
+	while (near()) await sleep(5_000);
 }
 
 /** Polls `read` until `done(value)` or the deadline; every value seen is kept. */
@@ -203,22 +231,44 @@ async function main() {
 			body: { url: `${receiver.url}/off`, events: ["call.*"] },
 		});
 		await api(BASE, `/api/webhooks/endpoints/${disabled.body.id}`, { token, method: "PATCH", body: { enabled: false } });
+		await clearOfMidnight();
+		// Recipient hours that are open now wherever the numbers are (all day in their zone), and a
+		// cap no number reaches here (each is dialled once): shown on the page, holding nothing back.
+		const policy = await api(BASE, "/api/account/contact-policy", {
+			token,
+			method: "PUT",
+			body: {
+				recipient_hours: { start: "00:00", end: "23:59" },
+				unknown_timezone: "skip",
+				max_attempts_per_number: { count: 3, days: 1 },
+			},
+		});
+		const listed = await api(BASE, "/api/compliance/dnc", {
+			token,
+			body: { phones: [LISTED], reason: "asked not to be called" },
+		});
+		check(
+			"a contact policy is set and a number listed do-not-call through the API",
+			policy.status === 200 && listed.status === 201 && listed.body.added === 1,
+			`${policy.status} ${listed.status} ${JSON.stringify(listed.body)}`,
+		);
+		const campaignBody = {
+			name: "Console run",
+			agent_id: crypto.randomUUID(),
+			contact_source: "inline",
+			contacts: CAMPAIGN_CONTACTS,
+			schedule_type: "immediate",
+			timezone: "UTC",
+			start_time: "00:00",
+			end_time: "23:59",
+			working_days: [1, 2, 3, 4, 5, 6, 7],
+			max_concurrent_calls: 2,
+			max_calls_per_day: 500,
+		};
 		const created = await api(BASE, "/api/autocall/campaigns", {
 			token,
 			headers: { "Idempotency-Key": crypto.randomUUID() },
-			body: {
-				name: "Console run",
-				agent_id: crypto.randomUUID(),
-				contact_source: "inline",
-				contacts: CONTACTS,
-				schedule_type: "immediate",
-				timezone: "UTC",
-				start_time: "00:00",
-				end_time: "23:59",
-				working_days: [1, 2, 3, 4, 5, 6, 7],
-				max_concurrent_calls: 2,
-				max_calls_per_day: 500,
-			},
+			body: campaignBody,
 		});
 		check("a campaign is created through the API", created.status === 201, `${created.status}`);
 		const campaignId = created.body.id;
@@ -230,7 +280,9 @@ async function main() {
 		await row.getByRole("link", { name: "Console run" }).click();
 		await page.getByRole("heading", { name: "Console run" }).waitFor();
 		const figures = async () => ({
-			done: Number((await page.locator('[data-testid="done"] progress').getAttribute("value")) ?? "-1"),
+			done: Number(await page.locator('[data-testid="done"]').innerText()),
+			skipped: Number((await page.locator('[data-testid="skipped"]').innerText()).match(/^\d+/)?.[0] ?? "-1"),
+			progress: (await page.locator('[data-testid="progress"]').innerText()).trim(),
 			inFlight: Number((await page.locator(".chart").getAttribute("data-in-flight")) ?? "-1"),
 			counted: Number((await page.locator('[data-testid="in-flight"]').innerText()).split("/")[0]),
 			calls: Number((await page.locator(".chart").getAttribute("data-calls")) ?? "-1"),
@@ -249,6 +301,24 @@ async function main() {
 				early.value.points > early.seen[0].points &&
 				early.seen.some((f) => f.inFlight > 0),
 			`calls ${early.seen.map((f) => f.calls).join(" → ")}, points ${early.seen[0].points} → ${early.value.points}`,
+		);
+		const hours = await page.locator('[data-testid="recipient-hours"]', { hasText: "00:00–23:59" }).innerText();
+		check(
+			"the calling window shows the recipient hours and what they mean now",
+			hours.includes("00:00–23:59 in each contact's own time zone; unknown zones: skip") &&
+				/Now: (At least one pending contact is inside its local hours|No contact is pending)/.test(hours),
+			hours.replace(/\s+/g, " "),
+		);
+		const cap = await page.locator('[data-testid="attempt-cap"]').innerText();
+		check("the attempt cap per number is shown", cap === "At most 3 calls to a number in any 24 h, across all campaigns", cap);
+		const skipping = await watch(figures, (f) => f.skipped === 1, 30_000);
+		const skippedRow = page.locator('[data-testid="skipped-list"] tr[data-reason="do_not_call"]');
+		await skippedRow.waitFor();
+		const skippedText = await skippedRow.innerText();
+		check(
+			"the listed number is counted skipped, and listed with why",
+			skipping.ok && skippedText.includes("+84987000020") && skippedText.includes("on the do-not-call list"),
+			`skipped ${skipping.seen.map((f) => f.skipped).join(" → ")}; ${skippedText.replace(/\s+/g, " ")}`,
 		);
 		await accessibility(page, "campaign");
 		await page.screenshot({ path: `${SHOTS}/campaign-running.png`, fullPage: true });
@@ -302,11 +372,21 @@ async function main() {
 		await page.keyboard.press("Space");
 		await page.locator('[data-testid="status"]', { hasText: "active" }).waitFor();
 		check("Resume, by keyboard, sets it dialling again", true);
-		const end = await watch(figures, (f) => f.status === "completed" && f.done === CONTACTS.length, 90_000, 500);
+		const total = CAMPAIGN_CONTACTS.length;
+		const end = await watch(
+			figures,
+			(f) =>
+				f.status === "completed" &&
+				f.done === CONTACTS.length &&
+				f.skipped === 1 &&
+				f.progress.includes(`${total} / ${total} (100 %)`),
+			90_000,
+			500,
+		);
 		check(
-			'the page reaches "completed" with every contact done',
+			'the page reaches "completed" at 100 %: every contact done but the listed one, skipped',
 			end.ok,
-			`${end.value.status}, done ${end.value.done}/${CONTACTS.length}; done seen ${end.seen.map((f) => f.done).join(" → ")}`,
+			`${end.value.status}, done ${end.value.done}, skipped ${end.value.skipped}, progress ${end.value.progress}; done seen ${end.seen.map((f) => f.done).join(" → ")}`,
 		);
 		await watch(figures, (f) => f.calls >= CONTACTS.length && f.inFlight === 0, 10_000);
 		const final = await figures();
@@ -315,13 +395,54 @@ async function main() {
 			final.calls >= CONTACTS.length && final.inFlight === 0,
 			JSON.stringify(final),
 		);
+		await accessibility(page, "campaign, completed");
 		await page.screenshot({ path: `${SHOTS}/campaign.png`, fullPage: true });
 		await page.getByRole("link", { name: "Campaigns", exact: true }).click();
 		await page.locator(`tr[data-campaign="${campaignId}"]`, { hasText: "completed" }).waitFor();
-		await page.locator(`tr[data-campaign="${campaignId}"]`, { hasText: `${CONTACTS.length} / ${CONTACTS.length}` }).waitFor();
+		await page.locator(`tr[data-campaign="${campaignId}"]`, { hasText: `${total} / ${total} (100 %)` }).waitFor();
 		check("the list shows it completed, 100 %", true);
 		await accessibility(page, "campaigns");
 		await page.screenshot({ path: `${SHOTS}/campaigns.png` });
+
+		// --- recipient hours closed now in the numbers' zone: the campaign's window is open, it waits ---
+		const closedHours =
+			localMinute(RECIPIENT_ZONE) < 12 * 60 ? { start: "20:00", end: "21:00" } : { start: "02:00", end: "03:00" };
+		const closing = await api(BASE, "/api/account/contact-policy", {
+			token,
+			method: "PUT",
+			body: { recipient_hours: closedHours, unknown_timezone: "skip", max_attempts_per_number: { count: 3, days: 1 } },
+		});
+		const waiting = await api(BASE, "/api/autocall/campaigns", {
+			token,
+			headers: { "Idempotency-Key": crypto.randomUUID() },
+			body: { ...campaignBody, name: "Waiting for local hours", contacts: [CONTACTS[0]] },
+		});
+		await page.locator(`tr[data-campaign="${waiting.body.id}"]`).getByRole("link").click();
+		const idle = page.locator('[data-testid="idle"]', { hasText: "No pending contact is inside its local hours" });
+		await idle.waitFor();
+		// The policy is read beside the campaign: wait for it rather than for a fixed time.
+		const hoursEntry = page.locator('[data-testid="recipient-hours"]', { hasText: `${closedHours.start}–${closedHours.end}` });
+		await hoursEntry.waitFor();
+		const waitingHours = await hoursEntry.innerText();
+		const idleText = await idle.innerText();
+		check(
+			"recipient hours closed now: the page says no pending contact is inside its local hours, and the next opening",
+			closing.status === 200 &&
+				waiting.status === 201 &&
+				(await page.locator('[data-testid="window"]').innerText()) === "Closed" &&
+				(await page.locator('[data-testid="campaign-hours"]').innerText()).includes("open now") &&
+				waitingHours.includes(`${closedHours.start}–${closedHours.end} in each contact's own time zone`) &&
+				waitingHours.includes("Now: No pending contact is inside its local hours") &&
+				/next opening at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(idleText),
+			`${idleText.replace(/\s+/g, " ")} | ${waitingHours.replace(/\s+/g, " ")}`,
+		);
+		await accessibility(page, "campaign waiting for recipient hours");
+		await page.screenshot({ path: `${SHOTS}/campaign-waiting.png`, fullPage: true });
+		await api(BASE, `/api/autocall/campaigns/${waiting.body.id}/cancel`, {
+			token,
+			method: "POST",
+			headers: { "Idempotency-Key": crypto.randomUUID() },
+		});
 
 		// --- calls: outcomes and durations, filtered ---
 		await page.locator("main").focus();
@@ -399,10 +520,17 @@ async function main() {
 		const consoleToken = await page.evaluate(() => Object.values(sessionStorage)[0]);
 		await page.getByRole("button", { name: "Sign out" }).click();
 		await page.getByRole("button", { name: "Sign in" }).waitFor();
-		const revoked = await api(BASE, "/api/auth/me", { token: consoleToken });
+		// The page forgets the token at once and revokes it in the background: the revoke may land a moment later.
+		const revoked = await watch(
+			async () => (await api(BASE, "/api/auth/me", { token: consoleToken })).status,
+			(status) => status === 401,
+			10_000,
+		);
+		const forgotten = await page.evaluate(() => sessionStorage.length);
 		check(
 			"sign out forgets the token and revokes the session",
-			revoked.status === 401 && (await page.evaluate(() => sessionStorage.length)) === 0,
+			revoked.ok && forgotten === 0,
+			`me: ${revoked.seen.join(" → ")}; sessionStorage entries ${forgotten}`,
 		);
 		await page.getByText("Use a token instead").click();
 		await page.getByLabel(/Bearer token/).fill(token);

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { getAll } from "./api";
 import type { CallSpan } from "./chart-data";
 import { onAccountEvent, onStreamState } from "./events";
+import { type SkippedContact, skippedFromCall } from "./skipped";
 import type { Call } from "./types";
 
 /** At 100 calls a page, the chart reads at most this many pages (2,000 calls) of a campaign's history. */
@@ -15,10 +16,12 @@ const spanOf = (call: Call): CallSpan => ({
 /**
  * The campaign's calls as spans for the chart: its history from the calls list, then kept
  * current by call.started and call.completed. Read again when the stream comes back (events
- * missed in the gap) and when the campaign ends (the last ends settle).
+ * missed in the gap) and when the campaign ends (the last ends settle). Calls the contact
+ * policy skipped were never dialled: they are no span, but say which contacts were skipped and why.
  */
 export function useCampaignCalls(campaignId: string, final: boolean) {
 	const spans = useRef(new Map<string, CallSpan>());
+	const [skipped, setSkipped] = useState<SkippedContact[]>([]);
 	const [version, setVersion] = useState(0);
 	const [complete, setComplete] = useState(true);
 	const [error, setError] = useState<unknown>();
@@ -30,12 +33,20 @@ export function useCampaignCalls(campaignId: string, final: boolean) {
 				`/api/autocall/campaigns/${encodeURIComponent(campaignId)}/calls`,
 				MAX_PAGES,
 			);
+			const skips: SkippedContact[] = [];
 			for (const call of items) {
+				const skip = skippedFromCall(call);
+				if (skip) {
+					skips.push(skip);
+					spans.current.delete(call.id);
+					continue;
+				}
 				const known = spans.current.get(call.id);
 				const read = spanOf(call);
 				// An end heard from the stream meanwhile is newer than a list that still shows the call open.
 				spans.current.set(call.id, { start: read.start, end: read.end ?? known?.end ?? null });
 			}
+			setSkipped(skips);
 			setComplete(complete);
 			setError(undefined);
 			bump();
@@ -72,5 +83,5 @@ export function useCampaignCalls(campaignId: string, final: boolean) {
 		if (final) void load.current();
 	}, [final]);
 
-	return { spans: [...spans.current.values()], version, complete, error };
+	return { spans: [...spans.current.values()], skipped, version, complete, error };
 }

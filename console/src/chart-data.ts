@@ -63,3 +63,13 @@ export function capsAt(history: readonly CapsSeen[], t: number): CapsSeen | unde
 	}
 	return found;
 }
+
+/**
+ * The series as drawn: uPlot stretches a lone time point over a thousand days, so a campaign
+ * with no calls yet (one point, at now) gets a flat minute before it instead.
+ */
+export function drawable(series: ChartSeries): ChartSeries {
+	const [x] = series.x;
+	if (series.x.length !== 1 || x === undefined) return series;
+	return { x: [x - 60, x], inFlight: [...series.inFlight, ...series.inFlight], perHour: [...series.perHour, ...series.perHour] };
+}

@@ -10,13 +10,16 @@ export interface ProviderState {
 }
 
 export interface CampaignLive {
-	contacts: { total: number; pending: number; in_flight: number; done: number } & Record<string, unknown>;
+	/** `skipped`: ended without a call by the contact policy (final, not in `done`). */
+	contacts: { total: number; pending: number; in_flight: number; done: number; skipped: number } & Record<string, unknown>;
 	in_flight: number;
 	calls_today: number;
+	/** Both windows: the campaign's, and with recipient hours, some pending contact's local hours. */
 	window_open: boolean;
+	/** When either window next lets a pending contact be called. */
 	next_opening_at: string | null;
 	provider: ProviderState;
-	/** Fields a newer server adds (recipient hours, say) are shown as they come. */
+	/** Fields a newer server adds are shown as they come. */
 	[extra: string]: unknown;
 }
 
@@ -43,6 +46,7 @@ export interface Call {
 	id: string;
 	kind: "click_to_call" | "campaign";
 	campaign_id: string | null;
+	contact_id: string | null;
 	attempt: number;
 	from_extension: string | null;
 	to_phone: string;
@@ -54,6 +58,13 @@ export interface Call {
 	ended_at: string | null;
 	duration_seconds: number | null;
 	failure_reason: string | null;
+}
+
+/** The account's contact policy (`GET /api/account/contact-policy`). */
+export interface ContactPolicy {
+	recipient_hours: { start: string; end: string } | null;
+	unknown_timezone: "campaign" | "skip";
+	max_attempts_per_number: { count: number; days: number } | null;
 }
 
 export interface Page<T> {

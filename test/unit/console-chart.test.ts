@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CallSpan, capsAt, chartSeries } from "../../console/src/chart-data";
+import { type CallSpan, capsAt, chartSeries, drawable } from "../../console/src/chart-data";
 
 const s = 1000;
 const HOUR = 3_600_000;
@@ -52,6 +52,10 @@ describe("the console chart's series", () => {
 
 	it("is one point at now with no calls", () => {
 		expect(chartSeries([], 5 * s)).toEqual({ x: [5], inFlight: [0], perHour: [0] });
+		// Drawn, a lone point gets a flat minute before it (uPlot would spread one point over 1,000 days).
+		expect(drawable(chartSeries([], 100 * s))).toEqual({ x: [40, 100], inFlight: [0, 0], perHour: [0, 0] });
+		const two = chartSeries([{ start: 10 * s, end: null }], 20 * s);
+		expect(drawable(two)).toBe(two);
 	});
 });
 

@@ -25,7 +25,7 @@ const campaign = (overrides: Partial<Campaign> = {}, live: Partial<NonNullable<C
 	created_at: "2026-11-24T10:00:00.000Z",
 	updated_at: "2026-11-24T10:00:00.000Z",
 	live: {
-		contacts: { total: 5, pending: 3, in_flight: 2, done: 0 },
+		contacts: { total: 5, pending: 3, in_flight: 2, done: 0, skipped: 0 },
 		in_flight: 2,
 		calls_today: 2,
 		window_open: true,
@@ -64,14 +64,14 @@ describe("why a campaign is not dialling", () => {
 		]);
 	});
 
-	it("shows live fields it does not know by name (recipient hours from a newer server)", () => {
+	it("shows live fields it does not know by name (from a newer server)", () => {
 		const live = campaign().live;
 		expect(extraLiveFields(live)).toEqual([]);
-		const newer = { ...live, recipient_hours: { open: false, waiting: 3 }, contacts: { ...live?.contacts, skipped: 1 } };
+		const newer = { ...live, quiet_hours: { open: false, waiting: 3 }, contacts: { ...live?.contacts, held: 1 } };
 		expect(extraLiveFields(newer as Campaign["live"])).toEqual([
-			["recipient_hours.open", "false"],
-			["recipient_hours.waiting", "3"],
-			["contacts.skipped", "1"],
+			["quiet_hours.open", "false"],
+			["quiet_hours.waiting", "3"],
+			["contacts.held", "1"],
 		]);
 	});
 });

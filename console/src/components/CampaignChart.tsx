@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
-import { type CallSpan, type CapsSeen, capsAt, chartSeries } from "../chart-data";
+import { type CallSpan, type CapsSeen, capsAt, chartSeries, drawable } from "../chart-data";
 
 interface Props {
 	spans: CallSpan[];
@@ -43,16 +43,16 @@ export function CampaignChart({ spans, caps, final }: Props) {
 	const latest = spans.reduce((max, span) => Math.max(max, span.end ?? span.start), 0);
 	const until = final && spans.length ? latest : Math.max(now, latest);
 	const series = useMemo(() => chartSeries(spans, until), [spans, until]);
-	const data = useMemo<uPlot.AlignedData>(
-		() => [
-			series.x,
-			series.inFlight,
-			series.x.map((x) => capsAt(caps, x * 1000)?.concurrent ?? null),
-			series.perHour,
-			series.x.map((x) => capsAt(caps, x * 1000)?.daily ?? null),
-		],
-		[series, caps],
-	);
+	const data = useMemo<uPlot.AlignedData>(() => {
+		const drawn = drawable(series);
+		return [
+			drawn.x,
+			drawn.inFlight,
+			drawn.x.map((x) => capsAt(caps, x * 1000)?.concurrent ?? null),
+			drawn.perHour,
+			drawn.x.map((x) => capsAt(caps, x * 1000)?.daily ?? null),
+		];
+	}, [series, caps]);
 
 	useEffect(() => {
 		const root = container.current;

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { getAll } from "../api";
+import { settled } from "../campaign-state";
 import { useLiveCampaign } from "../campaigns";
 import { Link } from "../components/Link";
 import { Progress } from "../components/Progress";
@@ -56,7 +57,7 @@ export function CampaignsPage() {
 						<tr>
 							<th scope="col">Name</th>
 							<th scope="col">Status</th>
-							<th scope="col">Progress (contacts done)</th>
+							<th scope="col">Progress (contacts done or skipped)</th>
 							<th scope="col">In flight / cap</th>
 							<th scope="col">Created</th>
 						</tr>
@@ -99,7 +100,7 @@ function CampaignRow({ listed }: { listed: Campaign }) {
 			</td>
 			<td>
 				{live ? (
-					<Progress done={live.contacts.done} total={live.contacts.total} label={`${campaign.name}: contacts done`} />
+					<Progress done={settled(live)} total={live.contacts.total} label={`${campaign.name}: contacts done or skipped`} />
 				) : error ? (
 					<span class="muted">unavailable</span>
 				) : (
