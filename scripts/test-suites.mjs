@@ -1,8 +1,8 @@
 // `npm test`'s second half: the vitest suite and the end-to-end suites, in two lanes at once so
 // CI stays under 15 minutes on two cores. Each suite starts its own server on its own port with
-// its own state, so lanes do not share anything but the CPU; the lanes are arranged so the
-// suites that mostly wait (the SDK's rate-limit windows, the carriers' stand-ins) run beside the
-// ones that mostly compute (vitest, the chaos run).
+// its own state, so lanes do not share anything but the CPU. vitest, the longest, has a lane of
+// its own; the other lane's suites mostly wait (the SDK's rate-limit windows, the carriers'
+// stand-ins, the browser) and fit beside it.
 //
 // A suite's output is kept in .test-results/<suite>.log and printed whole when it ends, so the
 // lanes' lines never interleave. Every suite runs even after one fails; the exit code is the
@@ -19,8 +19,8 @@ const results = `${root}.test-results`;
 
 /** npm scripts per lane, in order. */
 const LANES = [
-	["vitest", "chaos", "docs:check"],
-	["sdk:test", "carriers", "console:test"],
+	["vitest", "docs:check"],
+	["sdk:test", "carriers", "console:test", "chaos"],
 ];
 
 const COMMANDS = {
