@@ -9,7 +9,8 @@
 // campaign waits for its contacts' local hours and says so. Then calls (filtered), limits, and webhooks: a receiver that
 // answers 500 shows its failed attempts, a resend, and a disabled endpoint shown loudly.
 // axe-core checks each main page (no serious or critical violation); screenshots of the main
-// pages go to docs/console/*.png (the README shows them). Exits non-zero on any failure.
+// pages go to .test-results/console/, or with CONSOLE_SCREENSHOTS=docs to docs/console/*.png
+// (the README shows those; a test run leaves the tree as it was). Exits non-zero on any failure.
 // CONSOLE_TEST_PORT (8794) moves the server.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -22,7 +23,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const PORT = Number(process.env.CONSOLE_TEST_PORT ?? 8794);
 const BASE = `http://127.0.0.1:${PORT}`;
 const STATE_DIR = `${root}.wrangler/console-test`;
-const SHOTS = `${root}docs/console`;
+const SHOTS = process.env.CONSOLE_SCREENSHOTS === "docs" ? `${root}docs/console` : `${root}.test-results/console`;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const AXE = readFileSync(`${root}node_modules/axe-core/axe.min.js`, "utf8");
 /** Simulated outcomes by last digit: 0–6 answered, 7 no answer, 8 busy, 9 failed. */
