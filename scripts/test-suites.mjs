@@ -44,7 +44,9 @@ function run(suite) {
 			log.end(() => {
 				const seconds = (Date.now() - started) / 1000;
 				const ok = code === 0;
-				process.stdout.write(`\n===== ${suite}: ${ok ? "passed" : `FAILED (${signal ?? `exit ${code}`})`} in ${seconds.toFixed(0)} s =====\n`);
+				process.stdout.write(
+					`\n===== ${suite}: ${ok ? "passed" : `FAILED (${signal ?? `exit ${code}`})`} in ${seconds.toFixed(0)} s =====\n`,
+				);
 				process.stdout.write(readFileSync(logPath, "utf8"));
 				resolve({ suite, ok, code: code ?? 1, seconds });
 			});
