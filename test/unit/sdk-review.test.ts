@@ -191,4 +191,40 @@ describe("SDK review: reproductions", () => {
 		// or delivery 2 must have been told to answer non-2xx (still in progress). Today: neither.
 		expect(handled > 0 || !delivery2.duplicate).toBe(true);
 	});
+	it("DELETE: a delete whose answer is lost is retried and reports the 404 of its own success as an error", async () => {
+		const queues = new Set(["q1"]);
+		let lostOnce = false;
+		const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+			const id = new URL(new Request(input, init).url).pathname.split("/").at(-1) ?? "";
+			if (!queues.delete(id)) return json(404, { message: "Queue not found." });
+			if (!lostOnce) {
+				lostOnce = true;
+				throw new TypeError("socket hang up");
+			}
+			return new Response(null, { status: 204 });
+		}) as typeof globalThis.fetch;
+		const client = new Callgate({ baseUrl: "http://callgate.test", token: "t", fetch, backoff: fast });
+		// The queue is gone and this call deleted it: the caller must not get NotFoundError (today it does).
+		await expect(client.delete("/api/pbx/queues/{id}", { path: { id: "q1" } })).resolves.toBeUndefined();
+	});
+
+	it("deleteLeads: a chunk whose answer is lost is retried and its leads, deleted by the first attempt, report not_found", async () => {
+		const leads = new Set(["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"]);
+		let lostOnce = false;
+		const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+			const { ids } = (await new Request(input, init).json()) as { ids: string[] };
+			// As workers/telesales/bulk.ts bulkDelete: deleted, or not_found when no such lead (any more).
+			const results = ids.map((id) => ({ id, result: leads.delete(id) ? "deleted" : "not_found" }));
+			if (!lostOnce) {
+				lostOnce = true;
+				throw new TypeError("socket hang up");
+			}
+			return json(200, { results });
+		}) as typeof globalThis.fetch;
+		const client = new Callgate({ baseUrl: "http://callgate.test", token: "t", fetch, backoff: fast });
+		const report = await client.deleteLeads([...leads]);
+		expect(leads.size).toBe(0);
+		// Both leads were deleted by this call; the report says neither existed.
+		expect(report.results.map((item) => item.result)).toEqual(["deleted", "deleted"]);
+	});
 });
