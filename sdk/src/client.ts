@@ -233,11 +233,11 @@ export class Callgate {
 			} catch (error) {
 				if (!(error instanceof PreconditionFailedError)) throw error;
 				if (error.afterLostAttempt) {
-					const now = await this.send("get", path, { path: options.path, signal: options.signal, cache: false });
-					if (holdsWrite(now.data, body)) return now.data as ResponseData<P, M>;
+					const reread = await this.send("get", path, { path: options.path, signal: options.signal, cache: false });
+					if (holdsWrite(reread.data, body)) return reread.data as ResponseData<P, M>;
 					throw new OutcomeUnknownError(`${method.toUpperCase()} ${path}`, {
-						current: now.data,
-						etag: now.etag,
+						current: reread.data,
+						etag: reread.etag,
 						attempted: body,
 						cause: error,
 					});
