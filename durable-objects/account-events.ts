@@ -1,5 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { type AccountEvent, REPLAY_MAX_EVENTS, REPLAY_WINDOW_MS, sseFrame, streamGapFrame } from "../workers/events/event";
+import {
+	type AccountEvent,
+	parsePosition,
+	positionFrame,
+	REPLAY_MAX_EVENTS,
+	REPLAY_WINDOW_MS,
+	sseFrame,
+	streamGapFrame,
+} from "../workers/events/event";
 
 const encoder = new TextEncoder();
 
@@ -12,7 +20,9 @@ const encoder = new TextEncoder();
  *
  * Storage calls are synchronous, and a subscriber's replay is queued on its stream in the same
  * turn as it joins the set, so a reconnecting stream gets every event exactly once: those
- * before it joined from storage, those after from `publish`.
+ * before it joined from storage, those after from `publish`. Each stream's replay ends with
+ * its position (`id: pos_<n>`), taken in that same turn, so even a stream that closes before
+ * its first event leaves its client a Last-Event-ID that misses nothing.
  */
 export class AccountEvents extends DurableObject<Env> {
 	private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
@@ -29,17 +39,16 @@ export class AccountEvents extends DurableObject<Env> {
 
 	/**
 	 * A stream of the account's events from now on. With `lastEventId` (the client's
-	 * Last-Event-ID) it starts with the kept events published after that one; an id no longer
-	 * kept (or never seen) gets a `stream.gap` frame, then every kept event.
+	 * Last-Event-ID: an event's id or a position) it starts with the kept events published
+	 * after that one; an id no longer kept (or never seen) gets a `stream.gap` frame, then every
+	 * kept event. Then, always, the stream's position as an `id:` frame.
 	 */
 	subscribe(lastEventId?: string): ReadableStream<Uint8Array> {
 		const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
 		const writer = writable.getWriter();
-		if (lastEventId !== undefined) {
-			const replay = this.replayAfter(lastEventId);
-			// Not awaited: nothing reads the stream before it is returned; writes keep their order.
-			if (replay) writer.write(encoder.encode(replay)).catch(() => undefined);
-		}
+		const replay = lastEventId === undefined ? "" : this.replayAfter(lastEventId);
+		// Not awaited: nothing reads the stream before it is returned; writes keep their order.
+		writer.write(encoder.encode(replay + positionFrame(this.lastSequence()))).catch(() => undefined);
 		this.subscribers.add(writer);
 		// A stream that ended or whose reader left (its client did) is dropped now, not at the next write.
 		writer.closed.catch(() => undefined).finally(() => this.subscribers.delete(writer));
@@ -81,6 +90,8 @@ export class AccountEvents extends DurableObject<Env> {
 	private replayAfter(lastEventId: string): string {
 		const sql = this.ctx.storage.sql;
 		this.prune(Date.now());
+		const position = parsePosition(lastEventId);
+		if (position !== undefined) return this.replayAfterPosition(lastEventId, position);
 		const seen = sql.exec<{ seq: number }>("SELECT seq FROM recent_events WHERE id = ?", lastEventId).toArray()[0];
 		const frames = sql
 			.exec<{ frame: string }>("SELECT frame FROM recent_events WHERE seq > ? ORDER BY seq", seen?.seq ?? 0)
@@ -88,6 +99,33 @@ export class AccountEvents extends DurableObject<Env> {
 			.map((row) => row.frame)
 			.join("");
 		return seen ? frames : streamGapFrame(lastEventId) + frames;
+	}
+
+	/**
+	 * The kept events published after position `after`. Sequence numbers are given one per kept
+	 * event, in order, and pruning drops the oldest first, so events after the position were
+	 * dropped exactly when the oldest kept one is not the next number (or none is kept while the
+	 * sequence moved on). A position beyond the sequence is not this account's: a gap.
+	 */
+	private replayAfterPosition(lastEventId: string, after: number): string {
+		const last = this.lastSequence();
+		// Beyond the sequence it names no point of this account's: as for an unknown id, every kept event.
+		const from = after > last ? 0 : after;
+		const rows = this.ctx.storage.sql
+			.exec<{ seq: number; frame: string }>("SELECT seq, frame FROM recent_events WHERE seq > ? ORDER BY seq", from)
+			.toArray();
+		const frames = rows.map((row) => row.frame).join("");
+		const firstKept = rows[0]?.seq ?? last + 1;
+		const missing = after > last || firstKept > after + 1;
+		return missing ? streamGapFrame(lastEventId) + frames : frames;
+	}
+
+	/** The sequence number of the last event ever kept (0 before any): AUTOINCREMENT's own counter, which pruning leaves alone. */
+	private lastSequence(): number {
+		const row = this.ctx.storage.sql
+			.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'recent_events'")
+			.toArray()[0];
+		return row?.seq ?? 0;
 	}
 
 	/** Drops what is older than the window or beyond the newest REPLAY_MAX_EVENTS. */

@@ -2,7 +2,15 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AccountEvents } from "../durable-objects/account-events";
-import { type AccountEvent, newEvent, REPLAY_MAX_EVENTS, REPLAY_WINDOW_MS, STREAM_GAP } from "../workers/events/event";
+import {
+	type AccountEvent,
+	newEvent,
+	parsePosition,
+	positionId,
+	REPLAY_MAX_EVENTS,
+	REPLAY_WINDOW_MS,
+	STREAM_GAP,
+} from "../workers/events/event";
 import { call, pbxAccount } from "./helpers";
 
 const eventsOf = (accountId: string) => env.ACCOUNT_EVENTS.get(env.ACCOUNT_EVENTS.idFromName(accountId));
@@ -43,6 +51,31 @@ function frameReader(response: Response) {
 		},
 		cancel: () => reader.cancel(),
 	};
+}
+
+/** Reads a stream up to its position frame (`id: pos_<n>` without data); returns that id and the event ids before it. */
+async function readToPosition(response: Response): Promise<{ position: string; before: string[] }> {
+	const reader = response.body?.getReader();
+	if (!reader) throw new Error("no stream");
+	const decoder = new TextDecoder();
+	let buffer = "";
+	const before: string[] = [];
+	for (;;) {
+		const { value, done } = await reader.read();
+		if (done) throw new Error("the stream ended before its position");
+		buffer += decoder.decode(value, { stream: true });
+		for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+			const lines = buffer.slice(0, end).split("\n");
+			buffer = buffer.slice(end + 2);
+			const id = lines.find((line) => line.startsWith("id: "))?.slice(4);
+			if (id === undefined) continue;
+			if (lines.some((line) => line.startsWith("data: "))) before.push(id);
+			else {
+				await reader.cancel();
+				return { position: id, before };
+			}
+		}
+	}
 }
 
 const resume = (token: string, lastEventId: string) =>
@@ -139,5 +172,66 @@ describe("GET /api/pbx/events with Last-Event-ID", () => {
 		const stream = frameReader(await resume(account.token, earlier[0]?.id ?? ""));
 		expect(ids(await stream.take(2))).toEqual(earlier.slice(1).map((event) => event.id));
 		await stream.cancel();
+	});
+});
+
+describe("GET /api/pbx/events: the stream's position", () => {
+	it("a stream opened without Last-Event-ID starts with its position, so one closed before any event resumes missing nothing", async () => {
+		const account = await pbxAccount();
+		await eventsOf(account.id).publish(numbered(2));
+		const first = await readToPosition(await call("/api/pbx/events", { token: account.token }));
+		expect(first).toEqual({ position: positionId(2), before: [] });
+		// The stream is gone; events are published before the client reconnects.
+		const meanwhile = numbered(3, 2);
+		await eventsOf(account.id).publish(meanwhile);
+		const stream = frameReader(await resume(account.token, first.position));
+		expect(ids(await stream.take(3))).toEqual(meanwhile.map((event) => event.id));
+		await stream.cancel();
+	});
+
+	it("a resumed stream's position follows its replay; a position with nothing after it replays nothing, no gap", async () => {
+		const account = await pbxAccount();
+		const earlier = numbered(3);
+		await eventsOf(account.id).publish(earlier);
+		const resumed = await readToPosition(await resume(account.token, earlier[0]?.id ?? ""));
+		expect(resumed).toEqual({ position: positionId(3), before: earlier.slice(1).map((event) => event.id) });
+		const quiet = await readToPosition(await resume(account.token, resumed.position));
+		expect(quiet).toEqual({ position: positionId(3), before: [] });
+		// Live events still follow a position-only resume.
+		const stream = frameReader(await resume(account.token, resumed.position));
+		const live = newEvent("campaign.paused", {});
+		await eventsOf(account.id).publish([live]);
+		expect(ids(await stream.take(1))).toEqual([live.id]);
+		await stream.cancel();
+	});
+
+	it("a position whose following events are no longer kept, or beyond the account's sequence, is a gap then every kept event", async () => {
+		const account = await pbxAccount();
+		const [old, recent] = numbered(2);
+		if (!old || !recent) throw new Error("two events");
+		await eventsOf(account.id).publish([old]);
+		await runInDurableObject(eventsOf(account.id), (_: AccountEvents, state) => {
+			state.storage.sql.exec("UPDATE recent_events SET published_at = ? WHERE id = ?", Date.now() - REPLAY_WINDOW_MS - 1, old.id);
+		});
+		await eventsOf(account.id).publish([recent]);
+		for (const lastEventId of [positionId(0), positionId(99)]) {
+			const stream = frameReader(await resume(account.token, lastEventId));
+			const frames = await stream.take(2);
+			expect(frames[0]).toMatchObject({ event: STREAM_GAP, data: { last_event_id: lastEventId } });
+			expect(ids(frames.slice(1))).toEqual([recent.id]);
+			await stream.cancel();
+		}
+		// Everything after position 1 is kept: no gap.
+		expect(await readToPosition(await resume(account.token, positionId(1)))).toEqual({
+			position: positionId(2),
+			before: [recent.id],
+		});
+	});
+
+	it("positions are pos_ and digits only; anything else is an event id", () => {
+		expect(parsePosition("pos_42")).toBe(42);
+		expect(parsePosition(positionId(0))).toBe(0);
+		for (const other of ["pos_", "pos_-1", "pos_1x", "evt_pos_1", "pos_1234567890123456"])
+			expect(parsePosition(other)).toBeUndefined();
 	});
 });

@@ -27,3 +27,12 @@ export function retryAfterMs(value: string | null | undefined, now: number): num
 	const at = Date.parse(text);
 	return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/**
+ * The longest delay setTimeout takes (2^31-1 ms, about 24.8 days): beyond it Node and browsers
+ * fire at once, which turns a long wait into a loop of instant timers.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay setTimeout honours: at least 0, at most MAX_TIMER_MS. */
+export const timerDelay = (ms: number) => Math.min(MAX_TIMER_MS, Math.max(0, ms));

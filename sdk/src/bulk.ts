@@ -1,7 +1,16 @@
 import type { components } from "./generated/openapi.js";
 
 export type ImportReport = components["schemas"]["ImportReport"];
-export type BulkResult = components["schemas"]["LeadBulkResult"];
+type ServerBulkResult = components["schemas"]["LeadBulkResult"];
+/**
+ * Per-item results of bulk PATCH / DELETE, as the server reports them, plus one the client
+ * adds: `deleted_or_missing` is a lead a repeated DELETE chunk (an earlier attempt got no
+ * answer or a 5xx) found missing — that attempt may have deleted it, or it never existed;
+ * either way it is gone.
+ */
+export type BulkResult = {
+	results: { id: string; result: ServerBulkResult["results"][number]["result"] | "deleted_or_missing" }[];
+};
 
 /** The server's limits for one bulk request. */
 export const LIMITS = {
@@ -72,6 +81,11 @@ export function mergeImportReports(parts: readonly ChunkReport[]): ImportReport 
 	}
 	return merged;
 }
+
+/** A repeated DELETE chunk's results: its `not_found` may be the lost attempt's own deletions. */
+export const markRepeatedDeletes = (part: BulkResult): BulkResult => ({
+	results: part.results.map((item) => (item.result === "not_found" ? { ...item, result: "deleted_or_missing" } : item)),
+});
 
 /** Per-item results of several bulk requests, in input order. */
 export const mergeBulkResults = (parts: readonly BulkResult[]): BulkResult => ({

@@ -1,20 +1,29 @@
-import { type Backoff, DEFAULT_BACKOFF, retryAfterMs } from "./backoff.js";
+import { type Backoff, DEFAULT_BACKOFF, retryAfterMs, timerDelay } from "./backoff.js";
 import {
 	type BulkResult,
 	chunkItems,
 	type ImportReport,
 	LIMITS,
+	markRepeatedDeletes,
 	mergeBulkResults,
 	mergeImportReports,
 	splitCsv,
 } from "./bulk.js";
 import { ResponseCache } from "./cache.js";
-import { errorFor, NetworkError, PreconditionFailedError } from "./errors.js";
+import {
+	type BulkProgress,
+	CallgateError,
+	errorFor,
+	isConnectionRefusal,
+	NetworkError,
+	OutcomeUnknownError,
+	PreconditionFailedError,
+} from "./errors.js";
 import { type EventStreamOptions, openEventStream, type StreamMessage } from "./events.js";
 import { Gate } from "./gate.js";
 import { isCacheable, isIdempotencyKey, newIdempotencyKey, operationName, takesIdempotencyKey } from "./keys.js";
 import { DEFAULT_PACING, type PacingOptions } from "./pacing.js";
-import { DEFAULT_RETRY, type RetryReason, retryDecision } from "./retry.js";
+import { DEFAULT_RETRY, type RetryPolicy, type RetryReason, retryDecision } from "./retry.js";
 import type {
 	ApiResponse,
 	CommonOptions,
@@ -44,10 +53,15 @@ export interface CallgateOptions {
 	cacheTtlMs?: number;
 	/** Pacing: the window, the reserve below which the rest is spread, the margin. */
 	pacing?: Partial<PacingOptions>;
+	/**
+	 * The longest Retry-After a call waits out (5 minutes): a 429 (or 409, or 5xx) asking for
+	 * more is thrown to the caller (RateLimitError…) at once, and holds the group back at most this long.
+	 */
+	maxRetryAfterMs?: number;
 	/** Told about every retry, before its wait. */
 	onRetry?: (retry: RetryInfo) => void;
 	fetch?: typeof fetch;
-	/** Clock (ms) for pacing and the cache. */
+	/** Clock (ms) for pacing, the cache and Retry-After dates. */
 	now?: () => number;
 	random?: () => number;
 }
@@ -100,6 +114,8 @@ export class Callgate {
 	private readonly cache: ResponseCache;
 	private readonly maxAttempts: number;
 	private readonly backoff: Backoff;
+	private readonly maxRetryAfterMs: number;
+	private readonly now: () => number;
 	private readonly timeoutMs: number;
 	private readonly random: () => number;
 	private readonly onRetry: ((retry: RetryInfo) => void) | undefined;
@@ -110,7 +126,14 @@ export class Callgate {
 		// Called bare, a method reference to the global fetch throws "Illegal invocation" in browsers.
 		this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
 		const now = options.now ?? Date.now;
-		this.gate = new Gate({ maxConnections: options.maxConnections, pacing: { ...DEFAULT_PACING, ...options.pacing }, now });
+		this.now = now;
+		this.maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs;
+		this.gate = new Gate({
+			maxConnections: options.maxConnections,
+			pacing: { ...DEFAULT_PACING, ...options.pacing },
+			now,
+			maxBlockMs: this.maxRetryAfterMs,
+		});
 		this.cache = new ResponseCache(options.cacheTtlMs ?? 60_000, now);
 		this.maxAttempts = options.maxAttempts ?? DEFAULT_RETRY.maxAttempts;
 		this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
@@ -174,6 +197,12 @@ export class Callgate {
 	 * Read, change, write back with If-Match; when someone else wrote first (412), read again
 	 * and re-apply `change` to what is there now, up to `attempts` times (5). `change` gets the
 	 * current representation and returns the PUT or PATCH body.
+	 *
+	 * A change is never applied twice. When a write got no answer (or a 5xx) and its repeat met
+	 * 412, the 412 may be the server refusing to apply it a second time: the client reads again,
+	 * and if every field it wrote already holds the value it wrote, the write is taken as done
+	 * (the resolved value is then the representation read); otherwise it throws
+	 * OutcomeUnknownError with what is there now, and re-applies nothing.
 	 */
 	async update<M extends PatchOrPut, P extends PathsWith<M> & PathsWith<"get">>(
 		method: M,
@@ -202,7 +231,18 @@ export class Callgate {
 				});
 				return written.data as ResponseData<P, M>;
 			} catch (error) {
-				if (attempt >= attempts || !(error instanceof PreconditionFailedError)) throw error;
+				if (!(error instanceof PreconditionFailedError)) throw error;
+				if (error.afterLostAttempt) {
+					const reread = await this.send("get", path, { path: options.path, signal: options.signal, cache: false });
+					if (holdsWrite(reread.data, body)) return reread.data as ResponseData<P, M>;
+					throw new OutcomeUnknownError(`${method.toUpperCase()} ${path}`, {
+						current: reread.data,
+						etag: reread.etag,
+						attempted: body,
+						cause: error,
+					});
+				}
+				if (attempt >= attempts) throw error;
 			}
 		}
 	}
@@ -273,28 +313,27 @@ export class Callgate {
 	 * input order. Setting fields is repeatable, so a lost answer is retried.
 	 */
 	async updateLeads(leads: readonly LeadPatch[], options: { signal?: AbortSignal } = {}): Promise<BulkResult> {
-		const parts: BulkResult[] = [];
-		for (const chunk of chunkItems(leads, LIMITS.bulkItems, LIMITS.bulkBytes)) {
+		return await this.bulkChunks(chunkItems(leads, LIMITS.bulkItems, LIMITS.bulkBytes), async (chunk) => {
 			const answer = await this.send("patch", "/api/telesales/leads/bulk", {
 				body: { leads: chunk },
 				repeatable: true,
 				signal: options.signal,
 			});
-			parts.push(answer.data as BulkResult);
-		}
-		return mergeBulkResults(parts);
+			return answer.data as BulkResult;
+		});
 	}
 
-	/** Deletes any number of leads, 1,000 per DELETE /api/telesales/leads/bulk; per-item results in input order. */
+	/**
+	 * Deletes any number of leads, 1,000 per DELETE /api/telesales/leads/bulk; per-item results
+	 * in input order. A chunk repeated after a lost answer (or a 5xx) reports the leads it found
+	 * missing as `deleted_or_missing`: the lost attempt may have deleted them.
+	 */
 	async deleteLeads(ids: readonly string[], options: { signal?: AbortSignal } = {}): Promise<BulkResult> {
-		const parts: BulkResult[] = [];
-		for (const chunk of chunkItems(ids, LIMITS.bulkItems, LIMITS.bulkBytes)) {
-			parts.push(
-				(await this.send("delete", "/api/telesales/leads/bulk", { body: { ids: chunk }, signal: options.signal }))
-					.data as BulkResult,
-			);
-		}
-		return mergeBulkResults(parts);
+		return await this.bulkChunks(chunkItems(ids, LIMITS.bulkItems, LIMITS.bulkBytes), async (chunk) => {
+			const answer = await this.send("delete", "/api/telesales/leads/bulk", { body: { ids: chunk }, signal: options.signal });
+			const part = answer.data as BulkResult;
+			return answer.afterLostAttempt ? markRepeatedDeletes(part) : part;
+		});
 	}
 
 	/**
@@ -312,6 +351,8 @@ export class Callgate {
 				gate: this.gate,
 				backoff: this.backoff,
 				random: this.random,
+				now: this.now,
+				maxRetryAfterMs: this.maxRetryAfterMs,
 			},
 			options,
 		);
@@ -326,7 +367,11 @@ export class Callgate {
 		const parts = [];
 		let firstRow = 0;
 		for (const rows of chunks) {
-			parts.push({ report: (await send(rows)).data as ImportReport, firstRow });
+			try {
+				parts.push({ report: (await send(rows)).data as ImportReport, firstRow });
+			} catch (error) {
+				throw withBulkProgress(error, { processed: firstRow, report: mergeImportReports(parts) });
+			}
 			firstRow += rows.length;
 		}
 		return mergeImportReports(parts);
@@ -338,13 +383,31 @@ export class Callgate {
 	): Promise<ImportReport> {
 		const parts = [];
 		for (const chunk of chunks) {
-			parts.push({
-				report: (await send(chunk.text)).data as ImportReport,
-				firstRow: chunk.firstRow,
-				lineOffset: chunk.lineOffset,
-			});
+			try {
+				parts.push({
+					report: (await send(chunk.text)).data as ImportReport,
+					firstRow: chunk.firstRow,
+					lineOffset: chunk.lineOffset,
+				});
+			} catch (error) {
+				throw withBulkProgress(error, { processed: chunk.firstRow, report: mergeImportReports(parts) });
+			}
 		}
 		return mergeImportReports(parts);
+	}
+
+	private async bulkChunks<T>(chunks: T[][], send: (chunk: T[]) => Promise<BulkResult>): Promise<BulkResult> {
+		const parts: BulkResult[] = [];
+		let processed = 0;
+		for (const chunk of chunks) {
+			try {
+				parts.push(await send(chunk));
+			} catch (error) {
+				throw withBulkProgress(error, { processed, report: mergeBulkResults(parts) });
+			}
+			processed += chunk.length;
+		}
+		return mergeBulkResults(parts);
 	}
 
 	/** One logical call: its attempts, each waiting for a turn at the gate. */
@@ -371,8 +434,11 @@ export class Callgate {
 				source: "cache",
 				attempts: 0,
 				idempotencyKey,
+				afterLostAttempt: false,
 			};
 		}
+		// Taken before the first attempt: a write after this point makes the answer unfit to keep.
+		const read = cacheable ? this.cache.begin(url) : undefined;
 		const headers = new Headers(options.headers);
 		headers.set("Accept", "application/json");
 		if (this.token) headers.set("Authorization", `Bearer ${this.token}`);
@@ -388,6 +454,8 @@ export class Callgate {
 			body = JSON.stringify(options.body);
 		}
 		const request = `${method.toUpperCase()} ${template}`;
+		// A write's attempt that got no answer or a 5xx may have been applied: later answers are a repeat's.
+		let afterLostAttempt = false;
 		for (let attempt = 0; ; attempt++) {
 			const ticket = await this.gate.acquire(operation, options.signal);
 			let response: Response;
@@ -399,6 +467,7 @@ export class Callgate {
 				if (options.signal?.aborted) throw options.signal.reason;
 				const decision = retryDecision({ networkError: true }, { attempt, repeatable }, this.retryPolicy(), this.random);
 				if (!decision.retry) throw new NetworkError(request, error, !repeatable);
+				afterLostAttempt = method !== "get";
 				await this.pause(
 					{ request, attempt, reason: decision.reason, status: undefined, delayMs: decision.delayMs, idempotencyKey },
 					options.signal,
@@ -406,12 +475,12 @@ export class Callgate {
 				continue;
 			}
 			const data = parseBody(text);
-			const retryAfter = retryAfterMs(response.headers.get("Retry-After"), Date.now());
+			const retryAfter = retryAfterMs(response.headers.get("Retry-After"), this.now());
 			ticket.answered({
 				status: response.status,
 				headers: response.headers,
 				retryAfterMs: retryAfter,
-				connectionRefused: response.status === 429 && /concurrent connections/i.test(messageOf(data)),
+				connectionRefused: isConnectionRefusal(response.status, data),
 			});
 			ticket.release();
 			const etag = response.headers.get("ETag") ?? undefined;
@@ -422,12 +491,22 @@ export class Callgate {
 				replayed: response.headers.get("Idempotent-Replayed") === "true",
 				attempts: attempt + 1,
 				idempotencyKey,
+				afterLostAttempt,
 			};
-			if (response.status === 304 && cached) return { ...answer, data: this.cache.confirm(url), source: "revalidated" };
+			if (response.status === 304 && cached && !cached.fresh && read) {
+				// The copy taken when the GET was sent: a write meanwhile may have dropped the entry.
+				this.cache.confirm(read, cached);
+				return { ...answer, data: cached.data, source: "revalidated" };
+			}
 			if (response.status < 400) {
-				if (cacheable && etag) this.cache.store(url, etag, data);
+				if (read && etag) this.cache.store(read, etag, data);
 				if (method !== "get") this.cache.invalidate(new URL(url).pathname);
 				return { ...answer, data, source: "network" };
+			}
+			if (method === "delete" && response.status === 404 && afterLostAttempt) {
+				// The lost attempt most likely deleted it: its repeat finding nothing is that success.
+				this.cache.invalidate(new URL(url).pathname);
+				return { ...answer, data: undefined, source: "network" };
 			}
 			const decision = retryDecision(
 				{ status: response.status, retryAfterMs: retryAfter },
@@ -435,7 +514,8 @@ export class Callgate {
 				this.retryPolicy(),
 				this.random,
 			);
-			if (!decision.retry) throw errorFor(response.status, data, response.headers, request);
+			if (!decision.retry) throw errorFor(response.status, data, response.headers, request, afterLostAttempt);
+			if (response.status >= 500 && method !== "get") afterLostAttempt = true;
 			await this.pause(
 				{ request, attempt, reason: decision.reason, status: response.status, delayMs: decision.delayMs, idempotencyKey },
 				options.signal,
@@ -462,8 +542,8 @@ export class Callgate {
 		}
 	}
 
-	private retryPolicy() {
-		return { maxAttempts: this.maxAttempts, backoff: this.backoff };
+	private retryPolicy(): RetryPolicy {
+		return { maxAttempts: this.maxAttempts, backoff: this.backoff, maxRetryAfterMs: this.maxRetryAfterMs };
 	}
 
 	private async pause(retry: RetryInfo, signal: AbortSignal | undefined): Promise<void> {
@@ -484,10 +564,35 @@ function parseBody(text: string): unknown {
 	}
 }
 
-const messageOf = (body: unknown) =>
-	typeof body === "object" && body !== null && typeof (body as { message?: unknown }).message === "string"
-		? (body as { message: string }).message
-		: "";
+/**
+ * Whether `current` holds every field `body` wrote, with the value written (a PATCH body's
+ * fields, or a PUT body's): the write is in. A null written reads back as null or absent.
+ */
+export function holdsWrite(current: unknown, body: unknown): boolean {
+	if (!isRecord(body)) return sameValue(current, body);
+	if (!isRecord(current)) return false;
+	return Object.entries(body).every(([field, value]) =>
+		value === null ? current[field] === null || current[field] === undefined : sameValue(current[field], value),
+	);
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+	typeof value === "object" && value !== null && !Array.isArray(value);
+
+function sameValue(a: unknown, b: unknown): boolean {
+	if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
+	if (isRecord(a) && isRecord(b)) {
+		const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+		return [...keys].every((key) => sameValue(a[key], b[key]));
+	}
+	return Object.is(a, b);
+}
+
+/** The bulk helpers' errors carry what the chunks before the failing one did. */
+function withBulkProgress(error: unknown, progress: BulkProgress): unknown {
+	if (error instanceof CallgateError || error instanceof NetworkError) error.bulkProgress = progress;
+	return error;
+}
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -496,7 +601,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 		const timer = setTimeout(() => {
 			signal?.removeEventListener("abort", abort);
 			resolve();
-		}, ms);
+		}, timerDelay(ms));
 		const abort = () => {
 			clearTimeout(timer);
 			reject(signal?.reason);

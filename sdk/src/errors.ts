@@ -16,8 +16,16 @@ export class CallgateError extends Error {
 	readonly headers: Headers;
 	/** "POST /api/pbx/calls/click-to-call" */
 	readonly request: string;
+	/**
+	 * An earlier attempt of this write got no answer or a 5xx, so it may have taken effect even
+	 * though this answer is an error: a 412 after a lost PUT may be the server refusing the
+	 * repeat of a write it already applied. Re-read before doing it again.
+	 */
+	readonly afterLostAttempt: boolean;
+	/** Set by the bulk helpers: what the chunks before the failing one did. */
+	bulkProgress: BulkProgress | undefined;
 
-	constructor(status: number, body: unknown, headers: Headers, request: string) {
+	constructor(status: number, body: unknown, headers: Headers, request: string, afterLostAttempt = false) {
 		const error = asErrorBody(body);
 		super(error?.message ?? `HTTP ${status}`);
 		this.status = status;
@@ -25,7 +33,18 @@ export class CallgateError extends Error {
 		this.body = body;
 		this.headers = headers;
 		this.request = request;
+		this.afterLostAttempt = afterLostAttempt;
 	}
+}
+
+/**
+ * What a bulk helper had done when one of its requests failed: the merged report of the
+ * chunks that succeeded (an ImportReport or a BulkResult, as the helper returns), and how many
+ * input items they covered — the failing chunk starts at index `processed`.
+ */
+export interface BulkProgress {
+	processed: number;
+	report: unknown;
 }
 
 /** 400: malformed JSON, a bad cursor or a bad Idempotency-Key. */
@@ -76,11 +95,39 @@ export class NetworkError extends Error {
 	override name = "NetworkError";
 	readonly request: string;
 	readonly mayHaveApplied: boolean;
+	/** Set by the bulk helpers: what the chunks before the failing one did. */
+	bulkProgress: BulkProgress | undefined;
 
 	constructor(request: string, cause: unknown, mayHaveApplied: boolean) {
 		super(`${request}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 		this.request = request;
 		this.mayHaveApplied = mayHaveApplied;
+	}
+}
+
+/**
+ * `update()` cannot tell whether its write took effect: an attempt got no answer (or a 5xx),
+ * the repeat met 412, and what the server holds now is not what the write would have made —
+ * someone else wrote too, before or after it. Applying the change again could apply it twice,
+ * so the client stops: `current` is what is there now (with `etag`), `attempted` the body it
+ * sent. Decide from `current` whether the change is in, then call update() again if not.
+ */
+export class OutcomeUnknownError extends Error {
+	override name = "OutcomeUnknownError";
+	readonly request: string;
+	readonly current: unknown;
+	readonly etag: string | undefined;
+	readonly attempted: unknown;
+
+	constructor(request: string, details: { current: unknown; etag: string | undefined; attempted: unknown; cause: unknown }) {
+		super(
+			`${request}: an attempt got no answer and its repeat met 412; the resource now differs from what the write would make, so it may or may not have been applied`,
+			{ cause: details.cause },
+		);
+		this.request = request;
+		this.current = details.current;
+		this.etag = details.etag;
+		this.attempted = details.attempted;
 	}
 }
 
@@ -96,12 +143,22 @@ const CLASSES: Record<number, typeof CallgateError> = {
 };
 
 /** The typed error for an error answer. */
-export function errorFor(status: number, body: unknown, headers: Headers, request: string): CallgateError {
+export function errorFor(
+	status: number,
+	body: unknown,
+	headers: Headers,
+	request: string,
+	afterLostAttempt = false,
+): CallgateError {
 	const Class = CLASSES[status] ?? (status >= 500 ? ServerError : CallgateError);
-	return new Class(status, body, headers, request);
+	return new Class(status, body, headers, request, afterLostAttempt);
 }
 
 function asErrorBody(body: unknown): ErrorBody | undefined {
 	if (typeof body !== "object" || body === null || typeof (body as { message?: unknown }).message !== "string") return undefined;
 	return body as ErrorBody;
 }
+
+/** A 429 for the connection cap (too many requests in flight), not for the rate limit. */
+export const isConnectionRefusal = (status: number, body: unknown) =>
+	status === 429 && /concurrent connections/i.test(asErrorBody(body)?.message ?? "");

@@ -1,5 +1,5 @@
-import { type Backoff, backoffDelay, retryAfterMs } from "./backoff.js";
-import { errorFor } from "./errors.js";
+import { type Backoff, backoffDelay, retryAfterMs, timerDelay } from "./backoff.js";
+import { errorFor, isConnectionRefusal } from "./errors.js";
 import type { Gate } from "./gate.js";
 import { SseParser } from "./sse.js";
 
@@ -28,6 +28,13 @@ export interface EventStreamOptions {
 	signal?: AbortSignal;
 	/** A connection silent this long is taken as dead and replaced (the server writes every 0.5–2 s): 15 s. */
 	idleTimeoutMs?: number;
+	/**
+	 * A connection open this long without an event still counts as healthy, and the reconnect
+	 * backoff starts again from its shortest wait (as it does after an event): 30 s. One that
+	 * ends sooner without an event keeps growing the backoff, so a server that accepts and
+	 * closes at once is not hammered.
+	 */
+	stableAfterMs?: number;
 	/** Told each time a connection is open (the server now streams to it): subscribe, then act. */
 	onOpen?: (info: { lastEventId: string | undefined }) => void;
 	/** Told about each reconnection, before its wait. */
@@ -42,6 +49,10 @@ export interface StreamContext {
 	gate: Gate;
 	backoff: Backoff;
 	random: () => number;
+	/** The client's clock: Retry-After dates, how long a connection stayed open. */
+	now: () => number;
+	/** A Retry-After beyond this ends the iterator with RateLimitError instead of being waited out. */
+	maxRetryAfterMs: number;
 }
 
 /** Ids already yielded, so a replay that overlaps what was seen yields nothing twice. */
@@ -70,19 +81,35 @@ class StreamClosed extends Error {
  * The event stream as an async iterator. Each connection holds one of the client's connection
  * slots (and one request of the pbx budget when it opens). When a connection ends — the
  * server closed it, the network dropped it, or it went silent — the iterator reconnects after
- * a backoff with jitter (reset once a connection delivers), sending Last-Event-ID so that the
- * server replays what was published meanwhile. 401, 403 and 404 end it with a typed error.
+ * a backoff with jitter (reset once a connection delivered an event or stayed open
+ * `stableAfterMs`), sending Last-Event-ID so that the server replays what was published
+ * meanwhile. The server opens every stream with an `id:` of its position, so even a
+ * connection that ends before its first event resumes from where it opened. 401, 403 and 404
+ * end it with a typed error, as does a Retry-After beyond the client's ceiling; the signal
+ * ends it quietly, also while it waits for a connection slot.
  */
 export async function* openEventStream(context: StreamContext, options: EventStreamOptions): AsyncGenerator<StreamMessage> {
 	const idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
+	const stableAfterMs = options.stableAfterMs ?? 30_000;
 	const seen = new RecentIds(5_000);
 	let lastEventId = options.lastEventId;
 	let failures = 0;
 	for (;;) {
 		if (options.signal?.aborted) return;
-		const ticket = await context.gate.acquire(context.route, options.signal);
+		let ticket: Awaited<ReturnType<Gate["acquire"]>>;
+		try {
+			ticket = await context.gate.acquire(context.route, options.signal);
+		} catch (error) {
+			if (options.signal?.aborted) return;
+			throw error;
+		}
 		const controller = new AbortController();
-		const abort = () => controller.abort(options.signal?.reason);
+		// Also frees the slot: an iterator aborted while its consumer holds it at a yield runs
+		// no `finally` until the consumer calls it again, which may be never.
+		const abort = () => {
+			controller.abort(options.signal?.reason);
+			ticket.release();
+		};
 		options.signal?.addEventListener("abort", abort, { once: true });
 		let idle: ReturnType<typeof setTimeout> | undefined;
 		const arm = () => {
@@ -91,23 +118,30 @@ export async function* openEventStream(context: StreamContext, options: EventStr
 		};
 		let cause: unknown;
 		let waitAtLeast = 0;
+		let openedAt: number | undefined;
 		try {
 			const headers = new Headers({ Accept: "text/event-stream" });
 			if (context.token) headers.set("Authorization", `Bearer ${context.token}`);
 			if (lastEventId) headers.set("Last-Event-ID", lastEventId);
 			arm();
 			const response = await context.fetch(context.url, { headers, signal: controller.signal });
-			const retryAfter = retryAfterMs(response.headers.get("Retry-After"), Date.now());
-			ticket.answered({ status: response.status, headers: response.headers, retryAfterMs: retryAfter });
+			const retryAfter = retryAfterMs(response.headers.get("Retry-After"), context.now());
 			if (!response.ok || !response.body) {
-				const text = await response.text();
-				if (response.status !== 429 && response.status < 500)
-					throw errorFor(response.status, safeJson(text), response.headers, `GET ${context.url}`);
+				const body = safeJson(await response.text());
+				ticket.answered({
+					status: response.status,
+					headers: response.headers,
+					retryAfterMs: retryAfter,
+					connectionRefused: isConnectionRefusal(response.status, body),
+				});
+				const tooLong = retryAfter !== undefined && retryAfter > context.maxRetryAfterMs;
+				if ((response.status !== 429 && response.status < 500) || tooLong)
+					throw errorFor(response.status, body, response.headers, `GET ${context.url}`);
 				waitAtLeast = retryAfter ?? 0;
 				throw new StreamClosed(`HTTP ${response.status}`);
 			}
-			// Connected: the next reconnection starts from the shortest wait again.
-			failures = 0;
+			ticket.answered({ status: response.status, headers: response.headers, retryAfterMs: retryAfter });
+			openedAt = context.now();
 			options.onOpen?.({ lastEventId });
 			const parser = new SseParser();
 			const decoder = new TextDecoder();
@@ -122,11 +156,16 @@ export async function* openEventStream(context: StreamContext, options: EventStr
 						if (!event || typeof event !== "object") continue;
 						if (message.id !== undefined) lastEventId = message.id;
 						if (message.id !== undefined && !seen.add(message.id)) continue;
+						// A connection that delivers is healthy: the next reconnection waits the shortest again.
+						failures = 0;
 						// A consumer that takes long over one event is not a silent server.
 						if (idle !== undefined) clearTimeout(idle);
 						yield event;
 						arm();
 					}
+					// An `id:` without data (the server's position, sent when the stream opens) moves
+					// Last-Event-ID too, as for EventSource: every event it yielded had its id seen first.
+					if (parser.lastEventId !== undefined) lastEventId = parser.lastEventId;
 				}
 			} finally {
 				await reader.cancel().catch(() => undefined);
@@ -141,6 +180,7 @@ export async function* openEventStream(context: StreamContext, options: EventStr
 			controller.abort();
 			ticket.release();
 		}
+		if (openedAt !== undefined && context.now() - openedAt >= stableAfterMs) failures = 0;
 		const delayMs = Math.max(waitAtLeast, backoffDelay(failures, context.random, context.backoff));
 		options.onReconnect?.({ attempt: failures, delayMs, lastEventId, cause });
 		failures++;
@@ -164,7 +204,7 @@ function safeJson(text: string): unknown {
 function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
 	return new Promise((resolve) => {
 		if (signal?.aborted) return resolve();
-		const timer = setTimeout(done, ms);
+		const timer = setTimeout(done, timerDelay(ms));
 		function done() {
 			clearTimeout(timer);
 			signal?.removeEventListener("abort", done);

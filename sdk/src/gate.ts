@@ -1,3 +1,4 @@
+import { timerDelay } from "./backoff.js";
 import { admittedBy, DEFAULT_PACING, type PacingOptions, RateBudget, readConnectionCap, readRateHeaders } from "./pacing.js";
 
 /** The server's default cap on requests in flight per token. */
@@ -8,6 +9,11 @@ export interface GateOptions {
 	maxConnections?: number;
 	pacing?: PacingOptions;
 	now?: () => number;
+	/**
+	 * The longest a 429's Retry-After holds back its group (or every request, for the connection
+	 * cap): the client's ceiling on Retry-After, past which calls get the 429 instead of waiting.
+	 */
+	maxBlockMs?: number;
 }
 
 export interface AnswerInfo {
@@ -48,6 +54,7 @@ export class Gate {
 	private readonly now: () => number;
 	private readonly pacing: PacingOptions;
 	private readonly configuredCap: number | undefined;
+	private readonly maxBlockMs: number;
 	private cap: number;
 	private inFlight = 0;
 	private connectionsBlockedUntil = 0;
@@ -58,6 +65,7 @@ export class Gate {
 		this.now = options.now ?? Date.now;
 		this.pacing = options.pacing ?? DEFAULT_PACING;
 		this.configuredCap = options.maxConnections;
+		this.maxBlockMs = options.maxBlockMs ?? Number.POSITIVE_INFINITY;
 		this.cap = Math.min(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS);
 	}
 
@@ -81,6 +89,8 @@ export class Gate {
 					const at = this.waiters.indexOf(waiter);
 					if (at >= 0) this.waiters.splice(at, 1);
 					fail(signal.reason);
+					// Its wake-up may be the only one pending: a timer for nobody would hold the process open.
+					this.pump();
 				};
 				signal.addEventListener("abort", waiter.onAbort, { once: true });
 			}
@@ -148,7 +158,8 @@ export class Gate {
 				this.timerAt = Number.POSITIVE_INFINITY;
 				this.pump();
 			},
-			Math.max(1, at - this.now()),
+			// A far wake-up (a long block) is checked again after the timer's longest delay.
+			timerDelay(Math.max(1, at - this.now())),
 		);
 	}
 
@@ -181,14 +192,15 @@ export class Gate {
 		const advertised = answer ? readConnectionCap(answer.headers) : undefined;
 		if (advertised !== undefined) this.cap = Math.min(this.configuredCap ?? advertised, advertised);
 		const refused = answer?.status === 429;
-		if (answer?.connectionRefused) this.connectionsBlockedUntil = now + (answer.retryAfterMs ?? 1000);
+		const retryAfterMs = answer?.retryAfterMs === undefined ? undefined : Math.min(answer.retryAfterMs, this.maxBlockMs);
+		if (answer?.connectionRefused) this.connectionsBlockedUntil = now + (retryAfterMs ?? 1000);
 		const booking = {
 			// A refusal costs nothing; no answer at all may have been counted.
 			admitted: !refused,
 			observation: rate?.observation,
 			admittedBy: answer ? admittedBy(answer.headers, now, this.pacing.windowMs) : now,
 			// The connection cap's refusal says nothing about the group's budget.
-			retryAfterMs: answer?.connectionRefused ? 0 : answer?.retryAfterMs,
+			retryAfterMs: answer?.connectionRefused ? 0 : retryAfterMs,
 		};
 		const used = this.budget(key);
 		if (rate && rate.group !== key) {

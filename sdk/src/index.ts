@@ -1,4 +1,4 @@
-export { type Backoff, backoffDelay, DEFAULT_BACKOFF, retryAfterMs } from "./backoff.js";
+export { type Backoff, backoffDelay, DEFAULT_BACKOFF, MAX_TIMER_MS, retryAfterMs } from "./backoff.js";
 export {
 	type BulkResult,
 	type ChunkReport,
@@ -15,12 +15,14 @@ export { Callgate, type CallgateOptions, type ContactRow, type RetryInfo } from 
 export {
 	AuthenticationError,
 	BadRequestError,
+	type BulkProgress,
 	CallgateError,
 	ConflictError,
 	type ErrorBody,
 	errorFor,
 	NetworkError,
 	NotFoundError,
+	OutcomeUnknownError,
 	PermissionError,
 	PreconditionFailedError,
 	RateLimitError,
@@ -40,6 +42,7 @@ export {
 } from "./pacing.js";
 export {
 	type AttemptOutcome,
+	DEFAULT_MAX_RETRY_AFTER_MS,
 	DEFAULT_RETRY,
 	type RetryDecision,
 	type RetryPolicy,
@@ -49,6 +52,8 @@ export {
 export { type SseMessage, SseParser } from "./sse.js";
 export type { ApiResponse, CommonOptions, HttpMethod, PathsWith, RequestOptions, ResponseData, Schemas } from "./types.js";
 export {
+	type ClaimState,
+	type DedupeOutcome,
 	type DedupeStore,
 	type HeadersLike,
 	MemoryDedupeStore,

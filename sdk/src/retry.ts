@@ -7,9 +7,21 @@ export interface RetryPolicy {
 	/** Attempts in all, the first included. */
 	maxAttempts: number;
 	backoff: Backoff;
+	/**
+	 * The longest Retry-After the client waits out. A server asking for more (a day, a month)
+	 * is not something one call can sit through: the answer goes to the caller instead.
+	 */
+	maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, backoff: DEFAULT_BACKOFF };
+/** The default ceiling on a Retry-After the client waits out: 5 minutes, five rate-limit windows. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+export const DEFAULT_RETRY: RetryPolicy = {
+	maxAttempts: 5,
+	backoff: DEFAULT_BACKOFF,
+	maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS,
+};
 
 export interface AttemptContext {
 	/** 0 for the first attempt. */
@@ -31,6 +43,7 @@ export type RetryDecision = { retry: false } | { retry: true; delayMs: number; r
  * - 409 with Retry-After is a keyed request whose first copy is still running: retried after it;
  * - 5xx and no answer at all are retried with backoff and jitter, only when repeatable, since a
  *   write without a key may have been applied; a 5xx's Retry-After, if any, is a floor;
+ * - a Retry-After beyond `maxRetryAfterMs` is not waited out: the answer is the caller's;
  * - any other status is the answer.
  */
 export function retryDecision(
@@ -45,6 +58,7 @@ export function retryDecision(
 		return context.repeatable ? { retry: true, delayMs: backoff(), reason: "network-error" } : { retry: false };
 	}
 	const { status, retryAfterMs } = outcome;
+	if (retryAfterMs !== undefined && retryAfterMs > policy.maxRetryAfterMs) return { retry: false };
 	if (status === 429) return { retry: true, delayMs: retryAfterMs ?? backoff(), reason: "rate-limited" };
 	if (status === 409 && retryAfterMs !== undefined) return { retry: true, delayMs: retryAfterMs, reason: "in-flight" };
 	if (status >= 500 && context.repeatable) {

@@ -87,4 +87,11 @@ export interface ApiResponse<T> {
 	attempts: number;
 	/** The Idempotency-Key it was sent with, if any. */
 	idempotencyKey: string | undefined;
+	/**
+	 * An earlier attempt of this call got no answer or a 5xx, so it may have taken effect and
+	 * this answer is its repeat's. A DELETE whose repeat finds nothing (404) resolves with
+	 * status 404 and this true instead of throwing NotFoundError: the resource is gone, most
+	 * likely by that earlier attempt.
+	 */
+	afterLostAttempt: boolean;
 }

@@ -115,17 +115,34 @@ export async function verifyWebhook(
 	}
 }
 
-/** Where processed webhook ids are remembered. A shared, durable store (a table with a unique key) for several receivers. */
+/** Where an id stands: newly claimed by this call, being handled by another, or handled. */
+export type ClaimState = "claimed" | "in-progress" | "done";
+
+/**
+ * Where webhook ids are remembered, in two states: in progress (a handler runs, under a lease)
+ * and done (handled). A shared, durable store (a table with a unique key and a state column)
+ * for several receivers; each method must be atomic per id.
+ */
 export interface DedupeStore {
-	/** Records `id` unless present; true if this call recorded it (the caller goes on to process it). */
-	claim(id: string, ttlMs: number): boolean | Promise<boolean>;
-	/** Forgets `id`: its processing failed, so a redelivery must run it. */
+	/**
+	 * "claimed" when `id` is unknown or its lease ran out (a receiver died mid-handler): it is
+	 * now in progress for `leaseMs` and the caller handles it; otherwise its state.
+	 */
+	claim(id: string, leaseMs: number): ClaimState | Promise<ClaimState>;
+	/** The handler succeeded: `id` is done, remembered for `ttlMs`. */
+	complete(id: string, ttlMs: number): void | Promise<void>;
+	/** The handler failed: `id` is forgotten, so a redelivery runs it. */
 	release(id: string): void | Promise<void>;
 }
 
-/** In memory, per process: ids expire after their ttl, and the oldest go first past `maxEntries`. */
+interface Remembered {
+	state: "in-progress" | "done";
+	until: number;
+}
+
+/** In memory, per process: ids expire after their ttl (or lease), and the oldest go first past `maxEntries`. */
 export class MemoryDedupeStore implements DedupeStore {
-	private readonly expiries = new Map<string, number>();
+	private readonly entries = new Map<string, Remembered>();
 	private readonly now: () => number;
 	private readonly maxEntries: number;
 
@@ -134,53 +151,84 @@ export class MemoryDedupeStore implements DedupeStore {
 		this.maxEntries = options.maxEntries ?? 100_000;
 	}
 
-	claim(id: string, ttlMs: number): boolean {
+	claim(id: string, leaseMs: number): ClaimState {
 		const now = this.now();
-		const expiry = this.expiries.get(id);
-		if (expiry !== undefined && expiry > now) return false;
-		this.expiries.delete(id);
-		this.expiries.set(id, now + ttlMs);
-		for (const [key, at] of this.expiries) {
-			if (this.expiries.size <= this.maxEntries && at > now) break;
-			this.expiries.delete(key);
-		}
-		return true;
+		const entry = this.entries.get(id);
+		if (entry !== undefined && entry.until > now) return entry.state;
+		this.remember(id, { state: "in-progress", until: now + leaseMs });
+		return "claimed";
+	}
+
+	complete(id: string, ttlMs: number): void {
+		this.remember(id, { state: "done", until: this.now() + ttlMs });
 	}
 
 	release(id: string): void {
-		this.expiries.delete(id);
+		this.entries.delete(id);
 	}
 
 	get size(): number {
-		return this.expiries.size;
+		return this.entries.size;
+	}
+
+	private remember(id: string, entry: Remembered): void {
+		const now = this.now();
+		this.entries.delete(id);
+		this.entries.set(id, entry);
+		for (const [key, { until }] of this.entries) {
+			if (this.entries.size <= this.maxEntries && until > now) break;
+			this.entries.delete(key);
+		}
 	}
 }
 
 /**
+ * What to do with a delivery: `acknowledge` says whether to answer 2xx. "handled": the handler
+ * ran now and succeeded; "duplicate": it ran before and succeeded; "in-progress": another
+ * delivery of the id is being handled right now — answer non-2xx (409, or 503 with
+ * Retry-After) so the sender delivers again later: if that handler fails, the retry runs it.
+ */
+export type DedupeOutcome<T> =
+	| { status: "handled"; acknowledge: true; result: T }
+	| { status: "duplicate"; acknowledge: true }
+	| { status: "in-progress"; acknowledge: false };
+
+/**
  * Runs each webhook once per `webhook-id`: deliveries are at least once, and every retry of
- * an event carries its id. The default ttl (4 days) outlasts the server's retries (15 attempts
- * over about 3.2 days).
+ * an event carries its id. An id is done only once its handler succeeded; while a handler
+ * runs, another delivery of the id is not acknowledged (the sender retries it), so a handler
+ * that fails never loses the event. The default ttl (4 days) outlasts the server's retries
+ * (15 attempts over about 3.2 days); the lease (10 minutes) is how long a handler may run
+ * before a redelivery is taken to mean its receiver died — keep handlers well within it.
  */
 export class WebhookDeduper {
 	private readonly store: DedupeStore;
 	private readonly ttlMs: number;
+	private readonly leaseMs: number;
 
-	constructor(options: { store?: DedupeStore; ttlMs?: number } = {}) {
+	constructor(options: { store?: DedupeStore; ttlMs?: number; leaseMs?: number } = {}) {
 		this.store = options.store ?? new MemoryDedupeStore();
 		this.ttlMs = options.ttlMs ?? 4 * 24 * 3600_000;
+		this.leaseMs = options.leaseMs ?? 10 * 60_000;
 	}
 
 	/**
-	 * Runs `handler` unless `id` was handled already. A handler that throws releases the id
-	 * (and the error propagates, so the receiver answers non-2xx and the delivery is retried).
+	 * Runs `handler` unless `id` was handled already or is being handled. A handler that throws
+	 * releases the id (and the error propagates, so the receiver answers non-2xx and the
+	 * delivery is retried).
 	 */
-	async once<T>(id: string, handler: () => T | Promise<T>): Promise<{ duplicate: true } | { duplicate: false; result: T }> {
-		if (!(await this.store.claim(id, this.ttlMs))) return { duplicate: true };
+	async once<T>(id: string, handler: () => T | Promise<T>): Promise<DedupeOutcome<T>> {
+		const state = await this.store.claim(id, this.leaseMs);
+		if (state === "done") return { status: "duplicate", acknowledge: true };
+		if (state === "in-progress") return { status: "in-progress", acknowledge: false };
+		let result: T;
 		try {
-			return { duplicate: false, result: await handler() };
+			result = await handler();
 		} catch (error) {
 			await this.store.release(id);
 			throw error;
 		}
+		await this.store.complete(id, this.ttlMs);
+		return { status: "handled", acknowledge: true, result };
 	}
 }

@@ -72,4 +72,39 @@ describe("Gate", () => {
 		controller.abort(new Error("caller gave up"));
 		await expect(waiting).rejects.toThrow("caller gave up");
 	});
+
+	it("a 429's huge Retry-After holds its group at most maxBlockMs, and never as a loop of instant timers", async () => {
+		const realSetTimeout = globalThis.setTimeout;
+		let timers = 0;
+		const counting = ((handler: () => void, ms?: number) => {
+			timers++;
+			return realSetTimeout(handler, ms);
+		}) as typeof globalThis.setTimeout;
+		globalThis.setTimeout = counting;
+		try {
+			// No ceiling: the wait is 29 days long, but one timer (of setTimeout's longest delay) stands for it.
+			const unbounded = new Gate();
+			const refused = await unbounded.acquire("GET /api/pbx/calls");
+			refused.answered({ status: 429, headers: new Headers(), retryAfterMs: 2_500_000_000 });
+			refused.release();
+			const stuck = new AbortController();
+			const held = unbounded.acquire("GET /api/pbx/calls", stuck.signal).catch(() => "aborted");
+			timers = 0;
+			await new Promise((resolve) => realSetTimeout(resolve, 50));
+			expect(timers).toBeLessThan(3);
+			stuck.abort();
+			expect(await held).toBe("aborted");
+
+			const bounded = new Gate({ maxBlockMs: 60 });
+			const first = await bounded.acquire("GET /api/pbx/calls");
+			first.answered({ status: 429, headers: new Headers(), retryAfterMs: 2_500_000_000 });
+			first.release();
+			const next = bounded.acquire("GET /api/pbx/calls");
+			expect(await settled([next])).toBe(0);
+			await new Promise((resolve) => realSetTimeout(resolve, 80));
+			expect(await settled([next])).toBe(1);
+		} finally {
+			globalThis.setTimeout = realSetTimeout;
+		}
+	});
 });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, retryAfterMs } from "../../sdk/src/backoff";
-import { DEFAULT_RETRY, retryDecision } from "../../sdk/src/retry";
+import { backoffDelay, MAX_TIMER_MS, retryAfterMs, timerDelay } from "../../sdk/src/backoff";
+import { Callgate, type RetryInfo } from "../../sdk/src/client";
+import { RateLimitError } from "../../sdk/src/errors";
+import { DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_RETRY, retryDecision } from "../../sdk/src/retry";
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+	new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
 
 describe("backoff", () => {
 	it("is the seed's 1 s · 2^n capped at 30 s, plus up to 1 s of jitter", () => {
@@ -74,5 +79,61 @@ describe("retryDecision", () => {
 		expect(retryDecision({ status: 503 }, { attempt: 1, repeatable: true }, { ...DEFAULT_RETRY, maxAttempts: 2 }).retry).toBe(
 			false,
 		);
+	});
+});
+
+describe("long Retry-After", () => {
+	it("a wait beyond maxRetryAfterMs (5 minutes by default) is not taken: 429, 409 in flight and 5xx go to the caller", () => {
+		expect(DEFAULT_RETRY.maxRetryAfterMs).toBe(DEFAULT_MAX_RETRY_AFTER_MS);
+		const context = { attempt: 0, repeatable: true };
+		expect(retryDecision({ status: 429, retryAfterMs: 300_000 }, context)).toMatchObject({ retry: true, delayMs: 300_000 });
+		expect(retryDecision({ status: 429, retryAfterMs: 300_001 }, context)).toEqual({ retry: false });
+		expect(retryDecision({ status: 409, retryAfterMs: 2_500_000_000 }, context)).toEqual({ retry: false });
+		expect(retryDecision({ status: 503, retryAfterMs: 86_400_000 }, context)).toEqual({ retry: false });
+		expect(retryDecision({ status: 429, retryAfterMs: 60_000 }, context, { ...DEFAULT_RETRY, maxRetryAfterMs: 10_000 })).toEqual({
+			retry: false,
+		});
+	});
+
+	it("no timer is ever asked for more than setTimeout takes (2^31-1 ms), which it would fire at once", () => {
+		expect(MAX_TIMER_MS).toBe(2_147_483_647);
+		expect(timerDelay(2_500_000_000)).toBe(MAX_TIMER_MS);
+		expect(timerDelay(-5)).toBe(0);
+		expect(timerDelay(1_500)).toBe(1_500);
+	});
+
+	it("a 429 asking for 29 days is a RateLimitError at once, after one request", async () => {
+		let requests = 0;
+		const fetch = (async () => {
+			requests++;
+			return json(429, { message: "Too many requests." }, { "Retry-After": "2500000" });
+		}) as typeof globalThis.fetch;
+		const client = new Callgate({ baseUrl: "http://callgate.test", token: "t", fetch });
+		await expect(client.get("/api/pbx/users")).rejects.toBeInstanceOf(RateLimitError);
+		expect(requests).toBe(1);
+	});
+
+	it("a Retry-After date is read against the client's clock (the now option), not Date.now()", async () => {
+		const clock = Date.parse("2000-01-01T00:00:00Z");
+		const fetch = (async () =>
+			json(
+				429,
+				{ message: "Too many requests." },
+				{ "Retry-After": "Sat, 01 Jan 2000 00:00:03 GMT" },
+			)) as typeof globalThis.fetch;
+		const stop = new AbortController();
+		const retries: RetryInfo[] = [];
+		const client = new Callgate({
+			baseUrl: "http://callgate.test",
+			token: "t",
+			fetch,
+			now: () => clock,
+			onRetry: (retry) => {
+				retries.push(retry);
+				stop.abort();
+			},
+		});
+		await expect(client.get("/api/pbx/users", { signal: stop.signal })).rejects.toBeDefined();
+		expect(retries[0]?.delayMs).toBe(3_000);
 	});
 });

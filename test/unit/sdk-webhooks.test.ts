@@ -59,13 +59,15 @@ describe("verifyWebhook", () => {
 	});
 });
 
+const DUPLICATE = { status: "duplicate", acknowledge: true };
+
 describe("WebhookDeduper", () => {
 	it("runs a webhook-id once; a redelivery is a duplicate", async () => {
 		const deduper = new WebhookDeduper();
 		let runs = 0;
-		expect(await deduper.once("evt_1", () => ++runs)).toEqual({ duplicate: false, result: 1 });
-		expect(await deduper.once("evt_1", () => ++runs)).toEqual({ duplicate: true });
-		expect(await deduper.once("evt_2", () => ++runs)).toEqual({ duplicate: false, result: 2 });
+		expect(await deduper.once("evt_1", () => ++runs)).toEqual({ status: "handled", acknowledge: true, result: 1 });
+		expect(await deduper.once("evt_1", () => ++runs)).toEqual(DUPLICATE);
+		expect(await deduper.once("evt_2", () => ++runs)).toEqual({ status: "handled", acknowledge: true, result: 2 });
 	});
 
 	it("a handler that fails leaves the id unprocessed, so the redelivery runs it", async () => {
@@ -75,15 +77,55 @@ describe("WebhookDeduper", () => {
 				throw new Error("database down");
 			}),
 		).rejects.toThrow("database down");
-		expect(await deduper.once("evt_1", () => "done")).toEqual({ duplicate: false, result: "done" });
+		expect(await deduper.once("evt_1", () => "done")).toEqual({ status: "handled", acknowledge: true, result: "done" });
 	});
 
-	it("concurrent deliveries of one id: one runs", async () => {
+	it("concurrent deliveries of one id: one runs, the others are in progress (not acknowledged)", async () => {
 		const deduper = new WebhookDeduper();
 		let runs = 0;
 		const results = await Promise.all(Array.from({ length: 10 }, () => deduper.once("evt_1", async () => ++runs)));
 		expect(runs).toBe(1);
-		expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
+		expect(results.filter((result) => result.status === "handled")).toHaveLength(1);
+		expect(results.filter((result) => result.status === "in-progress" && !result.acknowledge)).toHaveLength(9);
+	});
+
+	it("a redelivery while the first is still handled is not acknowledged; the first failing, the next redelivery runs it", async () => {
+		const deduper = new WebhookDeduper();
+		let finishFirst: () => void = () => undefined;
+		const firstRunning = new Promise<void>((resolve) => {
+			finishFirst = resolve;
+		});
+		let handled = 0;
+		// Delivery 1: the handler is slow (the server's attempt times out) and then fails.
+		const delivery1 = deduper.once("msg_1", async () => {
+			await firstRunning;
+			throw new Error("CRM down");
+		});
+		// Delivery 2 (the server's retry) while delivery 1 still runs: answered non-2xx, so the server retries again.
+		const delivery2 = await deduper.once("msg_1", () => {
+			handled++;
+		});
+		expect(delivery2).toEqual({ status: "in-progress", acknowledge: false });
+		finishFirst();
+		await expect(delivery1).rejects.toThrow("CRM down");
+		// Delivery 3: the event is handled after all; only then is it done.
+		expect(await deduper.once("msg_1", () => ++handled)).toMatchObject({ status: "handled", result: 1 });
+		expect(await deduper.once("msg_1", () => ++handled)).toEqual(DUPLICATE);
+	});
+
+	it("an in-progress claim whose receiver died lapses after the lease; done lasts the ttl", async () => {
+		let now = 0;
+		const store = new MemoryDedupeStore({ now: () => now });
+		expect(store.claim("evt_1", 1_000)).toBe("claimed");
+		now = 999;
+		expect(store.claim("evt_1", 1_000)).toBe("in-progress");
+		now = 1_000;
+		expect(store.claim("evt_1", 1_000)).toBe("claimed");
+		store.complete("evt_1", 5_000);
+		now = 5_999;
+		expect(store.claim("evt_1", 1_000)).toBe("done");
+		now = 6_000;
+		expect(store.claim("evt_1", 1_000)).toBe("claimed");
 	});
 
 	it("the in-memory store forgets after the ttl, and keeps at most maxEntries", async () => {
@@ -92,29 +134,33 @@ describe("WebhookDeduper", () => {
 		const deduper = new WebhookDeduper({ store, ttlMs: 1_000 });
 		await deduper.once("evt_1", () => 1);
 		now = 999;
-		expect(await deduper.once("evt_1", () => 1)).toEqual({ duplicate: true });
+		expect(await deduper.once("evt_1", () => 1)).toEqual(DUPLICATE);
 		now = 1_000;
-		expect(await deduper.once("evt_1", () => 1)).toEqual({ duplicate: false, result: 1 });
+		expect(await deduper.once("evt_1", () => 1)).toMatchObject({ status: "handled", result: 1 });
 		for (const id of ["a", "b", "c", "d"]) await deduper.once(id, () => 1);
 		expect(store.size).toBeLessThanOrEqual(3);
 	});
 
 	it("a store of one's own is used (a durable table in production)", async () => {
-		const claimed = new Set<string>();
+		const states = new Map<string, "in-progress" | "done">();
 		const deduper = new WebhookDeduper({
 			store: {
 				claim: async (id) => {
-					if (claimed.has(id)) return false;
-					claimed.add(id);
-					return true;
+					const state = states.get(id);
+					if (state) return state;
+					states.set(id, "in-progress");
+					return "claimed";
+				},
+				complete: async (id) => {
+					states.set(id, "done");
 				},
 				release: async (id) => {
-					claimed.delete(id);
+					states.delete(id);
 				},
 			},
 		});
 		await deduper.once("evt_9", () => 1);
-		expect(claimed.has("evt_9")).toBe(true);
-		expect(await deduper.once("evt_9", () => 1)).toEqual({ duplicate: true });
+		expect(states.get("evt_9")).toBe("done");
+		expect(await deduper.once("evt_9", () => 1)).toEqual(DUPLICATE);
 	});
 });

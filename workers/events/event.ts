@@ -20,6 +20,25 @@ export const REPLAY_WINDOW_MS = 15 * 60_000;
 /** …and at most how many of them. */
 export const REPLAY_MAX_EVENTS = 1_000;
 
+/**
+ * A stream's position: `pos_<n>`, n the sequence number of the last event the account had
+ * published when the stream opened (0 before any). Every stream sends it as an `id:` line
+ * without data right after its replay, so a client's Last-Event-ID is set from the moment it
+ * is connected: a connection that ends before its first event resumes from where it opened,
+ * and events published between the two connections are replayed. It stays meaningful after
+ * the events before it are no longer kept, since it names a point in the sequence, not an event.
+ */
+export const positionId = (sequence: number) => `pos_${sequence}`;
+
+/** The sequence number in a position id, or undefined for any other id. */
+export function parsePosition(id: string): number | undefined {
+	const digits = /^pos_(\d{1,15})$/.exec(id)?.[1];
+	return digits === undefined ? undefined : Number(digits);
+}
+
+/** An `id:` with no data: EventSource (and the SDK) take it as the Last-Event-ID; nothing is dispatched. */
+export const positionFrame = (sequence: number) => `id: ${positionId(sequence)}\n\n`;
+
 /** The type of the frame that tells a resuming stream its Last-Event-ID is no longer kept. */
 export const STREAM_GAP = "stream.gap";
 

@@ -118,7 +118,7 @@ const events = route({
 	method: "GET",
 	path: "/api/pbx/events",
 	summary:
-		"Server-Sent Events stream of the account's call and campaign events; holds one connection slot while open. Each event has an `id:` line; a client that reconnects with `Last-Event-ID` first gets the events published after it (kept 15 minutes, at most 1,000). An id no longer kept gets a `stream.gap` event (no id) before every kept event.",
+		"Server-Sent Events stream of the account's call and campaign events; holds one connection slot while open. Each event has an `id:` line; a client that reconnects with `Last-Event-ID` first gets the events published after it (kept 15 minutes, at most 1,000). Every stream then sends its position, an `id: pos_<n>` line without data (n: the account's events published so far), before any live event: a client that reconnects with it gets what was published after the stream opened, even if the stream ended before its first event. An id no longer kept (or a position whose following events are not) gets a `stream.gap` event (no id) before every kept event.",
 	tags: ["pbx"],
 	holdsConnection: true,
 	headers: ["Last-Event-ID"],
