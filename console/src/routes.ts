@@ -33,6 +33,21 @@ export function matchRaw(pattern: string, route: string): Record<string, string>
 	return params;
 }
 
+/**
+ * Matches "/campaigns/:id" against a route: the params, decoded, or undefined. A param that is
+ * not valid percent-encoding (`/campaigns/%E0`) matches nothing, so the page is "Not found"
+ * rather than an uncaught URIError and a blank page.
+ */
+export function match(pattern: string, route: string): Record<string, string> | undefined {
+	const raw = matchRaw(pattern, route);
+	if (!raw) return undefined;
+	try {
+		return Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, decodeURIComponent(value)]));
+	} catch {
+		return undefined;
+	}
+}
+
 /** A path below /console ("" or "/…", trailing slashes allowed) that is one of the app's pages. */
 export function isAppRoute(path: string): boolean {
 	const route = path === "" ? "/" : path.replace(/\/+$/, "") || "/";
