@@ -139,8 +139,9 @@ async function sendNow<T>(
 	const retryAfter = response.headers.get("Retry-After");
 	const problem = (body ?? {}) as { message?: unknown; errors?: Record<string, string[]> };
 	const message = typeof problem.message === "string" ? problem.message : `HTTP ${response.status}`;
-	// The token expired or was revoked: back to sign-in, whatever page asked.
-	if (response.status === 401 && !options.anonymous) storeToken(null);
+	// The tab's token expired or was revoked: back to sign-in, whatever page asked (not for another
+	// token, as when the admin's session is revoked after the switch to an owner).
+	if (response.status === 401 && !options.anonymous && token === currentToken()) storeToken(null);
 	throw new ApiError(response.status, message, problem.errors ?? {}, retryAfter === null ? undefined : Number(retryAfter));
 }
 
