@@ -1,19 +1,23 @@
-// Review of issue 14 (the operations console): reproductions, each a test that fails on the
-// code as reviewed. `node --test test/review/console-review.test.mjs` starts the server as
-// `npm start` runs it on 127.0.0.1:8816 with its own state (.wrangler/state-8816-review);
-// CONSOLE_REVIEW_BASE=http://127.0.0.1:8816 uses one already running there instead.
-// Headless Chromium (Debian's /usr/bin/chromium) through playwright-core.
+// The console's checks from the review of issue 14, in headless Chromium (Debian's
+// /usr/bin/chromium through playwright-core): the delivery log shows an endpoint's newest delivery
+// past 100, the campaigns list of 26 live campaigns gets no 429 and keeps the autocall reserve, a
+// malformed %-escape shows a page, /console/api/... is the API's JSON 404, the admin's session is
+// revoked by the switch to an owner, and the Limits page shows no other token's headers.
+// `npm run console:test` runs them against its own server after its walk-through
+// (CONSOLE_REVIEW_BASE); alone, `node --test test/browser/console-checks.test.mjs` starts the
+// server as `npm start` runs it on 127.0.0.1:${CONSOLE_REVIEW_PORT:-8816} with its own state.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { api } from "../../scripts/api-client.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const BASE = process.env.CONSOLE_REVIEW_BASE ?? "http://127.0.0.1:8816";
-const STATE_DIR = `${root}.wrangler/state-8816-review`;
+const PORT = process.env.CONSOLE_REVIEW_PORT ?? "8816";
+const BASE = process.env.CONSOLE_REVIEW_BASE ?? `http://127.0.0.1:${PORT}`;
+const STATE_DIR = `${root}.wrangler/state-${PORT}-console-checks`;
 const TOKEN_KEY = "callgate.console.token";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -27,7 +31,7 @@ async function startServer() {
 		cwd: root,
 		detached: true,
 		stdio: ["ignore", "ignore", "inherit"],
-		env: { ...process.env, PORT: "8816", CI: "true", WRANGLER_SEND_METRICS: "false" },
+		env: { ...process.env, PORT, CI: "true", WRANGLER_SEND_METRICS: "false" },
 	});
 	const stop = () => {
 		try {
@@ -66,8 +70,11 @@ const login = async (username, password) => {
 };
 
 /** A customer account (region VN, the simulated numbers') and its owner's credentials. */
+let adminSession;
 async function customer(prefix) {
-	const admin = await login("admin", "admin-password");
+	// One admin session for every account made here: the admin's logins are limited (5 a minute), and two checks sign in through the form.
+	adminSession ??= login("admin", "admin-password");
+	const admin = await adminSession;
 	const username = `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 	const password = "review-password-1";
 	const created = await api(BASE, "/api/admin/accounts", {
@@ -124,82 +131,26 @@ async function waitFor(read, done, timeoutMs, everyMs = 500) {
 	}
 }
 
-test("the webhook delivery log shows an endpoint's newest delivery once it has more than 100", async () => {
-	const { username, password } = await customer("hooks");
-	const token = await login(username, password);
-	// The server itself answers the deliveries 404: every attempt fails, as a receiver that is down.
-	const endpoint = await api(BASE, "/api/webhooks/endpoints", { token, body: { url: `${BASE}/receiver-down`, events: ["*"] } });
-	assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
-	const campaignId = await createCampaign(token, "Many events", numbers(60, 1), 20);
-	const deliveries = `/api/webhooks/endpoints/${endpoint.body.id}/deliveries?limit=100`;
-	const all = async () => {
-		const rows = [];
-		let cursor = null;
-		do {
-			const page = await api(BASE, `${deliveries}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
-			rows.push(...page.body.data);
-			cursor = page.body.next_cursor;
-		} while (cursor);
-		return rows;
-	};
-	await waitFor(
-		async () => (await api(BASE, `/api/autocall/campaigns/${campaignId}`, { token })).body.status,
-		(status) => status === "completed",
-		120_000,
-		1_000,
-	);
-	const rows = await waitFor(all, (list) => list.some((row) => row.event_type === "campaign.completed"), 60_000, 1_000);
-	assert.ok(rows.length > 100, `only ${rows.length} deliveries: the scenario needs more than one page`);
-	const newest = rows.at(-1);
+/** Signs in through the form as the admin, creates a customer from the Accounts page and continues as its owner. */
+async function adminSwitchesToOwner(page) {
+	await page.goto(`${BASE}/console`);
+	await page.getByLabel("Username").fill("admin");
+	await page.getByLabel("Password").fill("admin-password");
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.getByRole("heading", { name: "Customer accounts" }).waitFor();
+	const adminToken = await page.evaluate((key) => sessionStorage.getItem(key), TOKEN_KEY);
+	const username = `switch${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+	await page.getByLabel("Account name").fill("Switched");
+	await page.getByLabel("Owner's username").fill(username);
+	await page.getByLabel(/Owner's password/).fill("switch-password-1");
+	await page.getByLabel(/Default region/).fill("VN");
+	await page.getByRole("button", { name: "Create account" }).click();
+	await page.getByRole("heading", { name: "Campaigns" }).waitFor();
+	assert.ok((await page.locator(".who").innerText()).includes(username));
+	return adminToken;
+}
 
-	const { context, page } = await consolePage(await login(username, password));
-	try {
-		await page.goto(`${BASE}/console/webhooks/${endpoint.body.id}`);
-		await page.locator('[data-testid="deliveries"]').waitFor();
-		const shown = await page.locator('[data-testid="deliveries"] tbody tr').count();
-		const newestShown = await page.locator(`tr[data-delivery="${newest.id}"]`).count();
-		assert.equal(
-			newestShown,
-			1,
-			`the log shows ${shown} of ${rows.length} deliveries and not the newest (${newest.event_type}, ${newest.created_at}): ` +
-				"an endpoint that starts failing after 100 deliveries never shows its failing attempts, nor can they be resent",
-		);
-	} finally {
-		await context.close();
-	}
-});
-
-test("the campaigns list of 26 live campaigns gets no 429 and keeps the autocall reserve in its first minute", async () => {
-	const { username, password } = await customer("busy");
-	// Campaigns are created with a token of their own: the console's token starts with its full budget.
-	const apiToken = await login(username, password);
-	for (let k = 0; k < 26; k++) await createCampaign(apiToken, `Live ${k}`, numbers(40, 10 + k), 1);
-	const consoleToken = await login(username, password);
-	const { context, page } = await consolePage(consoleToken);
-	const statuses = new Map();
-	let autocallReads = 0;
-	page.on("response", (response) => {
-		const path = new URL(response.url()).pathname;
-		if (!path.startsWith("/api/")) return;
-		statuses.set(response.status(), (statuses.get(response.status()) ?? 0) + 1);
-		if (path.startsWith("/api/autocall/")) autocallReads++;
-	});
-	try {
-		await page.goto(`${BASE}/console/campaigns`);
-		await page.waitForTimeout(60_000);
-		const limits = await api(BASE, "/api/auth/limits", { token: consoleToken });
-		const autocall = limits.body.groups.find((group) => group.group === "autocall");
-		const refused = statuses.get(429) ?? 0;
-		assert.ok(
-			refused === 0 && autocall.remaining >= 10,
-			`${autocallReads} autocall requests in 60 s, ${refused} answered 429; the console's token has ${autocall.remaining} of ` +
-				`${autocall.limit} autocall requests left, under the 10 its background reads promise to leave for pause and cancel`,
-		);
-	} finally {
-		await context.close();
-	}
-});
-
+// The quick checks first, one at a time (two sign in through the form, which a loaded server makes slow)…
 test("a console URL with a malformed %-escape shows a page, not a blank main and an uncaught URIError", async () => {
 	const { username, password } = await customer("uri");
 	const { context, page, pageErrors } = await consolePage(await login(username, password));
@@ -226,25 +177,6 @@ test("an API path under /console is the API's JSON 404, not the app's HTML with 
 		);
 	}
 });
-
-/** Signs in through the form as the admin, creates a customer from the Accounts page and continues as its owner. */
-async function adminSwitchesToOwner(page) {
-	await page.goto(`${BASE}/console`);
-	await page.getByLabel("Username").fill("admin");
-	await page.getByLabel("Password").fill("admin-password");
-	await page.getByRole("button", { name: "Sign in" }).click();
-	await page.getByRole("heading", { name: "Customer accounts" }).waitFor();
-	const adminToken = await page.evaluate((key) => sessionStorage.getItem(key), TOKEN_KEY);
-	const username = `switch${Date.now().toString(36)}`;
-	await page.getByLabel("Account name").fill("Switched");
-	await page.getByLabel("Owner's username").fill(username);
-	await page.getByLabel(/Owner's password/).fill("switch-password-1");
-	await page.getByLabel(/Default region/).fill("VN");
-	await page.getByRole("button", { name: "Create account" }).click();
-	await page.getByRole("heading", { name: "Campaigns" }).waitFor();
-	assert.ok((await page.locator(".who").innerText()).includes(username));
-	return adminToken;
-}
 
 test("after switching from the admin to a new owner and signing out, the admin's session is revoked", async () => {
 	const { context, page } = await consolePage();
@@ -277,4 +209,83 @@ test("the Limits page of a new token shows no rate-limit headers another token r
 	} finally {
 		await context.close();
 	}
+});
+
+// …then the two long ones at once: each has its own account and token, and they wait on the server, not the CPU.
+describe("the console under load", { concurrency: true }, () => {
+	test("the webhook delivery log shows an endpoint's newest delivery once it has more than 100", async () => {
+		const { username, password } = await customer("hooks");
+		const token = await login(username, password);
+		// The server itself answers the deliveries 404: every attempt fails, as a receiver that is down.
+		const endpoint = await api(BASE, "/api/webhooks/endpoints", { token, body: { url: `${BASE}/receiver-down`, events: ["*"] } });
+		assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+		const campaignId = await createCampaign(token, "Many events", numbers(60, 1), 20);
+		const deliveries = `/api/webhooks/endpoints/${endpoint.body.id}/deliveries?limit=100`;
+		const all = async () => {
+			const rows = [];
+			let cursor = null;
+			do {
+				const page = await api(BASE, `${deliveries}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+				rows.push(...page.body.data);
+				cursor = page.body.next_cursor;
+			} while (cursor);
+			return rows;
+		};
+		await waitFor(
+			async () => (await api(BASE, `/api/autocall/campaigns/${campaignId}`, { token })).body.status,
+			(status) => status === "completed",
+			120_000,
+			1_000,
+		);
+		const rows = await waitFor(all, (list) => list.some((row) => row.event_type === "campaign.completed"), 60_000, 1_000);
+		assert.ok(rows.length > 100, `only ${rows.length} deliveries: the scenario needs more than one page`);
+		const newest = rows.at(-1);
+
+		const { context, page } = await consolePage(await login(username, password));
+		try {
+			await page.goto(`${BASE}/console/webhooks/${endpoint.body.id}`);
+			await page.locator('[data-testid="deliveries"]').waitFor();
+			const shown = await page.locator('[data-testid="deliveries"] tbody tr').count();
+			const newestShown = await page.locator(`tr[data-delivery="${newest.id}"]`).count();
+			assert.equal(
+				newestShown,
+				1,
+				`the log shows ${shown} of ${rows.length} deliveries and not the newest (${newest.event_type}, ${newest.created_at}): ` +
+					"an endpoint that starts failing after 100 deliveries never shows its failing attempts, nor can they be resent",
+			);
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("the campaigns list of 26 live campaigns gets no 429 and keeps the autocall reserve in its first minute", async () => {
+		const { username, password } = await customer("busy");
+		// Campaigns are created with a token of their own: the console's token starts with its full budget.
+		const apiToken = await login(username, password);
+		for (let k = 0; k < 26; k++) await createCampaign(apiToken, `Live ${k}`, numbers(40, 10 + k), 1);
+		const consoleToken = await login(username, password);
+		const { context, page } = await consolePage(consoleToken);
+		const statuses = new Map();
+		let autocallReads = 0;
+		page.on("response", (response) => {
+			const path = new URL(response.url()).pathname;
+			if (!path.startsWith("/api/")) return;
+			statuses.set(response.status(), (statuses.get(response.status()) ?? 0) + 1);
+			if (path.startsWith("/api/autocall/")) autocallReads++;
+		});
+		try {
+			await page.goto(`${BASE}/console/campaigns`);
+			await page.waitForTimeout(60_000);
+			const limits = await api(BASE, "/api/auth/limits", { token: consoleToken });
+			const autocall = limits.body.groups.find((group) => group.group === "autocall");
+			const refused = statuses.get(429) ?? 0;
+			assert.ok(
+				refused === 0 && autocall.remaining >= 10,
+				`${autocallReads} autocall requests in 60 s, ${refused} answered 429; the console's token has ${autocall.remaining} of ` +
+					`${autocall.limit} autocall requests left, under the 10 its background reads promise to leave for pause and cancel`,
+			);
+		} finally {
+			await context.close();
+		}
+	});
 });
