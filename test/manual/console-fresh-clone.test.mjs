@@ -1,9 +1,9 @@
-// Review of issue 14: a fresh clone has no console/dist (the build is not committed). `npm start`,
-// vitest and deploy:check build it first, but the scripts that start `wrangler dev` themselves
-// do not: bench/server.mjs (`npm run bench`) and scripts/docs-check.mjs (`npm run docs:check`,
-// which the README says runs alone). This clones HEAD into a temporary directory and starts the
-// benchmark's server there, on 127.0.0.1:8816 (nothing else may be listening on it):
-// `node --test test/review/console-fresh-clone.test.mjs`.
+// A fresh clone has no console/dist (the build is not committed): the scripts that start
+// `wrangler dev` themselves (bench/server.mjs for `npm run bench`, scripts/docs-check.mjs) must
+// build it first, as `npm start`, vitest and deploy:check do. This clones HEAD into a temporary
+// directory and starts the benchmark's server there, on 127.0.0.1:${FRESH_CLONE_PORT:-8816}
+// (nothing else may listen on it). Manual, not in npm test (a clone, a build and a server start):
+// `node --test test/manual/console-fresh-clone.test.mjs`.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
@@ -13,6 +13,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+const PORT = Number(process.env.FRESH_CLONE_PORT ?? 8816);
 
 test("a fresh clone's `npm run bench` server starts and serves /console", async () => {
 	const dir = mkdtempSync(join(tmpdir(), "callgate-fresh-"));
@@ -24,12 +25,12 @@ test("a fresh clone's `npm run bench` server starts and serves /console", async 
 		const { startServer } = await import(join(clone, "bench/server.mjs"));
 		let server;
 		try {
-			server = await startServer({ port: 8816, persistTo: join(dir, "state") });
+			server = await startServer({ port: PORT, persistTo: join(dir, "state") });
 		} catch (error) {
 			assert.fail(`bench/server.mjs could not start on a fresh clone: ${error instanceof Error ? error.message : error}`);
 		}
 		try {
-			const response = await fetch("http://127.0.0.1:8816/console");
+			const response = await fetch(`http://127.0.0.1:${PORT}/console`);
 			assert.equal(response.status, 200);
 		} finally {
 			await server.stop?.();
