@@ -11,7 +11,8 @@
 // against the same server, test/browser/console-checks.test.mjs: the delivery log's newest
 // deliveries past 100, 26 live campaigns read without a 429 and with the autocall reserve kept,
 // a malformed URL, /console/api/... as JSON 404, the admin's session revoked at the switch to an
-// owner, no other token's rate readings.
+// owner, no other token's rate readings. Last, test/e2e/fresh-clone.test.mjs: a clone of HEAD
+// (no console build) starts the benchmark's server and serves /console.
 // axe-core checks each main page (no serious or critical violation); screenshots of the main
 // pages go to .test-results/console/, or with CONSOLE_SCREENSHOTS=docs to docs/console/*.png
 // (the README shows those; a test run leaves the tree as it was). Exits non-zero on any failure.
@@ -147,13 +148,9 @@ async function accessibility(page, name) {
 	);
 }
 
-/**
- * test/browser/console-checks.test.mjs (node --test) against this run's server: each of its
- * checks is one line here, failures with their first line of error.
- */
-async function consoleChecks() {
-	process.env.CONSOLE_REVIEW_BASE = BASE;
-	const stream = run({ files: [`${root}test/browser/console-checks.test.mjs`] });
+/** A node --test file, each of its tests one line here (failures with their error's first line). */
+async function nodeTests(file) {
+	const stream = run({ files: [`${root}${file}`] });
 	stream.on("test:pass", ({ name, details }) => details.type !== "suite" && check(name, true));
 	stream.on("test:fail", ({ name, details }) => {
 		if (details.type === "suite") return;
@@ -566,7 +563,8 @@ async function main() {
 		console.log(`screenshots: ${SHOTS}/*.png`);
 
 		// --- the review's checks: the newest deliveries past 100, 26 live campaigns within the budget, and more ---
-		await consoleChecks();
+		process.env.CONSOLE_REVIEW_BASE = BASE;
+		await nodeTests("test/browser/console-checks.test.mjs");
 	} finally {
 		await browser?.close();
 		stopServer();
@@ -574,9 +572,27 @@ async function main() {
 	}
 }
 
+/** Until nothing answers on the port (the server just stopped lets it go within seconds). */
+async function portReleased() {
+	const deadline = Date.now() + 30_000;
+	while (Date.now() < deadline) {
+		try {
+			await api(BASE, "/health", { timeoutMs: 1000 });
+		} catch {
+			return;
+		}
+		await sleep(250);
+	}
+	throw new Error(`port ${PORT} still answers after the server was stopped`);
+}
+
 const started = Date.now();
 try {
 	await main();
+	// A fresh clone of HEAD has no console build: the benchmark's server must make one. On this run's port, now free.
+	await portReleased();
+	process.env.FRESH_CLONE_PORT = String(PORT);
+	await nodeTests("test/e2e/fresh-clone.test.mjs");
 } catch (error) {
 	check("console test ran", false, error instanceof Error ? error.message : String(error));
 }

@@ -2,8 +2,8 @@
 // `wrangler dev` themselves (bench/server.mjs for `npm run bench`, scripts/docs-check.mjs) must
 // build it first, as `npm start`, vitest and deploy:check do. This clones HEAD into a temporary
 // directory and starts the benchmark's server there, on 127.0.0.1:${FRESH_CLONE_PORT:-8816}
-// (nothing else may listen on it). Manual, not in npm test (a clone, a build and a server start):
-// `node --test test/manual/console-fresh-clone.test.mjs`.
+// (nothing else may listen on it). About 11 s: `npm run console:test` runs it last, on its own
+// port once its server is down; alone, `node --test test/e2e/fresh-clone.test.mjs`.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
