@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { buildConsole } from "../console/build.mjs";
 import { api } from "../scripts/api-client.mjs";
 
 export { api };
@@ -15,6 +16,8 @@ const defaultPort = Number(process.env.BENCH_PORT ?? 8790);
 
 export async function startServer({ port = defaultPort, persistTo = `${root}.wrangler/bench-state-${port}`, vars = {} } = {}) {
 	rmSync(persistTo, { recursive: true, force: true });
+	// wrangler.toml's [assets] directory is the console's build, not committed: a fresh clone has none.
+	await buildConsole();
 	const migrate = spawnSync(
 		process.execPath,
 		[wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],

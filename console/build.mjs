@@ -2,7 +2,7 @@
 // console/dist/console/, the Worker's static assets (wrangler.toml [assets]), served at
 // /console. The output is not committed: npm start, npm run dev, deploy:check and vitest build
 // it first. Prints each file's size, raw and gzipped.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -31,9 +31,11 @@ const page = (script, style) => `<!doctype html>
 
 /** Builds the console; returns each file with its raw and gzipped size in bytes. */
 export async function buildConsole() {
-	// The directory stays (a running `wrangler dev` watches it); only the previous build's files go.
+	// The directory stays (a running `wrangler dev` watches it), and the previous build's files go
+	// only once the new ones are written: a server another script runs from this tree meanwhile
+	// (npm test's lanes build at once) never finds its page or bundle missing.
 	mkdirSync(out, { recursive: true });
-	for (const name of readdirSync(out)) rmSync(`${out}/${name}`, { recursive: true, force: true });
+	const previous = readdirSync(out);
 	const result = await build({
 		entryPoints: { app: `${here}src/main.tsx` },
 		bundle: true,
@@ -53,7 +55,10 @@ export async function buildConsole() {
 	const script = outputs.find((name) => name.endsWith(".js"));
 	const style = outputs.find((name) => name.endsWith(".css"));
 	if (!script || !style) throw new Error(`console build: expected a .js and a .css output, got ${outputs.join(", ")}`);
-	writeFileSync(`${out}/index.html`, page(script, style));
+	writeFileSync(`${out}/index.html.tmp`, page(script, style));
+	renameSync(`${out}/index.html.tmp`, `${out}/index.html`);
+	const current = new Set([...outputs, "index.html"]);
+	for (const name of previous) if (!current.has(name)) rmSync(`${out}/${name}`, { recursive: true, force: true });
 	return [...outputs, "index.html"].map((name) => {
 		const bytes = readFileSync(`${out}/${name}`);
 		return { path: `${out}/${name}`, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };

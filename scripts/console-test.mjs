@@ -7,7 +7,12 @@
 // change, pause and resume by keyboard, a pacing edit that meets a 412 and is re-applied, the
 // campaign reaching "completed" at 100 % with the listed number skipped and why; a second
 // campaign waits for its contacts' local hours and says so. Then calls (filtered), limits, and webhooks: a receiver that
-// answers 500 shows its failed attempts, a resend, and a disabled endpoint shown loudly.
+// answers 500 shows its failed attempts, a resend, and a disabled endpoint shown loudly. Then,
+// against the same server, test/browser/console-checks.test.mjs: the delivery log's newest
+// deliveries past 100, 26 live campaigns read without a 429 and with the autocall reserve kept,
+// a malformed URL, /console/api/... as JSON 404, the admin's session revoked at the switch to an
+// owner, no other token's rate readings. Last, test/e2e/fresh-clone.test.mjs: a clone of HEAD
+// (no console build) starts the benchmark's server and serves /console.
 // axe-core checks each main page (no serious or critical violation); screenshots of the main
 // pages go to .test-results/console/, or with CONSOLE_SCREENSHOTS=docs to docs/console/*.png
 // (the README shows those; a test run leaves the tree as it was). Exits non-zero on any failure.
@@ -15,6 +20,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { run } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { api } from "./api-client.mjs";
@@ -140,6 +146,19 @@ async function accessibility(page, name) {
 		violations.length === 0,
 		violations.slice(0, 4).join("; "),
 	);
+}
+
+/** A node --test file, each of its tests one line here (failures with their error's first line). */
+async function nodeTests(file) {
+	const stream = run({ files: [`${root}${file}`] });
+	stream.on("test:pass", ({ name, details }) => details.type !== "suite" && check(name, true));
+	stream.on("test:fail", ({ name, details }) => {
+		if (details.type === "suite") return;
+		const cause = details.error?.cause ?? details.error;
+		check(name, false, String(cause?.message ?? cause ?? "").split("\n")[0]);
+	});
+	// Draining the stream is what runs the file; its events were reported above.
+	for await (const _ of stream);
 }
 
 /** Tabs from where focus is until `matches` the focused element (at most 80 stops); then it is focused. */
@@ -542,6 +561,10 @@ async function main() {
 		check("nothing was loaded from another origin", elsewhere.length === 0, elsewhere.slice(0, 3).join(", "));
 		check("no error in the page's console (CSP included)", problems.length === 0, problems.slice(0, 3).join(" | "));
 		console.log(`screenshots: ${SHOTS}/*.png`);
+
+		// --- the review's checks: the newest deliveries past 100, 26 live campaigns within the budget, and more ---
+		process.env.CONSOLE_REVIEW_BASE = BASE;
+		await nodeTests("test/browser/console-checks.test.mjs");
 	} finally {
 		await browser?.close();
 		stopServer();
@@ -549,9 +572,27 @@ async function main() {
 	}
 }
 
+/** Until nothing answers on the port (the server just stopped lets it go within seconds). */
+async function portReleased() {
+	const deadline = Date.now() + 30_000;
+	while (Date.now() < deadline) {
+		try {
+			await api(BASE, "/health", { timeoutMs: 1000 });
+		} catch {
+			return;
+		}
+		await sleep(250);
+	}
+	throw new Error(`port ${PORT} still answers after the server was stopped`);
+}
+
 const started = Date.now();
 try {
 	await main();
+	// A fresh clone of HEAD has no console build: the benchmark's server must make one. On this run's port, now free.
+	await portReleased();
+	process.env.FRESH_CLONE_PORT = String(PORT);
+	await nodeTests("test/e2e/fresh-clone.test.mjs");
 } catch (error) {
 	check("console test ran", false, error instanceof Error ? error.message : String(error));
 }

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { buildConsole } from "../console/build.mjs";
 import { api } from "./api-client.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -26,6 +27,8 @@ const check = (name, ok, detail = "") => {
 };
 
 async function startServer() {
+	// wrangler.toml's [assets] directory is the console's build, not committed: a fresh clone has none.
+	await buildConsole();
 	rmSync(STATE_DIR, { recursive: true, force: true });
 	mkdirSync(STATE_DIR, { recursive: true });
 	const child = spawn(

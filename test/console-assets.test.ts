@@ -10,7 +10,16 @@ import { call, callJson } from "./helpers";
  * the client accepts.
  */
 describe("the console beside the API", () => {
-	for (const path of ["/console", "/console/", "/console/campaigns/5b2e4b8e-3f0e-4f39-9c55-0d7f1c7a1f00", "/console/webhooks"]) {
+	for (const path of [
+		"/console",
+		"/console/",
+		"/console/campaigns/5b2e4b8e-3f0e-4f39-9c55-0d7f1c7a1f00",
+		"/console/webhooks",
+		"/console/webhooks/",
+		"/console/campaigns/new",
+		// A malformed escape is the app's to show as "not found": the Worker does not decode it.
+		"/console/campaigns/%E0",
+	]) {
 		it(`${path} is the console's page, with its security headers`, async () => {
 			const response = await call(path, { unvalidated: "not an API route: the console's HTML" });
 			expect(response.status).toBe(200);
@@ -38,6 +47,24 @@ describe("the console beside the API", () => {
 		expect(missing.status).toBe(404);
 		expect(missing.body).toEqual({ message: "Route not found." });
 	});
+
+	for (const path of [
+		"/console/api/auth/me",
+		"/console/api/autocall/campaigns",
+		"/console//api/x",
+		"/console/campaigns/one/two",
+		"/console/nope",
+		"/console/webhooks//x",
+	]) {
+		it(`${path}, not a page of the app, is the API's JSON 404 (not its HTML with 200)`, async () => {
+			const { status, body, response } = await callJson(path, {
+				headers: { Accept: "text/html", "Sec-Fetch-Mode": "navigate" },
+			});
+			expect(status).toBe(404);
+			expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
+			expect(body).toEqual({ message: "Route not found." });
+		});
+	}
 
 	it("takes only GET and HEAD", async () => {
 		const { status, body, response } = await callJson("/console/campaigns", { method: "POST", unvalidated: "console" });

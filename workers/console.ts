@@ -1,3 +1,4 @@
+import { isAppRoute } from "../console/src/routes";
 import { ApiError, errorResponse } from "./http/errors";
 
 /**
@@ -31,7 +32,9 @@ export async function serveConsole(request: Request, env: Env): Promise<Response
 	}
 	const url = new URL(request.url);
 	const file = isFile(url.pathname);
-	// Every page of the app is its one index.html (the app routes in the browser).
+	// Every page of the app is its one index.html (the app routes in the browser); any other
+	// path (a client that put /console before /api, say) is the API's 404, not a page with 200.
+	if (!file && !isAppRoute(url.pathname.slice("/console".length))) return errorResponse(new ApiError(404, "Route not found."));
 	const target = file ? url : new URL("/console/", url);
 	let asset: Response;
 	try {

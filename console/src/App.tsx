@@ -106,14 +106,14 @@ export function App() {
 			</header>
 			<main id="main" tabIndex={-1}>
 				<ErrorNotice error={error} />
-				{me && <Page route={route} admin={admin} />}
+				{me && <Page route={route} me={me} />}
 			</main>
 		</>
 	);
 }
 
-function Page({ route, admin }: { route: string; admin: boolean }) {
-	if (route === "/accounts") return <AccountsPage admin={admin} />;
+function Page({ route, me }: { route: string; me: Me }) {
+	if (route === "/accounts") return <AccountsPage me={me} />;
 	if (route === "/campaigns" || route === "/") return <CampaignsPage />;
 	if (route === "/campaigns/new") return <NewCampaignPage />;
 	const campaign = match("/campaigns/:id", route);

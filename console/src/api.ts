@@ -1,4 +1,5 @@
-import { currentToken, storeToken } from "./auth";
+import { currentToken, onTokenChange, storeToken } from "./auth";
+import { BudgetGate, GroupBudget } from "./budget";
 import { type RateReading, readRateHeaders } from "./rate-headers";
 
 /** An answer the API refused, or no answer at all (status 0). */
@@ -32,13 +33,32 @@ export interface RequestOptions {
 	signal?: AbortSignal;
 }
 
-/** The last rate-limit headers seen per group: the Limits page shows them as they arrive. */
+/** The last rate-limit headers seen per group, for the tab's current token: the Limits page shows them as they arrive. */
 export const rateReadings = new Map<string, RateReading>();
 const readingListeners = new Set<() => void>();
 export function onRateReading(listener: () => void): () => void {
 	readingListeners.add(listener);
 	return () => readingListeners.delete(listener);
 }
+const readingsChanged = () => {
+	for (const listener of readingListeners) listener();
+};
+
+/**
+ * The autocall group's budget, shared by every page of the tab: the campaigns list, each row,
+ * a campaign's page and its chart all spend the same 120 a minute, and its last requests are
+ * kept for pause, resume and cancel.
+ */
+export const autocallGate = new BudgetGate(new GroupBudget());
+const AUTOCALL = "autocall";
+const budgetedGroup = (path: string) => (path.startsWith("/api/autocall/") ? autocallGate : undefined);
+
+// Readings and windows belong to a token: another token (a switch of account, a sign-out) starts with none.
+onTokenChange(() => {
+	rateReadings.clear();
+	autocallGate.reset();
+	readingsChanged();
+});
 
 const MAX_ATTEMPTS = 4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,6 +87,26 @@ export async function request<T>(method: string, path: string, options: RequestO
 }
 
 async function send<T>(method: string, path: string, options: RequestOptions): Promise<Reply<T>> {
+	const gate = budgetedGroup(path);
+	if (!gate) return sendNow<T>(method, path, options);
+	// Reads are background (they wait while the window is down to its reserve); writes are the operator's.
+	const release = await gate.acquire(method === "GET" ? "background" : "operator", options.signal);
+	const sentAt = Date.now();
+	try {
+		return await sendNow<T>(method, path, options, (reading) => {
+			if (reading.group === AUTOCALL) gate.budget.observe(reading, sentAt, Date.now());
+		});
+	} finally {
+		release();
+	}
+}
+
+async function sendNow<T>(
+	method: string,
+	path: string,
+	options: RequestOptions,
+	onReading?: (reading: RateReading) => void,
+): Promise<Reply<T>> {
 	const headers: Record<string, string> = { Accept: "application/json" };
 	const token = options.token ?? currentToken();
 	if (token && !options.anonymous) headers.Authorization = `Bearer ${token}`;
@@ -87,9 +127,11 @@ async function send<T>(method: string, path: string, options: RequestOptions): P
 		throw new ApiError(0, "The server could not be reached. Check that it is running, then try again.");
 	}
 	const reading = readRateHeaders((name) => response.headers.get(name), Date.now());
-	if (reading) {
+	// An answer to a token the tab no longer holds says nothing about the current one's windows.
+	if (reading && token === currentToken()) {
 		rateReadings.set(reading.group, reading);
-		for (const listener of readingListeners) listener();
+		onReading?.(reading);
+		readingsChanged();
 	}
 	const text = await response.text();
 	const body = parseBody(text);
@@ -97,8 +139,9 @@ async function send<T>(method: string, path: string, options: RequestOptions): P
 	const retryAfter = response.headers.get("Retry-After");
 	const problem = (body ?? {}) as { message?: unknown; errors?: Record<string, string[]> };
 	const message = typeof problem.message === "string" ? problem.message : `HTTP ${response.status}`;
-	// The token expired or was revoked: back to sign-in, whatever page asked.
-	if (response.status === 401 && !options.anonymous) storeToken(null);
+	// The tab's token expired or was revoked: back to sign-in, whatever page asked (not for another
+	// token, as when the admin's session is revoked after the switch to an owner).
+	if (response.status === 401 && !options.anonymous && token === currentToken()) storeToken(null);
 	throw new ApiError(response.status, message, problem.errors ?? {}, retryAfter === null ? undefined : Number(retryAfter));
 }
 

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { getAll } from "./api";
 import type { CallSpan } from "./chart-data";
-import { onAccountEvent, onStreamState } from "./events";
+import { onAccountEvent, onStreamGap } from "./events";
 import { type SkippedContact, skippedFromCall } from "./skipped";
 import type { Call } from "./types";
 
@@ -15,8 +15,9 @@ const spanOf = (call: Call): CallSpan => ({
 
 /**
  * The campaign's calls as spans for the chart: its history from the calls list, then kept
- * current by call.started and call.completed. Read again when the stream comes back (events
- * missed in the gap) and when the campaign ends (the last ends settle). Calls the contact
+ * current by call.started and call.completed. Read again after a gap in the stream (events
+ * missed, `stream.gap`) and when the campaign ends (the last ends settle); every read spends
+ * the autocall budget like any other (api.ts). Calls the contact
  * policy skipped were never dialled: they are no span, but say which contacts were skipped and why.
  */
 export function useCampaignCalls(campaignId: string, final: boolean) {
@@ -57,12 +58,8 @@ export function useCampaignCalls(campaignId: string, final: boolean) {
 
 	useEffect(() => {
 		void load.current();
-		let first = true;
-		const offState = onStreamState((state) => {
-			if (state !== "live") return;
-			if (!first) void load.current();
-			first = false;
-		});
+		// Only when events were lost: a reconnection that resumes gets the missed ones replayed.
+		const offGap = onStreamGap(() => void load.current());
 		const offEvents = onAccountEvent((event) => {
 			const { data } = event;
 			if (data.campaign_id !== campaignId || typeof data.call_id !== "string") return;
@@ -74,7 +71,7 @@ export function useCampaignCalls(campaignId: string, final: boolean) {
 			bump();
 		});
 		return () => {
-			offState();
+			offGap();
 			offEvents();
 		};
 	}, [campaignId]);

@@ -1,7 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { get, newIdempotencyKey, rateReadings, request } from "./api";
-import { backgroundWait } from "./budget";
-import { onAccountEvent, onStreamState, streamState } from "./events";
+import { get, newIdempotencyKey, request } from "./api";
+import { onAccountEvent, onStreamGap, streamState } from "./events";
 import type { Campaign } from "./types";
 
 export const FINAL = new Set(["completed", "cancelled", "failed"]);
@@ -45,52 +44,76 @@ export interface LiveOptions {
 	gapMs?: number;
 	/** Also read on a timer while not final (a campaign's own page; not every row of the list). */
 	poll?: boolean;
+	/** Wait this long before the first read (the rows of a list, so that they do not all ask at once). */
+	firstReadMs?: number;
 }
 
-/** Background reads wait while the autocall window is down to its reserve: pause and cancel must still get through. */
-const held = () => backgroundWait(rateReadings.get("autocall"), Date.now());
-
 /**
- * A campaign kept current: read once, again (spaced) after each event that names it and when
- * the stream comes back, and with `poll` on a slow timer while it is not final (faster while
- * the stream is down). `set` takes an answer the page already has (an action's), so it is
- * shown without another read.
+ * A campaign kept current: read once, again (spaced) after each event that names it and after a
+ * gap in the stream (events missed), and with `poll` on a slow timer while it is not final
+ * (faster while the stream is down). Every read goes through the autocall budget (api.ts), so
+ * it may wait there; one read at a time, and what is asked meanwhile is one more read after
+ * it. `set` takes an answer the page already has (an action's), so it is shown without a read.
  */
-export function useLiveCampaign(id: string, { gapMs = REFRESH_GAP_MS, poll = true }: LiveOptions = {}) {
+export function useLiveCampaign(id: string, { gapMs = REFRESH_GAP_MS, poll = true, firstReadMs = 0 }: LiveOptions = {}) {
 	const [loaded, setLoaded] = useState<Loaded>();
 	const [error, setError] = useState<unknown>();
 	const last = useRef(0);
 	const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+	const reading = useRef(false);
+	const again = useRef(false);
+	const alive = useRef(true);
 	const status = loaded?.campaign.status;
 
-	const refresh = useRef(async () => {
-		last.current = Date.now();
+	const refresh = useRef(async (): Promise<void> => {
+		if (reading.current) {
+			again.current = true;
+			return;
+		}
+		reading.current = true;
 		try {
-			setLoaded(await loadCampaign(id));
+			const read = await loadCampaign(id);
+			// Stamped at the answer: a read that waited in the budget's queue still spaces the next one.
+			last.current = Date.now();
+			if (!alive.current) return;
+			setLoaded(read);
 			setError(undefined);
 		} catch (failure) {
-			setError(failure);
+			last.current = Date.now();
+			if (alive.current) setError(failure);
+		} finally {
+			reading.current = false;
+		}
+		if (again.current && alive.current) {
+			again.current = false;
+			soon.current();
 		}
 	});
 
+	const soon = useRef(() => {
+		if (timer.current) return;
+		const wait = Math.max(last.current + gapMs - Date.now(), 0);
+		timer.current = setTimeout(() => {
+			timer.current = undefined;
+			void refresh.current();
+		}, wait);
+	});
+
 	useEffect(() => {
-		void refresh.current();
-		const soon = () => {
-			if (timer.current) return;
-			const wait = Math.max(last.current + gapMs - Date.now(), held(), 0);
-			timer.current = setTimeout(() => {
-				timer.current = undefined;
-				void refresh.current();
-			}, wait);
-		};
+		alive.current = true;
+		timer.current = setTimeout(() => {
+			timer.current = undefined;
+			void refresh.current();
+		}, firstReadMs);
 		const offEvents = onAccountEvent((event) => {
-			if (event.data.campaign_id === id) soon();
+			if (event.data.campaign_id === id) soon.current();
 		});
-		// Back from a gap in the stream: whatever happened meanwhile was not heard.
-		const offState = onStreamState((state) => state === "live" && soon());
+		// The stream could not replay what it missed: read again, whatever happened meanwhile.
+		const offGap = onStreamGap(() => soon.current());
 		return () => {
+			alive.current = false;
 			offEvents();
-			offState();
+			offGap();
 			clearTimeout(timer.current);
 			timer.current = undefined;
 		};
@@ -100,7 +123,7 @@ export function useLiveCampaign(id: string, { gapMs = REFRESH_GAP_MS, poll = tru
 		if (!poll || !status || FINAL.has(status)) return;
 		const timer = setInterval(() => {
 			const every = streamState() === "live" ? POLL_MS : POLL_OFFLINE_MS;
-			if (Date.now() - last.current >= every && held() === 0) void refresh.current();
+			if (Date.now() - last.current >= every) void refresh.current();
 		}, POLL_OFFLINE_MS);
 		return () => clearInterval(timer);
 	}, [status, poll]);

@@ -32,17 +32,4 @@ export function useRoute(): { route: string; query: URLSearchParams } {
 	return { route: currentRoute(), query: new URLSearchParams(location.search) };
 }
 
-/** Matches "/campaigns/:id" against a route; the params, or undefined. */
-export function match(pattern: string, route: string): Record<string, string> | undefined {
-	const want = pattern.split("/");
-	const have = route.split("/");
-	if (want.length !== have.length) return undefined;
-	const params: Record<string, string> = {};
-	for (let i = 0; i < want.length; i++) {
-		const part = want[i] ?? "";
-		const value = have[i] ?? "";
-		if (part.startsWith(":")) params[part.slice(1)] = decodeURIComponent(value);
-		else if (part !== value) return undefined;
-	}
-	return params;
-}
+export { match } from "./routes";

@@ -33,3 +33,19 @@ export async function signOut(me: Me | undefined): Promise<void> {
 	storeToken(null);
 	if (token && me?.token.kind === "session") await request("POST", "/api/auth/logout", { token, anonymous: false });
 }
+
+/**
+ * The platform admin continues as a customer account's owner: the owner signs in first (if that
+ * fails, the admin is still signed in), then the admin's session, which this tab no longer holds
+ * and so could never sign out, is revoked at once (in the background). A pasted API token is only forgotten, as at
+ * sign-out. Revocation failing is not the switch failing: a session expires on its own.
+ */
+export async function switchToOwner(username: string, password: string, admin: Me): Promise<void> {
+	const adminToken = currentToken();
+	await signIn(username, password);
+	if (!adminToken || admin.token.kind !== "session") return;
+	// Not awaited: the owner's pages need not wait for it.
+	request("POST", "/api/auth/logout", { token: adminToken }).catch(() =>
+		console.warn("The admin's session could not be revoked now; it expires on its own."),
+	);
+}

@@ -9,13 +9,24 @@ export interface SseMessage {
  * The event-stream format's parser (the WHATWG rules): text is pushed as it arrives, in chunks
  * that need not end on a line, and each complete message comes back once. Comments (`:`, the
  * server's heartbeats) and messages without data are dropped; `retry` is kept for reconnecting.
+ * `lastEventId` is what a reconnection sends as Last-Event-ID: set when a frame ends, from its
+ * `id:` line or an earlier one, also by a frame without data (an `id:` alone, or with a comment,
+ * lets a client resume from before any event).
  */
 export class SseParser {
 	private pending = "";
 	private data: string[] = [];
 	private event = "";
-	private lastId: string | undefined;
+	private idBuffer: string | undefined;
+	/** The id of the last complete frame that had one (or an inherited one); undefined before any. */
+	lastEventId: string | undefined;
 	retryMs: number | undefined;
+
+	/** Resumes after `id` (the last one a previous connection saw). */
+	constructor(lastEventId?: string) {
+		this.idBuffer = lastEventId;
+		this.lastEventId = lastEventId;
+	}
 
 	push(chunk: string): SseMessage[] {
 		const messages: SseMessage[] = [];
@@ -42,7 +53,7 @@ export class SseParser {
 		if (value.startsWith(" ")) value = value.slice(1);
 		if (field === "data") this.data.push(value);
 		else if (field === "event") this.event = value;
-		else if (field === "id" && !value.includes("\0")) this.lastId = value;
+		else if (field === "id" && !value.includes("\0")) this.idBuffer = value;
 		else if (field === "retry" && /^\d+$/.test(value)) this.retryMs = Number(value);
 		return undefined;
 	}
@@ -52,6 +63,8 @@ export class SseParser {
 		const event = this.event || "message";
 		this.data = [];
 		this.event = "";
-		return data.length ? { id: this.lastId, event, data: data.join("\n") } : undefined;
+		// As the standard has it: the id is taken at the end of every frame, with data or not.
+		this.lastEventId = this.idBuffer;
+		return data.length ? { id: this.idBuffer, event, data: data.join("\n") } : undefined;
 	}
 }

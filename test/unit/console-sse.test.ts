@@ -33,4 +33,17 @@ describe("the console's event-stream parser", () => {
 		expect(parser.push("\n")).toEqual([{ id: undefined, event: "message", data: "one\ntwo" }]);
 		expect(parser.push("event: lonely\n\n")).toEqual([]);
 	});
+
+	it("keeps the id of a frame without data, and of a later frame that inherits it, for Last-Event-ID", () => {
+		const parser = new SseParser();
+		expect(parser.lastEventId).toBeUndefined();
+		expect(parser.push("id: evt_0\n: connected\n\n")).toEqual([]);
+		expect(parser.lastEventId).toBe("evt_0");
+		// An unfinished frame's id is not yet the last one.
+		expect(parser.push("id: evt_1\nretry: 10")).toEqual([]);
+		expect(parser.lastEventId).toBe("evt_0");
+		expect(parser.push("\n\nevent: stream.gap\ndata: {}\n\n")).toEqual([{ id: "evt_1", event: "stream.gap", data: "{}" }]);
+		expect(parser.lastEventId).toBe("evt_1");
+		expect(new SseParser("evt_9").push("data: x\n\n")).toEqual([{ id: "evt_9", event: "message", data: "x" }]);
+	});
 });

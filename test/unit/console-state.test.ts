@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { backgroundWait } from "../../console/src/budget";
 import { filterCalls, outcomesOf } from "../../console/src/call-filter";
 import { extraLiveFields, idleReasons } from "../../console/src/campaign-state";
 import { formatDuration, formatRelative, formatTime, percent } from "../../console/src/format";
@@ -142,22 +141,5 @@ describe("calls table filters and formats", () => {
 		]);
 		expect([percent(1, 3), percent(0, 0)]).toEqual([33, 0]);
 		expect(phonesFrom(" 0987000010\n0987000011, 0987000012;\n\n")).toEqual(["0987000010", "0987000011", "0987000012"]);
-	});
-});
-
-describe("background reads and the rate budget", () => {
-	const reading = (remaining: number, resetAt: number) => ({
-		group: "autocall",
-		limit: 120,
-		remaining,
-		resetAt,
-		maxConnections: 20,
-		seenAt: 0,
-	});
-	it("go ahead while the window has more than the reserve, and wait for its reset once it has not", () => {
-		expect(backgroundWait(undefined, 1_000)).toBe(0);
-		expect(backgroundWait(reading(11, 60_000), 1_000)).toBe(0);
-		expect(backgroundWait(reading(10, 60_000), 1_000)).toBe(59_000);
-		expect(backgroundWait(reading(0, 60_000), 70_000)).toBe(0);
 	});
 });

@@ -16,7 +16,7 @@ import {
 	updateVersioned,
 	versionTag,
 } from "../http/etag";
-import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
+import { OrderedPageQuery, PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { takeBack } from "../http/representation";
 import { createOnce } from "../idempotency/create-once";
@@ -426,9 +426,9 @@ export function autocallCampaignRoutes(base: string): Route[] {
 	const calls = route({
 		method: "GET",
 		path: `${base}/:id/calls`,
-		summary: "The calls this campaign placed.",
+		summary: "The calls this campaign placed, oldest first (`order=desc`: newest first).",
 		tags,
-		query: PageQuery,
+		query: OrderedPageQuery,
 		responses: { 200: { description: "A page of calls", schema: pageOf(Call) } },
 		async handler({ env, principal, params, query }) {
 			const campaign = await findCampaign(env.DB, principal, params);

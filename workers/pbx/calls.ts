@@ -126,7 +126,7 @@ async function earlierCall(c: Parameters<typeof createOnce>[0]): Promise<{ id: s
 const list = route({
 	method: "GET",
 	path: "/api/pbx/calls",
-	summary: "The account's calls, newest last, optionally by status.",
+	summary: "The account's calls, oldest first (`order=desc`: newest first), optionally by status.",
 	tags,
 	query: CallListQuery,
 	responses: { 200: { description: "A page of calls", schema: pageOf(Call) } },

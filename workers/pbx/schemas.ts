@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { OrderedPageQuery } from "../http/pagination";
 import { readOnlyFields } from "../http/representation";
 
 export const ExtensionNumber = z.string().regex(/^\d{2,8}$/, "2 to 8 digits.");
@@ -175,8 +176,6 @@ export const Call = z.object({
 		),
 });
 
-export const CallListQuery = z.object({
-	limit: z.coerce.number().int().min(1).max(100).default(50),
-	cursor: z.string().max(500).optional(),
+export const CallListQuery = OrderedPageQuery.extend({
 	status: CallStatus.optional(),
 });

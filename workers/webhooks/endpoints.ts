@@ -3,7 +3,7 @@ import type { Principal } from "../auth/principal";
 import { enqueueDeliveries } from "../events/outbox";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { expectedVersion, resourceResponse, updateVersioned } from "../http/etag";
-import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
+import { OrderedPageQuery, PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { takeBack } from "../http/representation";
 import { noContent } from "../http/responses";
@@ -236,9 +236,9 @@ const deliveries = route({
 	method: "GET",
 	path: `${BASE}/:id/deliveries`,
 	summary:
-		"The endpoint's delivery log: every event sent to it, each attempt's status code and latency. An attempt without a status says why in a fixed word (timeout, connection failed, request failed), never the receiver's own error text.",
+		"The endpoint's delivery log: every event sent to it, each attempt's status code and latency, oldest first or with `order=desc` newest first. An attempt without a status says why in a fixed word (timeout, connection failed, request failed), never the receiver's own error text.",
 	tags,
-	query: PageQuery,
+	query: OrderedPageQuery,
 	responses: { 200: { description: "A page of deliveries", schema: pageOf(Delivery) } },
 	async handler({ env, principal, params, query }) {
 		const endpoint = await findEndpoint(env.DB, principal, params);

@@ -3,14 +3,15 @@ import { getAll, request } from "../api";
 import { ErrorNotice } from "../errors";
 import { formatTime } from "../format";
 import { navigate } from "../router";
-import { signIn } from "../session";
-import type { Account } from "../types";
+import { switchToOwner } from "../session";
+import type { Account, Me } from "../types";
 
 /**
  * The platform admin's page: its own account runs no campaigns, so it creates customer
  * accounts here and, in one step, signs in as the new account's owner to run and watch them.
  */
-export function AccountsPage({ admin }: { admin: boolean }) {
+export function AccountsPage({ me }: { me: Me }) {
+	const admin = me.user.role === "platform_admin";
 	const [accounts, setAccounts] = useState<Account[]>();
 	const [error, setError] = useState<unknown>();
 	const [form, setForm] = useState({ name: "", username: "", password: "", default_region: "US" });
@@ -35,9 +36,9 @@ export function AccountsPage({ admin }: { admin: boolean }) {
 			const { body } = await request<Account>("POST", "/api/admin/accounts", { body: form });
 			setAccounts([...(accounts ?? []), body]);
 			setCreated(body.name);
-			// The owner's session replaces the admin's: the console follows the new token to its campaigns.
+			// The owner's session replaces the admin's (revoked): the console follows the new token to its campaigns.
 			if (switchTo) {
-				await signIn(form.username, form.password);
+				await switchToOwner(form.username, form.password, me);
 				navigate("/campaigns");
 			}
 		} catch (failure) {
@@ -97,7 +98,7 @@ export function AccountsPage({ admin }: { admin: boolean }) {
 				</div>
 				<label class="inline">
 					<input type="checkbox" checked={switchTo} onChange={(e) => setSwitchTo(e.currentTarget.checked)} />
-					Sign in as its owner once created
+					Sign in as its owner once created (this ends the admin's session)
 				</label>
 				<button type="submit" disabled={busy}>
 					Create account

@@ -23,7 +23,7 @@ const STATUSES = [
 ];
 
 /**
- * The account's calls (or one campaign's), oldest first as the API pages them. Status is
+ * The account's calls (or one campaign's), newest first (the API's `order=desc`). Status is
  * filtered by the API; outcome and number among the rows loaded. New calls are announced, not
  * pushed into the table under the reader's eyes.
  */
@@ -41,7 +41,7 @@ export function CallsPage() {
 
 	const base = campaignId ? `/api/autocall/campaigns/${encodeURIComponent(campaignId)}/calls` : "/api/pbx/calls";
 	const pageUrl = (after: string | null) => {
-		const params = new URLSearchParams({ limit: "100" });
+		const params = new URLSearchParams({ limit: "100", order: "desc" });
 		if (status && !campaignId) params.set("status", status);
 		if (after) params.set("cursor", after);
 		return `${base}?${params}`;
@@ -142,7 +142,7 @@ export function CallsPage() {
 			) : (
 				<>
 					<p class="muted" role="status">
-						{shown.length} of {calls.length} loaded calls shown{cursor ? " (more to load)" : ""}, oldest first.
+						{shown.length} of {calls.length} loaded calls shown{cursor ? " (older ones to load)" : ""}, newest first.
 					</p>
 					<div class="scroll">
 						<table data-testid="calls">
@@ -185,7 +185,7 @@ export function CallsPage() {
 					</div>
 					{cursor && (
 						<button type="button" class="secondary" onClick={() => void more()}>
-							Load 100 more
+							Load 100 older
 						</button>
 					)}
 				</>

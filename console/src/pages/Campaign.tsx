@@ -94,7 +94,7 @@ export function CampaignPage({ id }: { id: string }) {
 			)}
 			<h2>Calls in flight and per hour</h2>
 			<ErrorNotice error={calls.error} />
-			<CampaignChart spans={calls.spans} caps={caps} final={final} />
+			<CampaignChart spans={calls.spans} caps={caps} final={final} callsToday={live?.calls_today} />
 			{!calls.complete && <p class="muted">The chart shows the campaign's first 2,000 calls and those heard live since.</p>}
 			<p>
 				<Link to={`/calls?campaign=${campaign.id}`}>This campaign's calls</Link>

@@ -66,8 +66,8 @@ export function CampaignsPage() {
 						{[...campaigns]
 							.reverse()
 							.slice(0, shown)
-							.map((campaign) => (
-								<CampaignRow key={campaign.id} listed={campaign} />
+							.map((campaign, index) => (
+								<CampaignRow key={campaign.id} listed={campaign} index={index} />
 							))}
 					</tbody>
 				</table>
@@ -84,10 +84,20 @@ export function CampaignsPage() {
 
 /** A row is read again at most this often: many rows share the token's autocall budget. */
 const ROW_GAP_MS = 10_000;
+/** The rows' first reads start this far apart, top row first, rather than all at once. */
+const ROW_STAGGER_MS = 150;
 
-/** One row, live: the list has no counters, so each row reads its campaign and follows its events (no timer). */
-function CampaignRow({ listed }: { listed: Campaign }) {
-	const { loaded, error } = useLiveCampaign(listed.id, { gapMs: ROW_GAP_MS, poll: false });
+/**
+ * One row, live: the list has no counters, so each row reads its campaign and follows its events
+ * (no timer). Its reads are background reads of the autocall budget (api.ts): a few at a time,
+ * and none while the window is down to the requests kept for pause and cancel.
+ */
+function CampaignRow({ listed, index }: { listed: Campaign; index: number }) {
+	const { loaded, error } = useLiveCampaign(listed.id, {
+		gapMs: ROW_GAP_MS,
+		poll: false,
+		firstReadMs: index * ROW_STAGGER_MS,
+	});
 	const campaign = loaded?.campaign ?? listed;
 	const live = campaign.live;
 	return (

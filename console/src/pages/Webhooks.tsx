@@ -6,8 +6,10 @@ import { ErrorNotice } from "../errors";
 import { formatTime } from "../format";
 import type { Delivery, Page, WebhookEndpoint } from "../types";
 
-/** The delivery log is read again this often while an endpoint is open (the webhooks group allows 60 a minute). */
+/** The delivery log's newest page is read again this often while an endpoint is open (the webhooks group allows 60 a minute). */
 const LOG_REFRESH_MS = 5_000;
+/** Deliveries per page of the log. */
+const PAGE = 100;
 
 export function WebhooksPage({ selected }: { selected?: string }) {
 	const [endpoints, setEndpoints] = useState<WebhookEndpoint[]>();
@@ -87,17 +89,35 @@ export function WebhooksPage({ selected }: { selected?: string }) {
 	);
 }
 
-/** One endpoint's deliveries, each attempt's status and latency; resend; re-enable a disabled endpoint. */
+/** Rows by id, first occurrence wins (a refreshed newest page over older pages loaded before it). */
+function mergeDeliveries(newest: Delivery[], older: Delivery[]): Delivery[] {
+	const seen = new Set<string>();
+	return [...newest, ...older].filter((delivery) => !seen.has(delivery.id) && seen.add(delivery.id));
+}
+
+/**
+ * One endpoint's deliveries, newest first (each attempt's status and latency); older ones a page
+ * at a time on request; resend; re-enable a disabled endpoint. The newest page is read again every
+ * few seconds, so a receiver that starts failing shows its failed attempts however long the log is.
+ */
 function EndpointLog({ endpoint, onChanged }: { endpoint: WebhookEndpoint; onChanged: () => void }) {
-	const [deliveries, setDeliveries] = useState<Delivery[]>();
+	const [newest, setNewest] = useState<Delivery[]>();
+	const [firstCursor, setFirstCursor] = useState<string | null>(null);
+	const [older, setOlder] = useState<Delivery[]>([]);
+	const [olderCursor, setOlderCursor] = useState<string | null>(null);
 	const [error, setError] = useState<unknown>();
 	const [note, setNote] = useState<string>();
 	const [tick, setTick] = useState(0);
+	// What is in flight (a resend per event, "enable", "older"): its button waits for the answer.
+	const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
 	const path = `/api/webhooks/endpoints/${encodeURIComponent(endpoint.id)}`;
+	const pageUrl = (cursor: string | null) =>
+		`${path}/deliveries?order=desc&limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
 
 	useEffect(() => {
-		get<Page<Delivery>>(`${path}/deliveries?limit=100`).then(({ body }) => {
-			setDeliveries(body.data);
+		get<Page<Delivery>>(pageUrl(null)).then(({ body }) => {
+			setNewest(body.data);
+			setFirstCursor(body.next_cursor);
 			setError(undefined);
 		}, setError);
 	}, [tick]);
@@ -107,25 +127,52 @@ function EndpointLog({ endpoint, onChanged }: { endpoint: WebhookEndpoint; onCha
 		return () => clearInterval(refresh);
 	}, []);
 
-	const act = async (work: () => Promise<string>) => {
-		setError(undefined);
-		setNote(undefined);
+	const track = async (key: string, work: () => Promise<void>) => {
+		setBusy((keys) => new Set(keys).add(key));
 		try {
-			setNote(await work());
-			setTick((n) => n + 1);
-		} catch (failure) {
-			setError(failure);
+			await work();
+		} finally {
+			setBusy((keys) => {
+				const next = new Set(keys);
+				next.delete(key);
+				return next;
+			});
 		}
 	};
 
+	const act = (key: string, work: () => Promise<string>) =>
+		track(key, async () => {
+			setError(undefined);
+			setNote(undefined);
+			try {
+				setNote(await work());
+				setTick((n) => n + 1);
+			} catch (failure) {
+				setError(failure);
+			}
+		});
+
+	// Older pages continue from the oldest row loaded: keyset cursors stay right while new rows arrive.
+	const nextOlder = older.length > 0 ? olderCursor : firstCursor;
+	const loadOlder = () =>
+		track("older", async () => {
+			try {
+				const { body } = await get<Page<Delivery>>(pageUrl(nextOlder));
+				setOlder((rows) => [...rows, ...body.data]);
+				setOlderCursor(body.next_cursor);
+			} catch (failure) {
+				setError(failure);
+			}
+		});
+
 	const resend = (delivery: Delivery) =>
-		act(async () => {
+		act(`resend:${delivery.id}`, async () => {
 			await request("POST", `${path}/events/${encodeURIComponent(delivery.event_id)}/resend`);
 			return `Event ${delivery.event_type} queued again.`;
 		});
 
 	const enable = () =>
-		act(async () => {
+		act("enable", async () => {
 			// Over the version read now: a change made meanwhile elsewhere is a 412, not overwritten.
 			const { etag } = await get<WebhookEndpoint>(path);
 			await request("PATCH", path, { body: { enabled: true }, ifMatch: etag });
@@ -133,6 +180,7 @@ function EndpointLog({ endpoint, onChanged }: { endpoint: WebhookEndpoint; onCha
 			return "Endpoint enabled.";
 		});
 
+	const deliveries = newest === undefined ? undefined : mergeDeliveries(newest, older);
 	return (
 		<section class="card" aria-labelledby="log-heading">
 			<h2 id="log-heading">Delivery log: {endpoint.url}</h2>
@@ -140,8 +188,8 @@ function EndpointLog({ endpoint, onChanged }: { endpoint: WebhookEndpoint; onCha
 				<div class="notice notice-error" role="alert">
 					<p class="notice-title">This endpoint is disabled</p>
 					<p>{endpoint.disabled_reason ?? "No events are delivered to it."}</p>
-					<button type="button" onClick={() => void enable()}>
-						Enable it again
+					<button type="button" disabled={busy.has("enable")} onClick={() => void enable()}>
+						{busy.has("enable") ? "Enabling…" : "Enable it again"}
 					</button>
 				</div>
 			)}
@@ -157,7 +205,7 @@ function EndpointLog({ endpoint, onChanged }: { endpoint: WebhookEndpoint; onCha
 				<p>Nothing delivered to this endpoint yet.</p>
 			) : (
 				<table data-testid="deliveries">
-					<caption class="sr-only">Deliveries to this endpoint, oldest first</caption>
+					<caption class="sr-only">Deliveries to this endpoint, newest first</caption>
 					<thead>
 						<tr>
 							<th scope="col">Event</th>
@@ -201,17 +249,22 @@ function EndpointLog({ endpoint, onChanged }: { endpoint: WebhookEndpoint; onCha
 									<button
 										type="button"
 										class="secondary"
-										disabled={!endpoint.enabled}
+										disabled={!endpoint.enabled || busy.has(`resend:${delivery.id}`)}
 										aria-label={`Resend ${delivery.event_type} ${delivery.event_id}`}
 										onClick={() => void resend(delivery)}
 									>
-										Resend
+										{busy.has(`resend:${delivery.id}`) ? "Resending…" : "Resend"}
 									</button>
 								</td>
 							</tr>
 						))}
 					</tbody>
 				</table>
+			)}
+			{deliveries !== undefined && nextOlder && (
+				<button type="button" class="secondary" disabled={busy.has("older")} onClick={() => void loadOlder()}>
+					{busy.has("older") ? "Loading…" : `Load ${PAGE} older`}
+				</button>
 			)}
 		</section>
 	);

@@ -393,7 +393,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account's calls, newest last, optionally by status. */
+        /** The account's calls, oldest first (`order=desc`: newest first), optionally by status. */
         get: operations["getApiPbxCalls"];
         put?: never;
         post?: never;
@@ -674,7 +674,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calls this campaign placed. */
+        /** The calls this campaign placed, oldest first (`order=desc`: newest first). */
         get: operations["getApiAutocallCampaignsIdCalls"];
         put?: never;
         post?: never;
@@ -778,7 +778,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calls this campaign placed. */
+        /** The calls this campaign placed, oldest first (`order=desc`: newest first). */
         get: operations["getApiPublicV1BatchCallsIdCalls"];
         put?: never;
         post?: never;
@@ -1004,7 +1004,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint's delivery log: every event sent to it, each attempt's status code and latency. An attempt without a status says why in a fixed word (timeout, connection failed, request failed), never the receiver's own error text. */
+        /** The endpoint's delivery log: every event sent to it, each attempt's status code and latency, oldest first or with `order=desc` newest first. An attempt without a status says why in a fixed word (timeout, connection failed, request failed), never the receiver's own error text. */
         get: operations["getApiWebhooksEndpointsIdDeliveries"];
         put?: never;
         post?: never;
@@ -3761,6 +3761,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                order?: "asc" | "desc";
                 status?: components["schemas"]["CallStatus"];
             };
             header?: never;
@@ -4893,6 +4894,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                order?: "asc" | "desc";
             };
             header?: never;
             path: {
@@ -5282,6 +5284,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                order?: "asc" | "desc";
             };
             header?: never;
             path: {
@@ -5998,6 +6001,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                order?: "asc" | "desc";
             };
             header?: never;
             path: {
