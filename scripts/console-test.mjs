@@ -1,29 +1,10 @@
-// `npm run console:test`: the operations console in headless Chromium (Debian's
-// /usr/bin/chromium driven by playwright-core) against the server as `npm start` runs it
-// (scripts/start.mjs, which builds the console; its own port and state directory). It signs in
-// as the platform admin, creates a customer account from the console and continues as its
-// owner, sets a contact policy (recipient hours, an attempt cap) and lists one of the numbers as
-// do-not-call, creates a campaign through the API and watches its page: counters and chart must
-// change, pause and resume by keyboard, a pacing edit that meets a 412 and is re-applied, the
-// campaign reaching "completed" at 100 % with the listed number skipped and why; a second
-// campaign waits for its contacts' local hours and says so. Then calls (filtered), limits, and webhooks: a receiver that
-// answers 500 shows its failed attempts, a resend, and a disabled endpoint shown loudly. Then,
-// against the same server, test/browser/console-checks.test.mjs: the delivery log's newest
-// deliveries past 100, 26 live campaigns read without a 429 and with the autocall reserve kept,
-// a malformed URL, /console/api/... as JSON 404, the admin's session revoked at the switch to an
-// owner, no other token's rate readings. Last, test/e2e/fresh-clone.test.mjs: a clone of HEAD
-// (no console build) starts the benchmark's server and serves /console.
-// axe-core checks each main page (no serious or critical violation); screenshots of the main
-// pages go to .test-results/console/, or with CONSOLE_SCREENSHOTS=docs to docs/console/*.png
-// (the README shows those; a test run leaves the tree as it was). Exits non-zero on any failure.
-// CONSOLE_TEST_PORT (8794) moves the server.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { run } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { api } from "./api-client.mjs";
+import { startLocalServer } from "./local-server.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PORT = Number(process.env.CONSOLE_TEST_PORT ?? 8794);
@@ -59,32 +40,6 @@ const check = (name, ok, detail = "") => {
 	console.log(`${ok ? "✓" : "✗"} ${name}${detail ? ` — ${detail}` : ""}`);
 	return ok;
 };
-
-async function startServer() {
-	rmSync(STATE_DIR, { recursive: true, force: true });
-	mkdirSync(STATE_DIR, { recursive: true });
-	const child = spawn(process.execPath, [`${root}scripts/start.mjs`, "--persist-to", STATE_DIR, "--log-level", "error"], {
-		cwd: root,
-		// Its own process group: one kill takes wrangler and workerd down together.
-		detached: true,
-		stdio: ["ignore", "ignore", "inherit"],
-		env: { ...process.env, PORT: String(PORT), CI: "true", WRANGLER_SEND_METRICS: "false" },
-	});
-	const stop = () => {
-		try {
-			process.kill(-child.pid, "SIGTERM");
-		} catch {}
-	};
-	const deadline = Date.now() + 90_000;
-	while (Date.now() < deadline && child.exitCode === null) {
-		try {
-			if ((await api(BASE, "/health", { timeoutMs: 2000 })).status === 200) return stop;
-		} catch {}
-		await sleep(250);
-	}
-	stop();
-	throw new Error(`the server on ${BASE} did not become healthy`);
-}
 
 /** A webhook receiver that fails every delivery with 500, so the log has failed attempts to show. */
 async function startFailingReceiver() {
@@ -182,7 +137,7 @@ async function main() {
 	if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
 	mkdirSync(SHOTS, { recursive: true });
 	const receiver = await startFailingReceiver();
-	const stopServer = await startServer();
+	const stopServer = await startLocalServer({ port: PORT, stateDir: STATE_DIR });
 	let browser;
 	try {
 		browser = await chromium.launch({

@@ -1,14 +1,8 @@
-// `npm run docs:check`: GET /docs as a reader sees it. Starts the local server (wrangler dev on
-// its own port and state directory), opens /docs in headless Chromium (Debian's /usr/bin/chromium,
-// driven by playwright-core), and checks the title, that an operation is visible, that every
-// operation of /openapi.json has its section, and that the page asked nothing of another origin.
-// A screenshot goes to .wrangler/docs.png. Exits non-zero on any failure.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { buildConsole } from "../console/build.mjs";
 import { api } from "./api-client.mjs";
+import { startLocalServer } from "./local-server.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PORT = Number(process.env.DOCS_CHECK_PORT ?? 8797);
@@ -19,61 +13,15 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TITLE = "callgate API";
 const OPERATION = "POST /api/pbx/calls/click-to-call";
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const results = [];
 const check = (name, ok, detail = "") => {
 	results.push(ok);
 	console.log(`${ok ? "✓" : "✗"} ${name}${detail ? ` — ${detail}` : ""}`);
 };
 
-async function startServer() {
-	// wrangler.toml's [assets] directory is the console's build, not committed: a fresh clone has none.
-	await buildConsole();
-	rmSync(STATE_DIR, { recursive: true, force: true });
-	mkdirSync(STATE_DIR, { recursive: true });
-	const child = spawn(
-		process.execPath,
-		[
-			`${root}node_modules/wrangler/bin/wrangler.js`,
-			"dev",
-			"--ip",
-			"127.0.0.1",
-			"--port",
-			String(PORT),
-			"--persist-to",
-			STATE_DIR,
-			"--log-level",
-			"error",
-			"--show-interactive-dev-session=false",
-		],
-		{
-			cwd: root,
-			// Its own process group: one kill takes wrangler and workerd down together.
-			detached: true,
-			stdio: ["ignore", "ignore", "inherit"],
-			env: { ...process.env, CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
-		},
-	);
-	const stop = () => {
-		try {
-			process.kill(-child.pid, "SIGTERM");
-		} catch {}
-	};
-	const deadline = Date.now() + 90_000;
-	while (Date.now() < deadline) {
-		if (child.exitCode !== null) break;
-		try {
-			if ((await api(BASE, "/health", { timeoutMs: 2000 })).status === 200) return stop;
-		} catch {}
-		await sleep(250);
-	}
-	stop();
-	throw new Error(`the server on ${BASE} did not become healthy`);
-}
-
 async function main() {
 	if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-	const stopServer = await startServer();
+	const stopServer = await startLocalServer({ port: PORT, stateDir: STATE_DIR });
 	let browser;
 	try {
 		const document = await api(BASE, "/openapi.json");

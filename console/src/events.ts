@@ -1,5 +1,5 @@
 import { currentToken } from "./auth";
-import { SseParser } from "./sse";
+import { SseParser } from "../../sdk/src/sse";
 import type { AccountEvent } from "./types";
 
 export type StreamState = "connecting" | "live" | "reconnecting" | "stopped";
@@ -96,7 +96,7 @@ async function run(signal: AbortSignal): Promise<void> {
 				for (;;) {
 					const { done, value } = await reader.read();
 					if (done) break;
-					for (const message of parser.push(value)) {
+					for (const message of parser.feed(value)) {
 						if (message.event === STREAM_GAP) gap();
 						else deliver(message.data);
 					}

@@ -3,7 +3,7 @@ export interface SseMessage {
 	/** The `event:` field ("message" when absent). */
 	event: string;
 	data: string;
-	/** The `id:` field of this message, if it had one. */
+	/** The `id:` field of this message's own frame, if it had one (what dedupe keys on). */
 	id?: string;
 	/** A `retry:` field (ms) seen with it. */
 	retry?: number;
@@ -12,7 +12,12 @@ export interface SseMessage {
 /**
  * The WHATWG event-stream format, fed chunk by chunk: lines end with CRLF, LF or CR; a blank
  * line dispatches; `:` lines are comments; `data:` lines join with "\n"; a message with no
- * data is not dispatched (its `id:` still counts, as for EventSource).
+ * data is not dispatched. Shared by the SDK's event iterator and the console.
+ *
+ * `lastEventId` is what a reconnection sends as Last-Event-ID. As for EventSource it moves only
+ * when a frame ends (with data or not, so the server's opening `id:` counts) and is inherited
+ * by frames without an `id:`: a connection lost between a frame's `id:` line and its end must
+ * not resume past the event it never delivered.
  */
 export class SseParser {
 	private buffer = "";
@@ -20,9 +25,18 @@ export class SseParser {
 	private event = "";
 	private data: string[] = [];
 	private id: string | undefined;
+	private idBuffer: string | undefined;
 	private retry: number | undefined;
-	/** The last `id:` seen, as EventSource's lastEventId. */
+	/** The id of the last complete frame (or an inherited one); undefined before any. */
 	lastEventId: string | undefined;
+	/** The last `retry:` the stream asked for (ms). */
+	retryMs: number | undefined;
+
+	/** Resumes after `lastEventId` (the last one a previous connection saw). */
+	constructor(lastEventId?: string) {
+		this.idBuffer = lastEventId;
+		this.lastEventId = lastEventId;
+	}
 
 	/** Feeds decoded text; returns the messages it completed. */
 	feed(text: string): SseMessage[] {
@@ -56,8 +70,11 @@ export class SseParser {
 		else if (field === "data") this.data.push(value);
 		else if (field === "id" && !value.includes("\0")) {
 			this.id = value;
-			this.lastEventId = value;
-		} else if (field === "retry" && /^\d+$/.test(value)) this.retry = Number(value);
+			this.idBuffer = value;
+		} else if (field === "retry" && /^\d+$/.test(value)) {
+			this.retry = Number(value);
+			this.retryMs = this.retry;
+		}
 		return undefined;
 	}
 
@@ -70,6 +87,7 @@ export class SseParser {
 					...(this.retry === undefined ? {} : { retry: this.retry }),
 				}
 			: undefined;
+		this.lastEventId = this.idBuffer;
 		this.event = "";
 		this.data = [];
 		this.id = undefined;

@@ -7,12 +7,11 @@
 // (CONSOLE_REVIEW_BASE); alone, `node --test test/browser/console-checks.test.mjs` starts the
 // server as `npm start` runs it on 127.0.0.1:${CONSOLE_REVIEW_PORT:-8816} with its own state.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { api } from "../../scripts/api-client.mjs";
+import { startLocalServer } from "../../scripts/local-server.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const PORT = process.env.CONSOLE_REVIEW_PORT ?? "8816";
@@ -24,33 +23,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let stopServer = () => {};
 let browser;
 
-async function startServer() {
-	rmSync(STATE_DIR, { recursive: true, force: true });
-	mkdirSync(STATE_DIR, { recursive: true });
-	const child = spawn(process.execPath, [`${root}scripts/start.mjs`, "--persist-to", STATE_DIR, "--log-level", "error"], {
-		cwd: root,
-		detached: true,
-		stdio: ["ignore", "ignore", "inherit"],
-		env: { ...process.env, PORT, CI: "true", WRANGLER_SEND_METRICS: "false" },
-	});
-	const stop = () => {
-		try {
-			process.kill(-child.pid, "SIGTERM");
-		} catch {}
-	};
-	const deadline = Date.now() + 90_000;
-	while (Date.now() < deadline && child.exitCode === null) {
-		try {
-			if ((await api(BASE, "/health", { timeoutMs: 2000 })).status === 200) return stop;
-		} catch {}
-		await sleep(250);
-	}
-	stop();
-	throw new Error(`the server on ${BASE} did not become healthy`);
-}
-
 before(async () => {
-	if (!process.env.CONSOLE_REVIEW_BASE) stopServer = await startServer();
+	if (!process.env.CONSOLE_REVIEW_BASE) stopServer = await startLocalServer({ port: PORT, stateDir: STATE_DIR });
 	browser = await chromium.launch({
 		executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
 		headless: true,

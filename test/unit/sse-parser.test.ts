@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SseParser } from "../../sdk/src/sse";
 
-describe("SseParser", () => {
+describe("the event-stream parser (the SDK's iterator and the console)", () => {
 	it("reads the server's frames: comments skipped, id, event and JSON data", () => {
 		const parser = new SseParser();
 		const messages = parser.feed(
@@ -36,5 +36,26 @@ describe("SseParser", () => {
 	it("field details: no space after the colon, a bare field name, retry only as digits", () => {
 		const parser = new SseParser();
 		expect(parser.feed("data:x\ndata\nretry: 10\nretry: soon\n\n")).toEqual([{ event: "message", data: "x\n", retry: 10 }]);
+	});
+
+	it("moves lastEventId only when a frame ends: a stream lost after an id: line resumes before that event", () => {
+		const parser = new SseParser();
+		expect(parser.feed("id: evt_0\n: connected\n\n")).toEqual([]);
+		expect(parser.lastEventId).toBe("evt_0");
+		expect(parser.feed("id: evt_1\nevent: call.started\n")).toEqual([]);
+		expect(parser.lastEventId).toBe("evt_0");
+		expect(parser.feed("data: {}\n\nevent: stream.gap\ndata: {}\n\n")).toEqual([
+			{ event: "call.started", data: "{}", id: "evt_1" },
+			{ event: "stream.gap", data: "{}" },
+		]);
+		expect(parser.lastEventId).toBe("evt_1");
+	});
+
+	it("resumes after the id it was given, and keeps the stream's retry", () => {
+		const parser = new SseParser("evt_9");
+		expect(parser.lastEventId).toBe("evt_9");
+		expect(parser.feed("retry: 5000\ndata: x\n\n")).toEqual([{ event: "message", data: "x", retry: 5000 }]);
+		expect(parser.lastEventId).toBe("evt_9");
+		expect(parser.retryMs).toBe(5000);
 	});
 });
