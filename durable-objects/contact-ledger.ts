@@ -27,6 +27,13 @@ export interface DncPosition {
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const PURGED_AT = "purged_at";
+/**
+ * How long the ledger remembers a disposition's listing it took (see takeListing) after that
+ * listing was last handed to it. A dnc_outbox row is handed over again every minute until its
+ * delete succeeds, and each hand-over renews this, so the memory outlives every row unless the
+ * minute cron stops for this long.
+ */
+export const KEEP_HANDED_OVER_DAYS = 30;
 
 export const contactLedgerOf = (env: Env, accountId: string) =>
 	env.CONTACT_LEDGER.get(env.CONTACT_LEDGER.idFromName(`account:${accountId}`));
@@ -55,6 +62,8 @@ export class ContactLedger extends DurableObject<Env> {
 			);
 			CREATE INDEX IF NOT EXISTS attempts_by_phone ON attempts (phone, at);
 			CREATE INDEX IF NOT EXISTS attempts_by_age ON attempts (at);
+			CREATE TABLE IF NOT EXISTS handed_over (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+			CREATE INDEX IF NOT EXISTS handed_over_by_age ON handed_over (at);
 		`);
 	}
 
@@ -76,6 +85,23 @@ export class ContactLedger extends DurableObject<Env> {
 			)
 			.toArray()
 			.map((row) => row.phone);
+	}
+
+	/**
+	 * Lists a number for a lead's `do_not_call` disposition, once per outbox row (`listingId`,
+	 * the disposition's id): a repeat of a hand-over the ledger already took (its outbox row's
+	 * delete failed, and the cron hands it over again) changes nothing, also after the owner
+	 * took the number off the list in between. Answers whether the number was newly listed.
+	 */
+	takeListing(listingId: string, phone: string, reason: string | null): boolean {
+		const now = this.clock();
+		return this.ctx.storage.transactionSync(() => {
+			const repeat = this.ctx.storage.sql.exec("UPDATE handed_over SET at = ? WHERE id = ?", now, listingId).rowsWritten > 0;
+			if (repeat) return false;
+			this.ctx.storage.sql.exec("INSERT INTO handed_over (id, at) VALUES (?, ?)", listingId, now);
+			this.purge(now);
+			return this.add([phone], reason, "disposition").length > 0;
+		});
 	}
 
 	/** Answers whether the number was listed. */
@@ -169,12 +195,13 @@ export class ContactLedger extends DurableObject<Env> {
 			.one().n;
 	}
 
-	/** Rows older than any cap counts are dropped, at most once an hour. */
+	/** Rows older than any cap counts, and listings not handed over for a while, are dropped, at most once an hour. */
 	private purge(now: number): void {
 		const last = this.ctx.storage.kv.get<number>(PURGED_AT) ?? 0;
 		if (now - last < PURGE_EVERY_MS) return;
 		this.ctx.storage.kv.put(PURGED_AT, now);
 		this.ctx.storage.sql.exec("DELETE FROM attempts WHERE at <= ?", now - KEEP_ATTEMPTS_DAYS * DAY_MS);
+		this.ctx.storage.sql.exec("DELETE FROM handed_over WHERE at <= ?", now - KEEP_HANDED_OVER_DAYS * DAY_MS);
 	}
 
 	private sql<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
