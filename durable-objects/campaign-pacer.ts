@@ -26,7 +26,7 @@ import {
 import { earliestTurn, isCallable, nextTurn, OPENING_HORIZON_MS, type RecipientRule } from "./campaign/recipient-hours";
 import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
 import { isWindowOpen, localTime, nextOpening, startOfLocalDay, startOfNextLocalDay } from "./campaign/schedule";
-import { contactLedgerOf } from "./contact-ledger";
+import { contactLedgerOf, type PlacedAttempt } from "./contact-ledger";
 import type { AttemptCap, ClaimAnswer, SkipReason } from "./ledger-claims";
 
 interface PacerState {
@@ -118,6 +118,9 @@ const RECORD_FAILURES = "record_failures";
 const RECORD_RETRY_AT = "record_retry_at";
 const LEDGER_FAILURES = "ledger_failures";
 const LEDGER_RETRY_AT = "ledger_retry_at";
+const SETTLE_FAILURES = "ledger_settle_failures";
+/** Confirms and give-backs sent to the ledger per RPC; more go in the next round. */
+const SETTLE_BATCH = 500;
 const MAX_LEDGER_RETRY_MS = 60_000;
 /** The deadline of a call not yet placed: it has no provider timer running. */
 const NOT_PLACED = Number.MAX_SAFE_INTEGER;
@@ -156,8 +159,11 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
  *
  * Just before the provider is asked, each round's dials are cleared with the account's
  * contact ledger (one RPC): a number on the do-not-call list or out of attempts
- * (`max_attempts_per_number`) ends its contact `skipped`, and a ledger that fails or does not
- * answer dials nothing: those calls wait, their attempts unused, and are asked again.
+ * (`max_attempts_per_number`) ends its contact `skipped`, one whose cap other campaigns'
+ * unplaced dials fill waits, and a ledger that fails or does not answer dials nothing: those
+ * calls wait, their attempts unused, and are asked again. After the round one more RPC tells
+ * the ledger which calls the provider took (their counts become placed) and which were closed
+ * undialled (their counts go back), kept in storage until the ledger has them.
  */
 export class CampaignPacer extends DurableObject<Env> {
 	/** Replaced in tests to drive time, jitter and the provider. */
@@ -192,6 +198,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
 				announced INTEGER NOT NULL DEFAULT 0, asked INTEGER NOT NULL DEFAULT 0,
 				provider_call_id TEXT, first_asked_at INTEGER, first_caller_id TEXT, claimed INTEGER NOT NULL DEFAULT 0,
+				placed_at INTEGER,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
@@ -200,6 +207,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS sync (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
 			CREATE TABLE IF NOT EXISTS ledger_releases (call_id TEXT PRIMARY KEY);
+			CREATE TABLE IF NOT EXISTS ledger_confirms (call_id TEXT PRIMARY KEY, phone TEXT NOT NULL, at INTEGER NOT NULL);
 		`);
 		// Objects created before a column existed get it here (a new one has every column from the start).
 		// Objects created before calls had stages: every call they hold was placed.
@@ -213,6 +221,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!columns.has("first_caller_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_caller_id TEXT");
 		// Asked of the contact ledger (which may have counted it): a call closed undialled gives its count back.
 		if (!columns.has("claimed")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0");
+		// When the provider was seen to take the call: set once, and confirmed to the ledger (ledger_confirms) then.
+		if (!columns.has("placed_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN placed_at INTEGER");
 		const contactColumns = new Set(this.sql<{ name: string }>("PRAGMA table_info(contacts)").map((column) => column.name));
 		if (!contactColumns.has("zone")) {
 			// Loaded before contacts had their own timezone: the number is all there was to go by.
@@ -400,6 +410,14 @@ export class CampaignPacer extends DurableObject<Env> {
 		};
 	}
 
+	/** Confirms and give-backs the contact ledger has yet to take (for tests and operations). */
+	unsettled(): { placed: number; released: number } {
+		return {
+			placed: this.count("SELECT count(*) AS n FROM ledger_confirms"),
+			released: this.count("SELECT count(*) AS n FROM ledger_releases"),
+		};
+	}
+
 	// --- the driver: decide, record in D1, dial, and again while anything changed ---
 
 	/**
@@ -425,7 +443,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				// No await between promoting recorded calls and deciding their dials: no action slips in between.
 				if (await this.dialRecorded()) this.again = true;
 				await this.dispatchRecorded();
-				await this.releaseClaims();
+				await this.settleLedger();
 			}
 		} finally {
 			this.scheduleAlarm(this.clock());
@@ -619,9 +637,15 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.markUnrecorded("call", callId);
 		this.markUnrecorded("contact", call.contact_id);
 		// Outcomes the pacer decides itself are announced here; a provider's come with its callback,
-		// and prove the call started, also when no answer to its dial ever did.
+		// and prove the call started, also when no answer to its dial ever did: its count is placed.
+		// A provider's permanent refusal means it never was: the count goes back. A timeout says
+		// neither, and the count stays a reservation (the safe side) until it ages out.
 		if (outcome === "timeout" || reason !== null) this.callCompleted(callId, outcome, reason, now);
-		else this.announceStart(callId, now);
+		else {
+			this.announceStart(callId, now);
+			this.confirmPlaced(callId, now);
+		}
+		if (reason !== null) this.giveBack(callId);
 		return true;
 	}
 
@@ -680,6 +704,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		);
 		// The carrier's id goes to D1 too: a later re-ask of another call must not take this one for its own.
 		if (providerCallId) this.markUnrecorded("call", callId);
+		this.confirmPlaced(callId, now);
 		const { health, recovered } = afterAcceptance(this.health());
 		if (recovered) {
 			const outage = this.health();
@@ -759,10 +784,7 @@ export class CampaignPacer extends DurableObject<Env> {
 	/** A cancelled campaign's call that never reached the provider: closed, its contact left as it was before. */
 	private cancelUndialled(callId: string, call: { contact_id: string; attempt: number }, now: number): void {
 		// The ledger may have counted it (a claim answered, or lost, before the provider refused it): give it back.
-		this.ctx.storage.sql.exec(
-			"INSERT OR IGNORE INTO ledger_releases (call_id) SELECT id FROM calls WHERE id = ? AND claimed = 1",
-			callId,
-		);
+		this.giveBack(callId);
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'backoff', ended_at = ?, outcome = 'cancelled', maybe_placed = 0 WHERE id = ?",
 			now,
@@ -830,7 +852,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')") > 0) {
 			candidates.push(now + 1000);
 		}
-		if (this.count("SELECT count(*) AS n FROM ledger_releases") > 0) {
+		if (this.count("SELECT (SELECT count(*) FROM ledger_releases) + (SELECT count(*) FROM ledger_confirms) AS n") > 0) {
 			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
 		}
 		if (state.status === "active" || state.status === "scheduled") {
@@ -1116,9 +1138,10 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/**
-	 * Applies the ledger's answers: skipped contacts end, and the calls cleared to dial are
-	 * answered — those still due now (an action or the window may have changed while the
-	 * ledger answered). Without an answer nothing is dialled: the calls wait and are asked again.
+	 * Applies the ledger's answers: skipped contacts end, calls held back by other campaigns'
+	 * reservations wait, and the calls cleared to dial are answered — those still due now (an
+	 * action or the window may have changed while the ledger answered). Without an answer
+	 * nothing is dialled: the calls wait and are asked again.
 	 */
 	private settleClaims(calls: DueCall[], answers: Map<string, ClaimAnswer> | null, now: number): DueCall[] {
 		const cleared: DueCall[] = [];
@@ -1129,6 +1152,11 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (answer?.verdict === "skip") this.skipContact({ id: call.contact_id, phone: call.phone }, answer.reason, now, call.id);
 			else if (answer?.verdict === "dial") {
 				if (this.mayDialNow(call, now)) cleared.push(call);
+			} else if (answer?.verdict === "wait") {
+				// Other campaigns' dials of the number, not yet placed, fill its cap: this contact
+				// alone waits, its attempt unused, and is asked again once they are settled.
+				if (this.status() === "cancelled") this.closeForCancel(call.id, call, now, false);
+				else this.backOff(call.id, call, now + Math.round(answer.retryInMs * (1 + this.random())), false);
 			} else unanswered.push(call);
 		}
 		if (unanswered.length) this.waitForLedger(unanswered, now);
@@ -1150,26 +1178,69 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 	}
 
-	/** Counts of calls closed without a dial go back to the ledger; kept here until it confirms. */
-	private async releaseClaims(): Promise<void> {
-		const ids = this.sql<{ call_id: string }>("SELECT call_id FROM ledger_releases ORDER BY call_id LIMIT 500").map(
-			(row) => row.call_id,
-		);
-		if (!ids.length) return;
+	/**
+	 * The round's report to the ledger, one RPC: the calls the provider took (their counts
+	 * become placed, stamped when it took them) and the calls closed without a dial (their
+	 * counts go back). Both are kept here, in the same step as what they report, until the
+	 * ledger has them: one that fails, times out or whose answer is lost is sent again by the
+	 * next round or the alarm (backoff 1 s doubling to 60 s); a repeat changes nothing there.
+	 * Meanwhile an unconfirmed count stays a reservation, which holds other campaigns back.
+	 */
+	private async settleLedger(): Promise<void> {
+		const placed = this.sql<{ call_id: string; phone: string; at: number }>(
+			"SELECT call_id, phone, at FROM ledger_confirms ORDER BY call_id LIMIT ?",
+			SETTLE_BATCH,
+		).map((row): PlacedAttempt => ({ callId: row.call_id, phone: row.phone, at: row.at }));
+		const released = this.sql<{ call_id: string }>(
+			"SELECT call_id FROM ledger_releases ORDER BY call_id LIMIT ?",
+			SETTLE_BATCH,
+		).map((row) => row.call_id);
+		if (!placed.length && !released.length) return;
 		try {
 			const ledger = contactLedgerOf(this.env, this.requireState().config.accountId);
-			await withDeadline(ledger.release(ids), this.ledgerTimeoutMs, "contact ledger release");
+			await withDeadline(ledger.settle(placed, released), this.ledgerTimeoutMs, "contact ledger settle");
 		} catch (error) {
-			this.ctx.storage.kv.put(LEDGER_RETRY_AT, this.clock() + MAX_LEDGER_RETRY_MS);
-			console.warn("contact ledger release failed; retrying", error instanceof Error ? error.message : String(error));
+			const failures = (this.ctx.storage.kv.get<number>(SETTLE_FAILURES) ?? 0) + 1;
+			this.ctx.storage.kv.put(SETTLE_FAILURES, failures);
+			this.ctx.storage.kv.put(LEDGER_RETRY_AT, this.clock() + Math.min(MAX_LEDGER_RETRY_MS, 1000 * 2 ** (failures - 1)));
+			console.warn("contact ledger settle failed; retrying", error instanceof Error ? error.message : String(error));
 			return;
 		}
+		this.ctx.storage.kv.delete(SETTLE_FAILURES);
 		this.ctx.storage.kv.delete(LEDGER_RETRY_AT);
 		this.ctx.storage.sql.exec(
-			"DELETE FROM ledger_releases WHERE call_id IN (SELECT value FROM json_each(?))",
-			JSON.stringify(ids),
+			"DELETE FROM ledger_confirms WHERE call_id IN (SELECT json_extract(value, '$.callId') FROM json_each(?))",
+			JSON.stringify(placed),
 		);
-		if (ids.length === 500) this.again = true;
+		this.ctx.storage.sql.exec(
+			"DELETE FROM ledger_releases WHERE call_id IN (SELECT value FROM json_each(?))",
+			JSON.stringify(released),
+		);
+		if (placed.length === SETTLE_BATCH || released.length === SETTLE_BATCH) this.again = true;
+	}
+
+	/**
+	 * The provider took this call (its dial was accepted, or a callback of it came): its ledger
+	 * count is to become placed, stamped `at`. Once per call, whatever tells of it first; only
+	 * calls the ledger was asked about.
+	 */
+	private confirmPlaced(callId: string, at: number): void {
+		this.ctx.storage.sql.exec(
+			`INSERT OR IGNORE INTO ledger_confirms (call_id, phone, at)
+			 SELECT c.id, k.phone, ?1 FROM calls c JOIN contacts k ON k.id = c.contact_id
+			  WHERE c.id = ?2 AND c.placed_at IS NULL AND c.claimed = 1`,
+			at,
+			callId,
+		);
+		this.ctx.storage.sql.exec("UPDATE calls SET placed_at = ? WHERE id = ? AND placed_at IS NULL", at, callId);
+	}
+
+	/** A call the provider never placed gives back the count the ledger may hold for it (unless it was seen placed). */
+	private giveBack(callId: string): void {
+		this.ctx.storage.sql.exec(
+			"INSERT OR IGNORE INTO ledger_releases (call_id) SELECT id FROM calls WHERE id = ? AND claimed = 1 AND placed_at IS NULL",
+			callId,
+		);
 	}
 
 	/**

@@ -77,13 +77,19 @@ const view = async (account: Account, id: string) =>
 const callsOf = async (account: Account, id: string) =>
 	(await callJson<{ data: CallRow[] }>(`/api/autocall/campaigns/${id}/calls?limit=100`, { token: account.token })).body.data;
 
-/** Runs the campaigns' pacers (all at once) until their counters say they are where `settled` expects and no call waits. */
+/**
+ * Runs the campaigns' pacers (all at once) until their counters say they are where `settled`
+ * expects and no call waits. A claim another campaign's dial of the same number holds back
+ * (cleared, not yet confirmed placed) is asked again a few seconds later, on the real clock:
+ * the rounds are half a second apart, for up to 20 s.
+ */
 async function settle(account: Account, ids: string[], settled: (live: Live) => boolean): Promise<void> {
-	for (let round = 0; round < 20; round++) {
+	for (let round = 0; round < 40; round++) {
 		await Promise.all(ids.map((id) => runDurableObjectAlarm(pacerOf(id))));
 		const views = await Promise.all(ids.map((id) => view(account, id)));
 		const calls = (await Promise.all(ids.map((id) => callsOf(account, id)))).flat();
 		if (views.every((v) => settled(v.live.contacts)) && calls.every((c) => c.status !== "queued")) return;
+		await new Promise((resolve) => setTimeout(resolve, 500));
 	}
 	throw new Error("the campaigns did not settle");
 }
