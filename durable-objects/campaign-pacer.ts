@@ -375,7 +375,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				done: counts.done ?? 0,
 				skipped: counts.skipped ?? 0,
 			},
-			in_flight: this.inFlight(),
+			in_flight: this.inFlight(now),
 			calls_today: this.startedToday(now),
 			window_open: windowOpen,
 			next_opening_at: iso(opening),
@@ -467,29 +467,42 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.skipUnknownZones(now);
 			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedToday(now);
 			let allowed = Math.min(today, dialBudget(this.health(), now, Number.POSITIVE_INFINITY, this.unanswered()));
-			// Calls that may have been placed already hold their slot: asking again under their id needs no new one.
-			const held = this.callableZones(now, true);
+			const { all, keys, unknown, heldUnknown } = this.callableZones(now);
+			// Calls that may have been placed already, asked within the last MAX_CALL_SECONDS, hold
+			// their slot: asking again under their id needs no new one.
 			const holding = this.sql<{ id: string; attempts: number }>(
 				`SELECT k.id, k.attempts FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
-				  WHERE k.state = 'pending' AND k.next_due_at <= ? AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+				  WHERE k.state = 'pending' AND k.next_due_at <= ?1 AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+				    AND coalesce(c.first_asked_at, c.started_at) > ?6
 				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4)) OR (k.zone IS NULL AND ?5))
 				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
 				Number.isFinite(allowed) ? Math.max(0, allowed) : -1,
-				...held,
+				all,
+				keys,
+				heldUnknown,
+				now - this.maxCallMs(),
 			);
 			for (const contact of holding) this.startCall(contact, now, local.date);
 			allowed -= holding.length;
-			const slots = startBudget(config.maxConcurrent, this.inFlight(), null, 0);
+			const slots = startBudget(config.maxConcurrent, this.inFlight(now), null, 0);
 			// Only contacts whose recipient hours are open now: one whose zone is closed waits without
-			// holding back the ones after it.
+			// holding back the ones after it. A held call older than any call lasts holds no slot, so
+			// its re-ask takes one like a new call (see inFlight).
 			const due = this.sql<{ id: string; attempts: number }>(
-				`SELECT id, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ?1
-				    AND (?3 OR zone IN (SELECT value FROM json_each(?4)) OR (zone IS NULL AND ?5))
-				  ORDER BY next_due_at, position LIMIT ?2`,
+				`SELECT k.id, k.attempts FROM contacts k
+				   LEFT JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1 AND c.stage = 'backoff'
+				    AND c.ended_at IS NULL AND c.maybe_placed = 1
+				  WHERE k.state = 'pending' AND k.next_due_at <= ?1
+				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4))
+				         OR (k.zone IS NULL AND CASE WHEN c.id IS NULL THEN ?5 ELSE ?6 END))
+				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
 				Math.max(0, Math.min(slots, allowed)),
-				...this.callableZones(now, false),
+				all,
+				keys,
+				unknown,
+				heldUnknown,
 			);
 			for (const contact of due) this.startCall(contact, now, local.date);
 		}
@@ -506,17 +519,19 @@ export class CampaignPacer extends DurableObject<Env> {
 	 * Which contacts' recipient hours are open at `now`, as the decision queries' bindings: every
 	 * contact (no recipient hours), else the zone keys open now and whether unknown zones are.
 	 * A held call (one the provider may have) of unknown zone under `skip` is asked again within
-	 * the campaign's window alone: it may be at the provider already, and only its re-ask settles it.
+	 * the campaign's window alone (`heldUnknown`): it may be at the provider already, and only
+	 * its re-ask settles it.
 	 */
-	private callableZones(now: number, held: boolean): [all: number, keys: string, unknown: number] {
+	private callableZones(now: number): { all: number; keys: string; unknown: number; heldUnknown: number } {
 		const rule = this.rule();
-		if (!rule.hours) return [1, "[]", 1];
+		if (!rule.hours) return { all: 1, keys: "[]", unknown: 1, heldUnknown: 1 };
 		const { window } = this.requireState().config;
 		const keys = this.contactZoneKeys().filter(
 			(key): key is string => key !== null && isCallable(now, window, zonesOfKey(key), rule),
 		);
-		const unknown = held && rule.unknownTimezone === "skip" ? isWindowOpen(now, window) : isCallable(now, window, [], rule);
-		return [0, JSON.stringify(keys), unknown ? 1 : 0];
+		const unknown = isCallable(now, window, [], rule);
+		const heldUnknown = rule.unknownTimezone === "skip" ? isWindowOpen(now, window) : unknown;
+		return { all: 0, keys: JSON.stringify(keys), unknown: unknown ? 1 : 0, heldUnknown: heldUnknown ? 1 : 0 };
 	}
 
 	/**
@@ -695,10 +710,9 @@ export class CampaignPacer extends DurableObject<Env> {
 		now: number,
 		providerCallId?: string,
 	): void {
-		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ?, provider_call_id = coalesce(provider_call_id, ?) WHERE id = ?",
-			call.ended_at === null ? now + maxCallMs : NOT_PLACED,
+			call.ended_at === null ? now + this.maxCallMs() : NOT_PLACED,
 			providerCallId ?? null,
 			callId,
 		);
@@ -766,10 +780,9 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.cancelUndialled(callId, call, now);
 			return;
 		}
-		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ? WHERE id = ?",
-			now + maxCallMs,
+			now + this.maxCallMs(),
 			callId,
 		);
 		this.ctx.storage.sql.exec(
@@ -855,6 +868,14 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (this.count("SELECT (SELECT count(*) FROM ledger_releases) + (SELECT count(*) FROM ledger_confirms) AS n") > 0) {
 			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
 		}
+		// A held call frees its slot when it can no longer be live (see inFlight): nothing else tells of that moment.
+		const stale = this.sql<{ at: number | null }>(
+			`SELECT min(coalesce(first_asked_at, started_at)) + ?1 AS at FROM calls
+			  WHERE ended_at IS NULL AND stage = 'backoff' AND maybe_placed = 1 AND coalesce(first_asked_at, started_at) + ?1 > ?2`,
+			this.maxCallMs(),
+			now,
+		)[0]?.at;
+		if (stale !== null && stale !== undefined) candidates.push(stale);
 		if (state.status === "active" || state.status === "scheduled") {
 			// With recipient hours, each zone's pending contacts have their own next turn; without
 			// them every contact has the campaign's window, and one group is all there is.
@@ -1458,9 +1479,23 @@ export class CampaignPacer extends DurableObject<Env> {
 		);
 	}
 
-	/** Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider may have placed. */
-	private inFlight(): number {
-		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND (stage != 'backoff' OR maybe_placed = 1)");
+	/**
+	 * Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider
+	 * may have placed. A held call first asked longer ago than any call lasts (MAX_CALL_SECONDS)
+	 * cannot still be live even if the provider placed it: it holds no slot, though it is still
+	 * asked again (inside its recipient's hours) to settle it, taking a slot then.
+	 */
+	private inFlight(now: number): number {
+		return this.count(
+			`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL
+			    AND (stage != 'backoff' OR (maybe_placed = 1 AND coalesce(first_asked_at, started_at) > ?))`,
+			now - this.maxCallMs(),
+		);
+	}
+
+	/** The longest a placed call may last before the pacer closes it as `timeout`. */
+	private maxCallMs(): number {
+		return Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 	}
 
 	/** Dial requests not yet answered: while the provider is down, at most one such probe. */

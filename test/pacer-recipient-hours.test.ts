@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { CampaignPacer } from "../durable-objects/campaign-pacer";
-import type { OutboundCall } from "../workers/dialer/dialer";
+import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
 import { createCampaign, pacerOf, runCron } from "./campaign-helpers";
 import { callJson, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
@@ -299,5 +299,99 @@ describe("pacers created before contacts had zones", () => {
 			{ phone: HONOLULU(1), zone: "Pacific/Honolulu" },
 			{ phone: "+79161234567", zone: null },
 		]);
+	});
+});
+
+/** A campaign whose dials go to `place`, on the test's clock. */
+async function campaignWith(
+	account: Account,
+	contacts: string[],
+	clock: { now: number },
+	place: (call: OutboundCall) => Promise<DialResult>,
+	overrides: Record<string, unknown>,
+) {
+	const created = await createCampaign(account, { contacts, max_calls_per_day: null, ...overrides });
+	const pacer = pacerOf(created.id);
+	await runInDurableObject(pacer, (object: CampaignPacer) => {
+		object.clock = () => clock.now;
+		object.random = () => 0.5;
+		object.dialer = { place };
+	});
+	return { id: created.id, pacer };
+}
+
+/** A UTC campaign open every minute of every day, one slot. */
+const ALWAYS_OPEN = {
+	scheduled_at: "2030-03-04T00:00:00Z",
+	timezone: "UTC",
+	start_time: "00:00",
+	end_time: "23:59",
+	working_days: [1, 2, 3, 4, 5, 6, 7],
+	max_concurrent_calls: 1,
+};
+
+describe("a held call (the provider may have it) outside its recipient's hours", () => {
+	/** Honolulu's first dial gets no answer a second before 21:00 there (06:59:59Z): the call is held; Vietnam (13:59) is open. */
+	async function heldInHonolulu(overrides: Record<string, unknown> = {}) {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const honolulu = HONOLULU(50);
+		const vietnam = ["0987013301", "0987013302"];
+		const dialled: OutboundCall[] = [];
+		let first = true;
+		const place = async (call: OutboundCall): Promise<DialResult> => {
+			if (call.to === honolulu && first) {
+				first = false;
+				throw new TypeError("connection reset");
+			}
+			dialled.push(call);
+			return { kind: "accepted" };
+		};
+		const clock = { now: Date.parse("2030-03-05T06:59:59Z") };
+		const campaign = await campaignWith(account, [honolulu, ...vietnam], clock, place, { ...ALWAYS_OPEN, ...overrides });
+		await campaign.pacer.wake(campaign.id);
+		expect(dialled).toEqual([]);
+		return { ...campaign, clock, dialled, honolulu };
+	}
+
+	it("keeps its slot while it may still be live, then not: open zones are dialled; it is asked again (same id, with a slot) when its hours reopen", async () => {
+		const { id, pacer, clock, dialled, honolulu } = await heldInHonolulu();
+		const live = await pacer.view(id);
+		expect({ in_flight: live.in_flight, calls_today: live.calls_today }).toEqual({ in_flight: 1, calls_today: 1 });
+		// Its re-ask is due a second later, at 21:00 in Honolulu: closed until 08:00 there (18:00Z).
+		clock.now = Date.parse("2030-03-05T07:00:01Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled).toEqual([]);
+		// Nothing ends the held call: the alarm is set for when it can no longer be live (MAX_CALL_SECONDS after its ask).
+		expect(await alarmOf(pacer)).toBe(Date.parse("2030-03-05T07:14:59Z"));
+		clock.now = Date.parse("2030-03-05T07:14:58Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled).toEqual([]);
+
+		// Had the provider placed it, it is over: the slot is free for the open zones.
+		clock.now = Date.parse("2030-03-05T07:14:59Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled.map((call) => call.to)).toEqual(["+84987013301"]);
+		// The held call still counts against the day it started on (it may have been placed), not against the slots.
+		expect(await pacer.view(id)).toMatchObject({ in_flight: 1, calls_today: 2 });
+		await endOpenCalls(pacer, id);
+		expect(dialled.map((call) => call.to)).toEqual(["+84987013301", "+84987013302"]);
+		await endOpenCalls(pacer, id);
+
+		// 18:00Z, 08:00 in Honolulu: asked again under its first call id, in the one slot.
+		clock.now = Date.parse("2030-03-05T18:00:00Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled.map((call) => call.to)).toEqual(["+84987013301", "+84987013302", honolulu]);
+		expect(dialled[2]?.firstAskedAt).toBe(Date.parse("2030-03-05T06:59:59Z"));
+		expect((await pacer.view(id)).in_flight).toBe(1);
+	});
+
+	it("a new call never joins a held one still in its slot (max_concurrent_calls holds), and the daily cap still counts it", async () => {
+		const { id, pacer, clock, dialled } = await heldInHonolulu({ max_calls_per_day: 1 });
+		clock.now = Date.parse("2030-03-05T07:30:00Z");
+		await pacer.wake(id);
+		// The slot is free, but the day's one call is the held one: nothing more today.
+		expect(dialled).toEqual([]);
+		expect(await pacer.view(id)).toMatchObject({ in_flight: 0, calls_today: 1 });
 	});
 });
