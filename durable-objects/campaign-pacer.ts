@@ -23,7 +23,7 @@ import {
 	type ProviderHealth,
 	presentHealth,
 } from "./campaign/provider-health";
-import { earliestTurn, isCallable, nextTurn, OPENING_HORIZON_MS, type RecipientRule } from "./campaign/recipient-hours";
+import { FAR_HORIZON_MS, isCallable, nextTurn, OPENING_HORIZON_MS, type RecipientRule } from "./campaign/recipient-hours";
 import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
 import { isWindowOpen, localTime, nextOpening, startOfLocalDay, startOfNextLocalDay } from "./campaign/schedule";
 import { contactLedgerOf, type PlacedAttempt } from "./contact-ledger";
@@ -131,10 +131,16 @@ const MAX_RECORD_RETRY_MS = 60_000;
 const SKIPS_PER_ROUND = 1_000;
 /** Why a contact ends `skipped` when the policy skips recipients of unknown zone. */
 export const UNKNOWN_TIMEZONE = "unknown_timezone";
+/**
+ * Why a contact ends `skipped` when its recipient hours have no minute in common with the
+ * campaign's window for a year ahead (a Tokyo number for a New York 09:00–17:00 campaign).
+ */
+export const NO_CALLING_HOURS = "no_calling_hours";
 /** Why a contact ended `skipped`: its zone (this pacer's check) or its number (the contact ledger's). */
-type ContactSkipReason = typeof UNKNOWN_TIMEZONE | SkipReason;
+type ContactSkipReason = typeof UNKNOWN_TIMEZONE | typeof NO_CALLING_HOURS | SkipReason;
 /** How a refusal for the campaign's own caller id begins (it waits like an outage; a new caller id ends the wait). */
 const CALLER_ID_REFUSED = "Caller id";
+const DAY_MS = 24 * 60 * 60 * 1000;
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
 
 /**
@@ -180,6 +186,8 @@ export class CampaignPacer extends DurableObject<Env> {
 	private readonly undispatched: AccountEvent[] = [];
 	/** The distinct zone keys of the contacts (they never change once loaded); read on first need. */
 	private zoneKeys: (string | null)[] | null = null;
+	/** Each zone key's last common opening found, for the policy and config versions in its key (see commonOpening). */
+	private readonly openings = new Map<string, { from: number; at: number | null }>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -359,11 +367,12 @@ export class CampaignPacer extends DurableObject<Env> {
 		const { window } = state.config;
 		const rule = this.rule();
 		// With recipient hours, "open" means some pending contact may be called now, and the next
-		// opening is the earliest instant one may; without them (or none pending) the campaign's window.
+		// opening is the earliest instant one may (looked for up to a year ahead); without them (or
+		// none pending) the campaign's window.
 		const pendingZones = rule.hours
 			? this.sql<{ zone: string | null }>("SELECT DISTINCT zone FROM contacts WHERE state = 'pending'").map((row) => row.zone)
 			: [];
-		const turn = pendingZones.length ? earliestTurn(now, window, pendingZones.map(zonesOfKey), rule) : nextOpening(now, window);
+		const turn = pendingZones.length ? this.earliestTurn(now, pendingZones) : nextOpening(now, window);
 		const windowOpen = pendingZones.length ? turn === now && isWindowOpen(now, window) : isWindowOpen(now, window);
 		const opening = state.status === "active" || state.status === "scheduled" ? turn : null;
 		return {
@@ -462,6 +471,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.save({ ...state, status: "active" });
 			this.event("campaign.activated", now);
 		}
+		if (this.status() === "active") this.skipNoCallingHours(now);
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
 			this.skipUnknownZones(now);
@@ -532,6 +542,48 @@ export class CampaignPacer extends DurableObject<Env> {
 		const unknown = isCallable(now, window, [], rule);
 		const heldUnknown = rule.unknownTimezone === "skip" ? isWindowOpen(now, window) : unknown;
 		return { all: 0, keys: JSON.stringify(keys), unknown: unknown ? 1 : 0, heldUnknown: heldUnknown ? 1 : 0 };
+	}
+
+	/**
+	 * With recipient hours, a pending contact whose hours have no minute in common with the
+	 * campaign's window for a year ahead (commonOpening) cannot be called under this window and
+	 * policy: it ends `skipped` (`no_calling_hours`), so the campaign can complete. Asked each
+	 * round while the campaign is active, open or not; the search runs once per zone and
+	 * version (cached). A held call (the provider may have it) of such a zone can never be asked
+	 * again inside the hours: once older than any call lasts, it is closed as `timeout` (as a
+	 * placed call with no final status is), which ends its contact as any timeout does.
+	 */
+	private skipNoCallingHours(now: number): void {
+		const rule = this.rule();
+		if (!rule.hours) return;
+		const pending = this.sql<{ zone: string | null }>("SELECT DISTINCT zone FROM contacts WHERE state = 'pending'");
+		const unreachable = pending
+			.map((row) => row.zone)
+			.filter((key) => !(key === null && rule.unknownTimezone === "skip") && this.commonOpening(now, key) === null);
+		if (!unreachable.length) return;
+		const zones = JSON.stringify(unreachable);
+		const unknown = unreachable.includes(null) ? 1 : 0;
+		const stale = this.sql<{ id: string }>(
+			`SELECT c.id FROM calls c JOIN contacts k ON k.id = c.contact_id
+			  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+			    AND (k.zone IN (SELECT value FROM json_each(?1)) OR (k.zone IS NULL AND ?2))
+			    AND coalesce(c.first_asked_at, c.started_at) <= ?3`,
+			zones,
+			unknown,
+			now - this.maxCallMs(),
+		);
+		for (const call of stale) this.endCall(call.id, "timeout", now);
+		const skipped = this.sql<{ id: string; phone: string }>(
+			`SELECT k.id, k.phone FROM contacts k
+			  WHERE k.state = 'pending' AND (k.zone IN (SELECT value FROM json_each(?1)) OR (k.zone IS NULL AND ?2))
+			    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.contact_id = k.id AND c.ended_at IS NULL AND c.maybe_placed = 1)
+			  ORDER BY k.position LIMIT ?3`,
+			zones,
+			unknown,
+			SKIPS_PER_ROUND,
+		);
+		for (const contact of skipped) this.skipContact(contact, NO_CALLING_HOURS, now);
+		if (skipped.length === SKIPS_PER_ROUND) this.again = true;
 	}
 
 	/**
@@ -899,7 +951,7 @@ export class CampaignPacer extends DurableObject<Env> {
 					// Due now, callable now, under the cap, provider up: only full slots hold it back, and a
 					// call ending wakes it. (Under `skip`, a due contact of unknown zone was skipped just now.)
 					if (from <= now && active && this.decidableNow(now, group.zone)) continue;
-					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone, false));
+					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone));
 				}
 				// Calls waiting after a dial the provider may have placed need no free slot: when they
 				// are due (and their recipient's hours open), they are asked again whatever the other calls do.
@@ -911,7 +963,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				);
 				for (const group of heldGroups) {
 					if (group.at === null || !active) continue;
-					candidates.push(this.turnAfter(Math.max(gate, group.at, now + 1000), group.zone, true));
+					candidates.push(this.turnAfter(Math.max(gate, group.at, now + 1000), group.zone));
 				}
 			}
 		}
@@ -927,16 +979,56 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/**
-	 * The next instant ≥ `from` a contact of zone `key` may be called (under `skip`, one of unknown
-	 * zone is decided at the campaign window's opening). When the windows do not meet within the
-	 * horizon (a Tokyo recipient of a New York 09:00–17:00 campaign), the pacer looks again then.
+	 * When to look at contacts of zone `key` next, from `from`: their turn, or when none comes
+	 * within a year (they are skipped while the campaign is active), the window's next opening.
 	 */
-	private turnAfter(from: number, key: string | null, held: boolean): number {
+	private turnAfter(from: number, key: string | null): number {
 		const { window } = this.requireState().config;
+		return this.turnOf(from, key) ?? nextOpening(from, window) ?? from + OPENING_HORIZON_MS;
+	}
+
+	/**
+	 * The next instant ≥ `from` a contact of zone `key` gets its turn: it may be called then (a
+	 * held call of unknown zone under `skip` is asked again then, inside the campaign's window
+	 * alone), or under `skip` one of unknown zone is decided (skipped) at the window's opening.
+	 * Null: no turn within a year.
+	 */
+	private turnOf(from: number, key: string | null): number | null {
 		const rule = this.rule();
-		const skipsUnknown = key === null && rule.unknownTimezone === "skip";
-		const turn = held && skipsUnknown ? nextOpening(from, window) : nextTurn(from, window, zonesOfKey(key), rule);
-		return turn ?? from + OPENING_HORIZON_MS;
+		if (!rule.hours || (key === null && rule.unknownTimezone === "skip"))
+			return nextOpening(from, this.requireState().config.window);
+		return this.commonOpening(from, key);
+	}
+
+	/** The earliest turn among these zone keys (those of the pending contacts); null: none within a year. */
+	private earliestTurn(from: number, keys: readonly (string | null)[]): number | null {
+		let earliest: number | null = null;
+		for (const key of keys) {
+			const turn = this.turnOf(from, key);
+			if (turn !== null && (earliest === null || turn < earliest)) earliest = turn;
+			if (earliest === from) break;
+		}
+		return earliest;
+	}
+
+	/**
+	 * The first instant ≥ `from` the campaign's window and the recipient hours in zone `key`
+	 * are open together, looked for up to a year ahead (DST-correct in each zone); null: none
+	 * in that year. The search is cheap when an opening is near and costs up to a year's worth
+	 * of daily openings when it is not, so each key's last answer is kept for the policy and
+	 * config versions it was found under: it stands for every later `from` up to the opening
+	 * found (nothing opens in between), and a "none" for a day.
+	 */
+	private commonOpening(from: number, key: string | null): number | null {
+		const { config } = this.requireState();
+		const cacheKey = `${this.policy().version}/${config.version}/${key ?? "?"}`;
+		const cached = this.openings.get(cacheKey);
+		if (cached && from >= cached.from && from <= (cached.at ?? cached.from + DAY_MS)) return cached.at;
+		const at = nextTurn(from, config.window, zonesOfKey(key), this.rule(), from + FAR_HORIZON_MS);
+		// Versions only grow, and so would the keys of those left behind.
+		if (this.openings.size >= 1_000) this.openings.clear();
+		this.openings.set(cacheKey, { from, at });
+		return at;
 	}
 
 	private scheduleAlarm(now: number): void {

@@ -395,3 +395,133 @@ describe("a held call (the provider may have it) outside its recipient's hours",
 		expect(await pacer.view(id)).toMatchObject({ in_flight: 0, calls_today: 1 });
 	});
 });
+
+describe("a held call whose recipient's hours no longer meet the window", () => {
+	it("is closed as timeout once it cannot be live (it can never be asked again inside the hours), and the campaign completes", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const honolulu = HONOLULU(80);
+		let asks = 0;
+		const clock = { now: Date.parse("2030-03-05T06:59:59Z") };
+		const campaign = await campaignWith(
+			account,
+			[honolulu],
+			clock,
+			async () => {
+				asks++;
+				throw new TypeError("connection reset");
+			},
+			ALWAYS_OPEN,
+		);
+		await campaign.pacer.wake(campaign.id);
+		expect(asks).toBe(1);
+		// 08:00–17:00 UTC is 22:00–07:00 in Honolulu: never inside its 08:00–21:00.
+		const patched = await callJson(`/api/autocall/campaigns/${campaign.id}`, {
+			method: "PATCH",
+			token: account.token,
+			body: { start_time: "08:00", end_time: "17:00" },
+		});
+		expect(patched.status).toBe(200);
+		// Still possibly live: neither asked again nor skipped.
+		clock.now = Date.parse("2030-03-05T07:10:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "active", contacts: { pending: 1 } });
+		clock.now = Date.parse("2030-03-05T07:14:59Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(asks).toBe(1);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { done: 1, skipped: 0 } });
+		const call = await env.DB.prepare("SELECT status FROM calls WHERE campaign_id = ?")
+			.bind(campaign.id)
+			.first<{ status: string }>();
+		expect(call?.status).toBe("timeout");
+	});
+});
+
+describe("recipient hours that meet the campaign's window only far ahead, or never", () => {
+	it("first meet after a DST change five weeks ahead: next_opening_at is that instant, the alarm too, and the contact is called then", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		// 12:00–13:00 UTC is 07:00–08:00 in New York in winter (closed) and 08:00–09:00 once DST starts on 2030-03-10.
+		const clock = { now: Date.parse("2030-02-01T12:30:00Z") };
+		const dialled: OutboundCall[] = [];
+		const campaign = await campaignWith(
+			account,
+			[NEW_YORK(60)],
+			clock,
+			async (call) => {
+				dialled.push(call);
+				return { kind: "accepted" };
+			},
+			{ ...ALWAYS_OPEN, scheduled_at: "2030-02-01T00:00:00Z", start_time: "12:00", end_time: "13:00" },
+		);
+		await campaign.pacer.wake(campaign.id);
+		const live = await callJson<{ status: string; live: { window_open: boolean; next_opening_at: string | null } }>(
+			`/api/autocall/campaigns/${campaign.id}`,
+			{ token: account.token },
+		);
+		expect(live.body).toMatchObject({
+			status: "active",
+			live: { window_open: false, next_opening_at: "2030-03-10T12:00:00.000Z" },
+		});
+		expect(await alarmOf(campaign.pacer)).toBe(Date.parse("2030-03-10T12:00:00Z"));
+		clock.now = Date.parse("2030-03-10T12:00:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(dialled.map((call) => call.to)).toEqual([NEW_YORK(60)]);
+	});
+
+	it("never within a year (Tokyo's 08:00–21:00 against New York's 09:00–17:00): the contact ends skipped, no_calling_hours, and the campaign completes", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const tokyo = "+81312345678";
+		const { campaign, pacer, dialled } = await campaignOf(account, [tokyo, NEW_YORK(70)]);
+		await pacer.wake(campaign.id);
+		expect(dialled.map((call) => call.to)).toEqual([NEW_YORK(70)]);
+		expect((await pacer.view(campaign.id)).contacts).toEqual({ total: 2, pending: 0, in_flight: 1, done: 0, skipped: 1 });
+		const skipped = await env.DB.prepare(
+			"SELECT id, status, skip_reason, attempts FROM campaign_contacts WHERE campaign_id = ? AND phone = ?",
+		)
+			.bind(campaign.id, tokyo)
+			.first<{ id: string; status: string; skip_reason: string; attempts: number }>();
+		expect(skipped).toMatchObject({ status: "skipped", skip_reason: "no_calling_hours", attempts: 0 });
+		const event = await env.DB.prepare("SELECT payload FROM events WHERE account_id = ? AND type = 'contact.skipped'")
+			.bind(account.id)
+			.first<{ payload: string }>();
+		expect(JSON.parse(event?.payload ?? "{}").data).toMatchObject({
+			campaign_id: campaign.id,
+			contact_id: skipped?.id,
+			phone: tokyo,
+			reason: "no_calling_hours",
+		});
+		await endOpenCalls(pacer, campaign.id);
+		const view = await callJson<{ status: string; live: { next_opening_at: string | null } }>(
+			`/api/autocall/campaigns/${campaign.id}`,
+			{ token: account.token },
+		);
+		expect(view.body).toMatchObject({ status: "completed", live: { next_opening_at: null } });
+	});
+
+	it("decided while the campaign's own window is closed too, and a PATCH of the window later leaves a skipped contact skipped", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const tokyo = "+81312345679";
+		const { campaign, pacer, clock, dialled } = await campaignOf(account, [tokyo, HONOLULU(70)], {
+			scheduled_at: "2030-03-04T11:00:00Z",
+		});
+		// 07:00 in New York, before the window: Tokyo can never be called under it, Honolulu can (13:00 New York).
+		clock.now = Date.parse("2030-03-04T12:00:00Z");
+		await pacer.wake(campaign.id);
+		expect(dialled).toEqual([]);
+		expect((await pacer.view(campaign.id)).contacts).toMatchObject({ pending: 1, skipped: 1 });
+		// A window Tokyo's hours would meet (New York 19:00–23:00 is 08:00–12:00 in Tokyo): skipped is final.
+		const patched = await callJson(`/api/autocall/campaigns/${campaign.id}`, {
+			method: "PATCH",
+			token: account.token,
+			body: { start_time: "19:00", end_time: "23:00" },
+		});
+		expect(patched.status).toBe(200);
+		clock.now = Date.parse("2030-03-05T00:00:00Z"); // 19:00 in New York, 14:00 in Honolulu, 09:00 in Tokyo
+		await runDurableObjectAlarm(pacer);
+		expect(dialled.map((call) => call.to)).toEqual([HONOLULU(70)]);
+		expect((await pacer.view(campaign.id)).contacts).toMatchObject({ pending: 0, in_flight: 1, skipped: 1 });
+	});
+});
