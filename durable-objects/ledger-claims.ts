@@ -23,11 +23,12 @@ export const KEEP_ATTEMPTS_DAYS = 400;
 
 /**
  * A reservation stamped this recently is most likely a dial going out now, confirmed or given
- * back within seconds (the pacer's ledger deadline and the provider's 10 s answer): a claim
- * it holds back is asked again soon. An older one waits on an outage or a call the provider may
- * have, which takes longer to settle.
+ * back within seconds (the pacer's 5 s ledger deadline, the provider's 10 s answer, the D1
+ * writes around them, with room for a busy machine): a claim it holds back is asked again
+ * soon. An older one waits on an outage or a call the provider may have, which takes longer
+ * to settle.
  */
-export const SETTLING_MS = 15_000;
+export const SETTLING_MS = 30_000;
 /** How long a claim held back by reservations waits before it is asked again (the pacer adds up to as much jitter). */
 export const WAIT_SETTLING_MS = 3_000;
 export const WAIT_UNSETTLED_MS = 30_000;
