@@ -141,6 +141,12 @@ type ContactSkipReason = typeof UNKNOWN_TIMEZONE | typeof NO_CALLING_HOURS | Ski
 /** How a refusal for the campaign's own caller id begins (it waits like an outage; a new caller id ends the wait). */
 const CALLER_ID_REFUSED = "Caller id";
 const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * When a held call was last asked of the provider (calls of objects from before the column
+ * have their first ask or start): any ask that got no answer may have placed it, so that is
+ * when a call of it may have begun at the latest.
+ */
+const LAST_ASK = "coalesce(last_asked_at, first_asked_at, started_at)";
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
 
 /**
@@ -206,7 +212,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
 				announced INTEGER NOT NULL DEFAULT 0, asked INTEGER NOT NULL DEFAULT 0,
 				provider_call_id TEXT, first_asked_at INTEGER, first_caller_id TEXT, claimed INTEGER NOT NULL DEFAULT 0,
-				placed_at INTEGER,
+				placed_at INTEGER, last_asked_at INTEGER,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
@@ -231,6 +237,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!columns.has("claimed")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0");
 		// When the provider was seen to take the call: set once, and confirmed to the ledger (ledger_confirms) then.
 		if (!columns.has("placed_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN placed_at INTEGER");
+		if (!columns.has("last_asked_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN last_asked_at INTEGER");
 		const contactColumns = new Set(this.sql<{ name: string }>("PRAGMA table_info(contacts)").map((column) => column.name));
 		if (!contactColumns.has("zone")) {
 			// Loaded before contacts had their own timezone: the number is all there was to go by.
@@ -478,12 +485,12 @@ export class CampaignPacer extends DurableObject<Env> {
 			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedToday(now);
 			let allowed = Math.min(today, dialBudget(this.health(), now, Number.POSITIVE_INFINITY, this.unanswered()));
 			const { all, keys, unknown, heldUnknown } = this.callableZones(now);
-			// Calls that may have been placed already, asked within the last MAX_CALL_SECONDS, hold
-			// their slot: asking again under their id needs no new one.
+			// Calls that may have been placed already, last asked within MAX_CALL_SECONDS, hold their
+			// slot: asking again under their id needs no new one.
 			const holding = this.sql<{ id: string; attempts: number }>(
 				`SELECT k.id, k.attempts FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
 				  WHERE k.state = 'pending' AND k.next_due_at <= ?1 AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
-				    AND coalesce(c.first_asked_at, c.started_at) > ?6
+				    AND coalesce(c.last_asked_at, c.first_asked_at, c.started_at) > ?6
 				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4)) OR (k.zone IS NULL AND ?5))
 				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
@@ -567,7 +574,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			`SELECT c.id FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
 			    AND (k.zone IN (SELECT value FROM json_each(?1)) OR (k.zone IS NULL AND ?2))
-			    AND coalesce(c.first_asked_at, c.started_at) <= ?3`,
+			    AND coalesce(c.last_asked_at, c.first_asked_at, c.started_at) <= ?3`,
 			zones,
 			unknown,
 			now - this.maxCallMs(),
@@ -679,15 +686,27 @@ export class CampaignPacer extends DurableObject<Env> {
 	/** Ends a call the pacer holds open; repeats and unknown calls change nothing. */
 	private endCall(callId: string, outcome: CallOutcome, now: number, reason: string | null = null): boolean {
 		const state = this.requireState();
-		const [call] = this.sql<{ contact_id: string; attempt: number; ended_at: number | null; stage: string }>(
-			"SELECT contact_id, attempt, ended_at, stage FROM calls WHERE id = ?",
+		const [call] = this.sql<{
+			contact_id: string;
+			attempt: number;
+			ended_at: number | null;
+			stage: string;
+			held_until: number | null;
+		}>(
+			`SELECT contact_id, attempt, ended_at, stage,
+			        CASE WHEN stage = 'backoff' AND maybe_placed = 1 THEN ${LAST_ASK} + ? END AS held_until
+			   FROM calls WHERE id = ?`,
+			this.maxCallMs(),
 			callId,
 		);
 		if (!call || call.ended_at !== null) return false;
+		// A held call that stopped holding its slot (see inFlight) had ended by then, if it ever
+		// began: no call outlives MAX_CALL_SECONDS, and its slot went to other calls from that moment.
+		const endedAt = call.held_until !== null && call.held_until < now ? call.held_until : now;
 		// A call in backoff that ends after all was taken by the provider despite its answer (a timed-out request).
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET ended_at = ?, outcome = ?, failure_reason = ?, stage = CASE WHEN stage = 'backoff' THEN 'placed' ELSE stage END WHERE id = ?",
-			now,
+			endedAt,
 			outcome,
 			reason,
 			callId,
@@ -922,8 +941,8 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 		// A held call frees its slot when it can no longer be live (see inFlight): nothing else tells of that moment.
 		const stale = this.sql<{ at: number | null }>(
-			`SELECT min(coalesce(first_asked_at, started_at)) + ?1 AS at FROM calls
-			  WHERE ended_at IS NULL AND stage = 'backoff' AND maybe_placed = 1 AND coalesce(first_asked_at, started_at) + ?1 > ?2`,
+			`SELECT min(${LAST_ASK}) + ?1 AS at FROM calls
+			  WHERE ended_at IS NULL AND stage = 'backoff' AND maybe_placed = 1 AND ${LAST_ASK} + ?1 > ?2`,
 			this.maxCallMs(),
 			now,
 		)[0]?.at;
@@ -1168,7 +1187,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			for (const call of cleared) {
 				// Stored, so that an instance that dies before the answer leaves a trace: see above.
 				this.ctx.storage.sql.exec(
-					"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?), first_caller_id = coalesce(first_caller_id, ?) WHERE id = ?",
+					"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?1), last_asked_at = ?1, first_caller_id = coalesce(first_caller_id, ?2) WHERE id = ?3",
 					askedAt,
 					config.callerId,
 					call.id,
@@ -1573,14 +1592,16 @@ export class CampaignPacer extends DurableObject<Env> {
 
 	/**
 	 * Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider
-	 * may have placed. A held call first asked longer ago than any call lasts (MAX_CALL_SECONDS)
-	 * cannot still be live even if the provider placed it: it holds no slot, though it is still
-	 * asked again (inside its recipient's hours) to settle it, taking a slot then.
+	 * may have placed. A held call last asked longer ago than any call lasts (MAX_CALL_SECONDS;
+	 * the carriers' time limits are set below it) cannot still be live even if the provider
+	 * placed it: it holds no slot, though it is still asked again (inside its recipient's hours)
+	 * to settle it, taking a slot then. Its last ask, not its first: an ask that got no answer
+	 * may itself have placed the call (a carrier's look-up that finds nothing dials anew).
 	 */
 	private inFlight(now: number): number {
 		return this.count(
 			`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL
-			    AND (stage != 'backoff' OR (maybe_placed = 1 AND coalesce(first_asked_at, started_at) > ?))`,
+			    AND (stage != 'backoff' OR (maybe_placed = 1 AND ${LAST_ASK} > ?))`,
 			now - this.maxCallMs(),
 		);
 	}

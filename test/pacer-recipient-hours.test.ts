@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { CampaignPacer } from "../durable-objects/campaign-pacer";
 import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
-import { createCampaign, pacerOf, runCron } from "./campaign-helpers";
+import { checkInvariants, createCampaign, pacerOf, runCron, windowOf } from "./campaign-helpers";
 import { callJson, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
 
@@ -384,6 +384,48 @@ describe("a held call (the provider may have it) outside its recipient's hours",
 		expect(dialled.map((call) => call.to)).toEqual(["+84987013301", "+84987013302", honolulu]);
 		expect(dialled[2]?.firstAskedAt).toBe(Date.parse("2030-03-05T06:59:59Z"));
 		expect((await pacer.view(id)).in_flight).toBe(1);
+	});
+
+	it("holds its slot for MAX_CALL_SECONDS after its last ask, not its first (a re-ask may have placed it); a late callback of it is recorded as ended when its slot went", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const honolulu = HONOLULU(51);
+		const asked: { to: string; callId: string; at: number }[] = [];
+		const clock = { now: Date.parse("2030-03-05T06:40:00Z") }; // 20:40 in Honolulu
+		const campaign = await campaignWith(
+			account,
+			[honolulu, "0987013311"],
+			clock,
+			async (call) => {
+				asked.push({ to: call.to, callId: call.callId, at: clock.now });
+				if (call.to === honolulu) throw new TypeError("connection reset");
+				return { kind: "accepted" };
+			},
+			ALWAYS_OPEN,
+		);
+		await campaign.pacer.wake(campaign.id);
+		// Asked again while Honolulu's hours are open, each time without an answer: the last ask is 06:50.
+		clock.now = Date.parse("2030-03-05T06:50:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		const honoluluAsks = () => asked.filter((ask) => ask.to === honolulu);
+		expect(honoluluAsks().at(-1)?.at).toBe(clock.now);
+		// 06:56: more than MAX_CALL_SECONDS after the first ask, not after the last: the slot is still held.
+		clock.now = Date.parse("2030-03-05T06:56:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(asked.filter((ask) => ask.to !== honolulu)).toEqual([]);
+		const lastAsk = honoluluAsks().at(-1)?.at ?? 0;
+		// Honolulu closes at 07:00Z; its slot is free MAX_CALL_SECONDS after its last ask.
+		clock.now = lastAsk + 900_000;
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(asked.filter((ask) => ask.to !== honolulu).map((ask) => ask.at)).toEqual([lastAsk + 900_000]);
+
+		// The provider had placed it after all: its callback comes late. It ended, at the latest, when its slot went.
+		clock.now += 30 * 60_000;
+		const held = honoluluAsks()[0]?.callId ?? "";
+		expect(await campaign.pacer.callEnded(campaign.id, held, "completed")).toBe(true);
+		const log = await campaign.pacer.callLog();
+		expect(log.find((call) => call.id === held)?.ended_at).toBe(lastAsk + 900_000);
+		checkInvariants(log, windowOf(ALWAYS_OPEN), 1, 100, 1);
 	});
 
 	it("a new call never joins a held one still in its slot (max_concurrent_calls holds), and the daily cap still counts it", async () => {
