@@ -192,6 +192,8 @@ export class CampaignPacer extends DurableObject<Env> {
 	private readonly undispatched: AccountEvent[] = [];
 	/** The distinct zone keys of the contacts (they never change once loaded); read on first need. */
 	private zoneKeys: (string | null)[] | null = null;
+	/** When this instance last decided what may start (pump); nextWake wakes for what came due since. */
+	private decidedAt = Number.NEGATIVE_INFINITY;
 	/** Each zone key's last common opening found, for the policy and config versions in its key (see commonOpening). */
 	private readonly openings = new Map<string, { from: number; at: number | null }>();
 
@@ -473,6 +475,7 @@ export class CampaignPacer extends DurableObject<Env> {
 		const state = this.state();
 		if (!state) return;
 		const now = this.clock();
+		this.decidedAt = now;
 		const { config } = state;
 		if (state.status === "scheduled" && (config.window.scheduledAt === null || now >= config.window.scheduledAt)) {
 			this.save({ ...state, status: "active" });
@@ -959,17 +962,25 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (groups.some((group) => group.at !== null)) {
 				const capReached = state.config.maxPerDay !== null && this.startedToday(now) >= state.config.maxPerDay;
 				const health = this.health();
-				const gate = Math.max(
-					capReached ? startOfNextLocalDay(now, window.timezone) : now,
-					health.state === "unavailable" ? (health.nextTryAt ?? now) : now,
+				// When the day's cap and the provider let calls start again (0: they do).
+				const gateAt = Math.max(
+					capReached ? startOfNextLocalDay(now, window.timezone) : 0,
+					health.state === "unavailable" ? (health.nextTryAt ?? 0) : 0,
 				);
+				const gate = Math.max(gateAt, now);
 				const active = state.status === "active";
 				for (const group of groups) {
 					if (group.at === null) continue;
 					const from = Math.max(group.at, gate);
 					// Due now, callable now, under the cap, provider up: only full slots hold it back, and a
-					// call ending wakes it. (Under `skip`, a due contact of unknown zone was skipped just now.)
-					if (from <= now && active && this.decidableNow(now, group.zone)) continue;
+					// call ending wakes it — if the last decision (pump) saw it so. One that became so while
+					// the round ran, after its decisions (a short wait ending, a window opening, a slow
+					// round), is decided again at once. (Under `skip`, a due contact of unknown zone was
+					// skipped just now.)
+					if (from <= now && active && this.decidableNow(now, group.zone)) {
+						if (!this.decidedWith(Math.max(group.at, gateAt), group.zone)) candidates.push(now);
+						continue;
+					}
 					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone));
 				}
 				// Calls waiting after a dial the provider may have placed need no free slot: when they
@@ -987,6 +998,11 @@ export class CampaignPacer extends DurableObject<Env> {
 			}
 		}
 		return candidates.length ? Math.min(...candidates) : null;
+	}
+
+	/** Whether this instance's last decision (pump) came after `dueAt` with contacts of zone `key` decidable then. */
+	private decidedWith(dueAt: number, key: string | null): boolean {
+		return Number.isFinite(this.decidedAt) && dueAt <= this.decidedAt && this.decidableNow(this.decidedAt, key);
 	}
 
 	/** Whether the decision at `now` settles a due contact of zone `key`: it is called, or (under `skip`) skipped. */

@@ -293,6 +293,33 @@ describe("max_attempts_per_number counts placed calls, not clearances", () => {
 		expect(await ledger.countsOf(e164(number), 0)).toEqual({ placed: 1, reserved: 0 });
 	});
 
+	it("a waiting contact that comes due while its round is still running is decided again at once, not when a call ends", async () => {
+		const account = await pbxAccount();
+		await capAttempts(account, { count: 1, days: 1 });
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const number = "0987013121";
+		// A's dial of the number is refused for now: its reservation makes B's claim wait (3 s × 1.5 with the test's jitter).
+		const a = await campaignPlacing(account, [number], clock, async () => ({ kind: "transient", reason: "HTTP 503" }));
+		await a.pacer.wake(a.id);
+		const dialled: OutboundCall[] = [];
+		const b = await campaignOf(account, [number, "0987013122"], clock, dialled);
+		await runInDurableObject(b.pacer, (pacer: CampaignPacer) => {
+			pacer.random = () => 0.5;
+		});
+		await b.pacer.wake(b.id);
+		expect(dialled.map((call) => call.to)).toEqual([e164("0987013122")]);
+		// The round's last steps (its D1 write, say) take until after the wait: the alarm is set as
+		// the round ends. Then nothing ends a call for a quarter of an hour, yet the contact is due.
+		clock.now = T0 + 5_000;
+		const alarm = await runInDurableObject(b.pacer, async (pacer: CampaignPacer, state) => {
+			(pacer as unknown as { scheduleAlarm(now: number): void }).scheduleAlarm(clock.now);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			return state.storage.getAlarm();
+		});
+		expect(alarm).toBe(T0 + 5_000);
+	});
+
 	it("a provider's permanent refusal gives the count back: the number is not spent", async () => {
 		const account = await pbxAccount();
 		await capAttempts(account, { count: 1, days: 1 });
