@@ -23,10 +23,10 @@ import {
 	type ProviderHealth,
 	presentHealth,
 } from "./campaign/provider-health";
-import { earliestTurn, isCallable, nextTurn, OPENING_HORIZON_MS, type RecipientRule } from "./campaign/recipient-hours";
+import { FAR_HORIZON_MS, isCallable, nextTurn, OPENING_HORIZON_MS, type RecipientRule } from "./campaign/recipient-hours";
 import { type CampaignMirror, callStatement, campaignStatement, contactStatement, type PacerCall } from "./campaign/record";
 import { isWindowOpen, localTime, nextOpening, startOfLocalDay, startOfNextLocalDay } from "./campaign/schedule";
-import { contactLedgerOf } from "./contact-ledger";
+import { contactLedgerOf, type PlacedAttempt } from "./contact-ledger";
 import type { AttemptCap, ClaimAnswer, SkipReason } from "./ledger-claims";
 
 interface PacerState {
@@ -118,6 +118,9 @@ const RECORD_FAILURES = "record_failures";
 const RECORD_RETRY_AT = "record_retry_at";
 const LEDGER_FAILURES = "ledger_failures";
 const LEDGER_RETRY_AT = "ledger_retry_at";
+const SETTLE_FAILURES = "ledger_settle_failures";
+/** Confirms and give-backs sent to the ledger per RPC; more go in the next round. */
+const SETTLE_BATCH = 500;
 const MAX_LEDGER_RETRY_MS = 60_000;
 /** The deadline of a call not yet placed: it has no provider timer running. */
 const NOT_PLACED = Number.MAX_SAFE_INTEGER;
@@ -128,10 +131,22 @@ const MAX_RECORD_RETRY_MS = 60_000;
 const SKIPS_PER_ROUND = 1_000;
 /** Why a contact ends `skipped` when the policy skips recipients of unknown zone. */
 export const UNKNOWN_TIMEZONE = "unknown_timezone";
+/**
+ * Why a contact ends `skipped` when its recipient hours have no minute in common with the
+ * campaign's window for a year ahead (a Tokyo number for a New York 09:00–17:00 campaign).
+ */
+export const NO_CALLING_HOURS = "no_calling_hours";
 /** Why a contact ended `skipped`: its zone (this pacer's check) or its number (the contact ledger's). */
-type ContactSkipReason = typeof UNKNOWN_TIMEZONE | SkipReason;
+type ContactSkipReason = typeof UNKNOWN_TIMEZONE | typeof NO_CALLING_HOURS | SkipReason;
 /** How a refusal for the campaign's own caller id begins (it waits like an outage; a new caller id ends the wait). */
 const CALLER_ID_REFUSED = "Caller id";
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * When a held call was last asked of the provider (calls of objects from before the column
+ * have their first ask or start): any ask that got no answer may have placed it, so that is
+ * when a call of it may have begun at the latest.
+ */
+const LAST_ASK = "coalesce(last_asked_at, first_asked_at, started_at)";
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
 
 /**
@@ -156,8 +171,11 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
  *
  * Just before the provider is asked, each round's dials are cleared with the account's
  * contact ledger (one RPC): a number on the do-not-call list or out of attempts
- * (`max_attempts_per_number`) ends its contact `skipped`, and a ledger that fails or does not
- * answer dials nothing: those calls wait, their attempts unused, and are asked again.
+ * (`max_attempts_per_number`) ends its contact `skipped`, one whose cap other campaigns'
+ * unplaced dials fill waits, and a ledger that fails or does not answer dials nothing: those
+ * calls wait, their attempts unused, and are asked again. After the round one more RPC tells
+ * the ledger which calls the provider took (their counts become placed) and which were closed
+ * undialled (their counts go back), kept in storage until the ledger has them.
  */
 export class CampaignPacer extends DurableObject<Env> {
 	/** Replaced in tests to drive time, jitter and the provider. */
@@ -174,6 +192,10 @@ export class CampaignPacer extends DurableObject<Env> {
 	private readonly undispatched: AccountEvent[] = [];
 	/** The distinct zone keys of the contacts (they never change once loaded); read on first need. */
 	private zoneKeys: (string | null)[] | null = null;
+	/** When this instance last decided what may start (pump); nextWake wakes for what came due since. */
+	private decidedAt = Number.NEGATIVE_INFINITY;
+	/** Each zone key's last common opening found, for the policy and config versions in its key (see commonOpening). */
+	private readonly openings = new Map<string, { from: number; at: number | null }>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -192,6 +214,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				stage TEXT NOT NULL DEFAULT 'placed', failure_reason TEXT, maybe_placed INTEGER NOT NULL DEFAULT 0,
 				announced INTEGER NOT NULL DEFAULT 0, asked INTEGER NOT NULL DEFAULT 0,
 				provider_call_id TEXT, first_asked_at INTEGER, first_caller_id TEXT, claimed INTEGER NOT NULL DEFAULT 0,
+				placed_at INTEGER, last_asked_at INTEGER,
 				UNIQUE (contact_id, attempt)
 			);
 			CREATE INDEX IF NOT EXISTS calls_by_day ON calls (local_date);
@@ -200,6 +223,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS sync (kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, id));
 			CREATE TABLE IF NOT EXISTS ledger_releases (call_id TEXT PRIMARY KEY);
+			CREATE TABLE IF NOT EXISTS ledger_confirms (call_id TEXT PRIMARY KEY, phone TEXT NOT NULL, at INTEGER NOT NULL);
 		`);
 		// Objects created before a column existed get it here (a new one has every column from the start).
 		// Objects created before calls had stages: every call they hold was placed.
@@ -213,6 +237,9 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (!columns.has("first_caller_id")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN first_caller_id TEXT");
 		// Asked of the contact ledger (which may have counted it): a call closed undialled gives its count back.
 		if (!columns.has("claimed")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0");
+		// When the provider was seen to take the call: set once, and confirmed to the ledger (ledger_confirms) then.
+		if (!columns.has("placed_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN placed_at INTEGER");
+		if (!columns.has("last_asked_at")) ctx.storage.sql.exec("ALTER TABLE calls ADD COLUMN last_asked_at INTEGER");
 		const contactColumns = new Set(this.sql<{ name: string }>("PRAGMA table_info(contacts)").map((column) => column.name));
 		if (!contactColumns.has("zone")) {
 			// Loaded before contacts had their own timezone: the number is all there was to go by.
@@ -349,11 +376,12 @@ export class CampaignPacer extends DurableObject<Env> {
 		const { window } = state.config;
 		const rule = this.rule();
 		// With recipient hours, "open" means some pending contact may be called now, and the next
-		// opening is the earliest instant one may; without them (or none pending) the campaign's window.
+		// opening is the earliest instant one may (looked for up to a year ahead); without them (or
+		// none pending) the campaign's window.
 		const pendingZones = rule.hours
 			? this.sql<{ zone: string | null }>("SELECT DISTINCT zone FROM contacts WHERE state = 'pending'").map((row) => row.zone)
 			: [];
-		const turn = pendingZones.length ? earliestTurn(now, window, pendingZones.map(zonesOfKey), rule) : nextOpening(now, window);
+		const turn = pendingZones.length ? this.earliestTurn(now, pendingZones) : nextOpening(now, window);
 		const windowOpen = pendingZones.length ? turn === now && isWindowOpen(now, window) : isWindowOpen(now, window);
 		const opening = state.status === "active" || state.status === "scheduled" ? turn : null;
 		return {
@@ -365,7 +393,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				done: counts.done ?? 0,
 				skipped: counts.skipped ?? 0,
 			},
-			in_flight: this.inFlight(),
+			in_flight: this.inFlight(now),
 			calls_today: this.startedToday(now),
 			window_open: windowOpen,
 			next_opening_at: iso(opening),
@@ -400,6 +428,14 @@ export class CampaignPacer extends DurableObject<Env> {
 		};
 	}
 
+	/** Confirms and give-backs the contact ledger has yet to take (for tests and operations). */
+	unsettled(): { placed: number; released: number } {
+		return {
+			placed: this.count("SELECT count(*) AS n FROM ledger_confirms"),
+			released: this.count("SELECT count(*) AS n FROM ledger_releases"),
+		};
+	}
+
 	// --- the driver: decide, record in D1, dial, and again while anything changed ---
 
 	/**
@@ -425,7 +461,7 @@ export class CampaignPacer extends DurableObject<Env> {
 				// No await between promoting recorded calls and deciding their dials: no action slips in between.
 				if (await this.dialRecorded()) this.again = true;
 				await this.dispatchRecorded();
-				await this.releaseClaims();
+				await this.settleLedger();
 			}
 		} finally {
 			this.scheduleAlarm(this.clock());
@@ -439,39 +475,54 @@ export class CampaignPacer extends DurableObject<Env> {
 		const state = this.state();
 		if (!state) return;
 		const now = this.clock();
+		this.decidedAt = now;
 		const { config } = state;
 		if (state.status === "scheduled" && (config.window.scheduledAt === null || now >= config.window.scheduledAt)) {
 			this.save({ ...state, status: "active" });
 			this.event("campaign.activated", now);
 		}
+		if (this.status() === "active") this.skipNoCallingHours(now);
 		if (this.status() === "active" && isWindowOpen(now, config.window)) {
 			const local = localTime(now, config.window.timezone);
 			this.skipUnknownZones(now);
 			const today = config.maxPerDay === null ? Number.POSITIVE_INFINITY : config.maxPerDay - this.startedToday(now);
 			let allowed = Math.min(today, dialBudget(this.health(), now, Number.POSITIVE_INFINITY, this.unanswered()));
-			// Calls that may have been placed already hold their slot: asking again under their id needs no new one.
-			const held = this.callableZones(now, true);
+			const { all, keys, unknown, heldUnknown } = this.callableZones(now);
+			// Calls that may have been placed already, last asked within MAX_CALL_SECONDS, hold their
+			// slot: asking again under their id needs no new one.
 			const holding = this.sql<{ id: string; attempts: number }>(
 				`SELECT k.id, k.attempts FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
-				  WHERE k.state = 'pending' AND k.next_due_at <= ? AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+				  WHERE k.state = 'pending' AND k.next_due_at <= ?1 AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+				    AND coalesce(c.last_asked_at, c.first_asked_at, c.started_at) > ?6
 				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4)) OR (k.zone IS NULL AND ?5))
 				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
 				Number.isFinite(allowed) ? Math.max(0, allowed) : -1,
-				...held,
+				all,
+				keys,
+				heldUnknown,
+				now - this.maxCallMs(),
 			);
 			for (const contact of holding) this.startCall(contact, now, local.date);
 			allowed -= holding.length;
-			const slots = startBudget(config.maxConcurrent, this.inFlight(), null, 0);
+			const slots = startBudget(config.maxConcurrent, this.inFlight(now), null, 0);
 			// Only contacts whose recipient hours are open now: one whose zone is closed waits without
-			// holding back the ones after it.
+			// holding back the ones after it. A held call older than any call lasts holds no slot, so
+			// its re-ask takes one like a new call (see inFlight).
 			const due = this.sql<{ id: string; attempts: number }>(
-				`SELECT id, attempts FROM contacts WHERE state = 'pending' AND next_due_at <= ?1
-				    AND (?3 OR zone IN (SELECT value FROM json_each(?4)) OR (zone IS NULL AND ?5))
-				  ORDER BY next_due_at, position LIMIT ?2`,
+				`SELECT k.id, k.attempts FROM contacts k
+				   LEFT JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1 AND c.stage = 'backoff'
+				    AND c.ended_at IS NULL AND c.maybe_placed = 1
+				  WHERE k.state = 'pending' AND k.next_due_at <= ?1
+				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4))
+				         OR (k.zone IS NULL AND CASE WHEN c.id IS NULL THEN ?5 ELSE ?6 END))
+				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
 				Math.max(0, Math.min(slots, allowed)),
-				...this.callableZones(now, false),
+				all,
+				keys,
+				unknown,
+				heldUnknown,
 			);
 			for (const contact of due) this.startCall(contact, now, local.date);
 		}
@@ -488,17 +539,61 @@ export class CampaignPacer extends DurableObject<Env> {
 	 * Which contacts' recipient hours are open at `now`, as the decision queries' bindings: every
 	 * contact (no recipient hours), else the zone keys open now and whether unknown zones are.
 	 * A held call (one the provider may have) of unknown zone under `skip` is asked again within
-	 * the campaign's window alone: it may be at the provider already, and only its re-ask settles it.
+	 * the campaign's window alone (`heldUnknown`): it may be at the provider already, and only
+	 * its re-ask settles it.
 	 */
-	private callableZones(now: number, held: boolean): [all: number, keys: string, unknown: number] {
+	private callableZones(now: number): { all: number; keys: string; unknown: number; heldUnknown: number } {
 		const rule = this.rule();
-		if (!rule.hours) return [1, "[]", 1];
+		if (!rule.hours) return { all: 1, keys: "[]", unknown: 1, heldUnknown: 1 };
 		const { window } = this.requireState().config;
 		const keys = this.contactZoneKeys().filter(
 			(key): key is string => key !== null && isCallable(now, window, zonesOfKey(key), rule),
 		);
-		const unknown = held && rule.unknownTimezone === "skip" ? isWindowOpen(now, window) : isCallable(now, window, [], rule);
-		return [0, JSON.stringify(keys), unknown ? 1 : 0];
+		const unknown = isCallable(now, window, [], rule);
+		const heldUnknown = rule.unknownTimezone === "skip" ? isWindowOpen(now, window) : unknown;
+		return { all: 0, keys: JSON.stringify(keys), unknown: unknown ? 1 : 0, heldUnknown: heldUnknown ? 1 : 0 };
+	}
+
+	/**
+	 * With recipient hours, a pending contact whose hours have no minute in common with the
+	 * campaign's window for a year ahead (commonOpening) cannot be called under this window and
+	 * policy: it ends `skipped` (`no_calling_hours`), so the campaign can complete. Asked each
+	 * round while the campaign is active, open or not; the search runs once per zone and
+	 * version (cached). A held call (the provider may have it) of such a zone can never be asked
+	 * again inside the hours: once older than any call lasts, it is closed as `timeout` (as a
+	 * placed call with no final status is), which ends its contact as any timeout does.
+	 */
+	private skipNoCallingHours(now: number): void {
+		const rule = this.rule();
+		if (!rule.hours) return;
+		const pending = this.sql<{ zone: string | null }>("SELECT DISTINCT zone FROM contacts WHERE state = 'pending'");
+		const unreachable = pending
+			.map((row) => row.zone)
+			.filter((key) => !(key === null && rule.unknownTimezone === "skip") && this.commonOpening(now, key) === null);
+		if (!unreachable.length) return;
+		const zones = JSON.stringify(unreachable);
+		const unknown = unreachable.includes(null) ? 1 : 0;
+		const stale = this.sql<{ id: string }>(
+			`SELECT c.id FROM calls c JOIN contacts k ON k.id = c.contact_id
+			  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+			    AND (k.zone IN (SELECT value FROM json_each(?1)) OR (k.zone IS NULL AND ?2))
+			    AND coalesce(c.last_asked_at, c.first_asked_at, c.started_at) <= ?3`,
+			zones,
+			unknown,
+			now - this.maxCallMs(),
+		);
+		for (const call of stale) this.endCall(call.id, "timeout", now);
+		const skipped = this.sql<{ id: string; phone: string }>(
+			`SELECT k.id, k.phone FROM contacts k
+			  WHERE k.state = 'pending' AND (k.zone IN (SELECT value FROM json_each(?1)) OR (k.zone IS NULL AND ?2))
+			    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.contact_id = k.id AND c.ended_at IS NULL AND c.maybe_placed = 1)
+			  ORDER BY k.position LIMIT ?3`,
+			zones,
+			unknown,
+			SKIPS_PER_ROUND,
+		);
+		for (const contact of skipped) this.skipContact(contact, NO_CALLING_HOURS, now);
+		if (skipped.length === SKIPS_PER_ROUND) this.again = true;
 	}
 
 	/**
@@ -594,15 +689,27 @@ export class CampaignPacer extends DurableObject<Env> {
 	/** Ends a call the pacer holds open; repeats and unknown calls change nothing. */
 	private endCall(callId: string, outcome: CallOutcome, now: number, reason: string | null = null): boolean {
 		const state = this.requireState();
-		const [call] = this.sql<{ contact_id: string; attempt: number; ended_at: number | null; stage: string }>(
-			"SELECT contact_id, attempt, ended_at, stage FROM calls WHERE id = ?",
+		const [call] = this.sql<{
+			contact_id: string;
+			attempt: number;
+			ended_at: number | null;
+			stage: string;
+			held_until: number | null;
+		}>(
+			`SELECT contact_id, attempt, ended_at, stage,
+			        CASE WHEN stage = 'backoff' AND maybe_placed = 1 THEN ${LAST_ASK} + ? END AS held_until
+			   FROM calls WHERE id = ?`,
+			this.maxCallMs(),
 			callId,
 		);
 		if (!call || call.ended_at !== null) return false;
+		// A held call that stopped holding its slot (see inFlight) had ended by then, if it ever
+		// began: no call outlives MAX_CALL_SECONDS, and its slot went to other calls from that moment.
+		const endedAt = call.held_until !== null && call.held_until < now ? call.held_until : now;
 		// A call in backoff that ends after all was taken by the provider despite its answer (a timed-out request).
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET ended_at = ?, outcome = ?, failure_reason = ?, stage = CASE WHEN stage = 'backoff' THEN 'placed' ELSE stage END WHERE id = ?",
-			now,
+			endedAt,
 			outcome,
 			reason,
 			callId,
@@ -619,9 +726,15 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.markUnrecorded("call", callId);
 		this.markUnrecorded("contact", call.contact_id);
 		// Outcomes the pacer decides itself are announced here; a provider's come with its callback,
-		// and prove the call started, also when no answer to its dial ever did.
+		// and prove the call started, also when no answer to its dial ever did: its count is placed.
+		// A provider's permanent refusal means it never was: the count goes back. A timeout says
+		// neither, and the count stays a reservation (the safe side) until it ages out.
 		if (outcome === "timeout" || reason !== null) this.callCompleted(callId, outcome, reason, now);
-		else this.announceStart(callId, now);
+		else {
+			this.announceStart(callId, now);
+			this.confirmPlaced(callId, now);
+		}
+		if (reason !== null) this.giveBack(callId);
 		return true;
 	}
 
@@ -671,15 +784,15 @@ export class CampaignPacer extends DurableObject<Env> {
 		now: number,
 		providerCallId?: string,
 	): void {
-		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ?, provider_call_id = coalesce(provider_call_id, ?) WHERE id = ?",
-			call.ended_at === null ? now + maxCallMs : NOT_PLACED,
+			call.ended_at === null ? now + this.maxCallMs() : NOT_PLACED,
 			providerCallId ?? null,
 			callId,
 		);
 		// The carrier's id goes to D1 too: a later re-ask of another call must not take this one for its own.
 		if (providerCallId) this.markUnrecorded("call", callId);
+		this.confirmPlaced(callId, now);
 		const { health, recovered } = afterAcceptance(this.health());
 		if (recovered) {
 			const outage = this.health();
@@ -741,10 +854,9 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.cancelUndialled(callId, call, now);
 			return;
 		}
-		const maxCallMs = Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'placed', maybe_placed = 1, deadline_at = ? WHERE id = ?",
-			now + maxCallMs,
+			now + this.maxCallMs(),
 			callId,
 		);
 		this.ctx.storage.sql.exec(
@@ -759,10 +871,7 @@ export class CampaignPacer extends DurableObject<Env> {
 	/** A cancelled campaign's call that never reached the provider: closed, its contact left as it was before. */
 	private cancelUndialled(callId: string, call: { contact_id: string; attempt: number }, now: number): void {
 		// The ledger may have counted it (a claim answered, or lost, before the provider refused it): give it back.
-		this.ctx.storage.sql.exec(
-			"INSERT OR IGNORE INTO ledger_releases (call_id) SELECT id FROM calls WHERE id = ? AND claimed = 1",
-			callId,
-		);
+		this.giveBack(callId);
 		this.ctx.storage.sql.exec(
 			"UPDATE calls SET stage = 'backoff', ended_at = ?, outcome = 'cancelled', maybe_placed = 0 WHERE id = ?",
 			now,
@@ -830,9 +939,17 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')") > 0) {
 			candidates.push(now + 1000);
 		}
-		if (this.count("SELECT count(*) AS n FROM ledger_releases") > 0) {
+		if (this.count("SELECT (SELECT count(*) FROM ledger_releases) + (SELECT count(*) FROM ledger_confirms) AS n") > 0) {
 			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
 		}
+		// A held call frees its slot when it can no longer be live (see inFlight): nothing else tells of that moment.
+		const stale = this.sql<{ at: number | null }>(
+			`SELECT min(${LAST_ASK}) + ?1 AS at FROM calls
+			  WHERE ended_at IS NULL AND stage = 'backoff' AND maybe_placed = 1 AND ${LAST_ASK} + ?1 > ?2`,
+			this.maxCallMs(),
+			now,
+		)[0]?.at;
+		if (stale !== null && stale !== undefined) candidates.push(stale);
 		if (state.status === "active" || state.status === "scheduled") {
 			// With recipient hours, each zone's pending contacts have their own next turn; without
 			// them every contact has the campaign's window, and one group is all there is.
@@ -845,18 +962,26 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (groups.some((group) => group.at !== null)) {
 				const capReached = state.config.maxPerDay !== null && this.startedToday(now) >= state.config.maxPerDay;
 				const health = this.health();
-				const gate = Math.max(
-					capReached ? startOfNextLocalDay(now, window.timezone) : now,
-					health.state === "unavailable" ? (health.nextTryAt ?? now) : now,
+				// When the day's cap and the provider let calls start again (0: they do).
+				const gateAt = Math.max(
+					capReached ? startOfNextLocalDay(now, window.timezone) : 0,
+					health.state === "unavailable" ? (health.nextTryAt ?? 0) : 0,
 				);
+				const gate = Math.max(gateAt, now);
 				const active = state.status === "active";
 				for (const group of groups) {
 					if (group.at === null) continue;
 					const from = Math.max(group.at, gate);
 					// Due now, callable now, under the cap, provider up: only full slots hold it back, and a
-					// call ending wakes it. (Under `skip`, a due contact of unknown zone was skipped just now.)
-					if (from <= now && active && this.decidableNow(now, group.zone)) continue;
-					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone, false));
+					// call ending wakes it — if the last decision (pump) saw it so. One that became so while
+					// the round ran, after its decisions (a short wait ending, a window opening, a slow
+					// round), is decided again at once. (Under `skip`, a due contact of unknown zone was
+					// skipped just now.)
+					if (from <= now && active && this.decidableNow(now, group.zone)) {
+						if (!this.decidedWith(Math.max(group.at, gateAt), group.zone)) candidates.push(now);
+						continue;
+					}
+					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone));
 				}
 				// Calls waiting after a dial the provider may have placed need no free slot: when they
 				// are due (and their recipient's hours open), they are asked again whatever the other calls do.
@@ -868,11 +993,16 @@ export class CampaignPacer extends DurableObject<Env> {
 				);
 				for (const group of heldGroups) {
 					if (group.at === null || !active) continue;
-					candidates.push(this.turnAfter(Math.max(gate, group.at, now + 1000), group.zone, true));
+					candidates.push(this.turnAfter(Math.max(gate, group.at, now + 1000), group.zone));
 				}
 			}
 		}
 		return candidates.length ? Math.min(...candidates) : null;
+	}
+
+	/** Whether this instance's last decision (pump) came after `dueAt` with contacts of zone `key` decidable then. */
+	private decidedWith(dueAt: number, key: string | null): boolean {
+		return Number.isFinite(this.decidedAt) && dueAt <= this.decidedAt && this.decidableNow(this.decidedAt, key);
 	}
 
 	/** Whether the decision at `now` settles a due contact of zone `key`: it is called, or (under `skip`) skipped. */
@@ -884,16 +1014,56 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/**
-	 * The next instant ≥ `from` a contact of zone `key` may be called (under `skip`, one of unknown
-	 * zone is decided at the campaign window's opening). When the windows do not meet within the
-	 * horizon (a Tokyo recipient of a New York 09:00–17:00 campaign), the pacer looks again then.
+	 * When to look at contacts of zone `key` next, from `from`: their turn, or when none comes
+	 * within a year (they are skipped while the campaign is active), the window's next opening.
 	 */
-	private turnAfter(from: number, key: string | null, held: boolean): number {
+	private turnAfter(from: number, key: string | null): number {
 		const { window } = this.requireState().config;
+		return this.turnOf(from, key) ?? nextOpening(from, window) ?? from + OPENING_HORIZON_MS;
+	}
+
+	/**
+	 * The next instant ≥ `from` a contact of zone `key` gets its turn: it may be called then (a
+	 * held call of unknown zone under `skip` is asked again then, inside the campaign's window
+	 * alone), or under `skip` one of unknown zone is decided (skipped) at the window's opening.
+	 * Null: no turn within a year.
+	 */
+	private turnOf(from: number, key: string | null): number | null {
 		const rule = this.rule();
-		const skipsUnknown = key === null && rule.unknownTimezone === "skip";
-		const turn = held && skipsUnknown ? nextOpening(from, window) : nextTurn(from, window, zonesOfKey(key), rule);
-		return turn ?? from + OPENING_HORIZON_MS;
+		if (!rule.hours || (key === null && rule.unknownTimezone === "skip"))
+			return nextOpening(from, this.requireState().config.window);
+		return this.commonOpening(from, key);
+	}
+
+	/** The earliest turn among these zone keys (those of the pending contacts); null: none within a year. */
+	private earliestTurn(from: number, keys: readonly (string | null)[]): number | null {
+		let earliest: number | null = null;
+		for (const key of keys) {
+			const turn = this.turnOf(from, key);
+			if (turn !== null && (earliest === null || turn < earliest)) earliest = turn;
+			if (earliest === from) break;
+		}
+		return earliest;
+	}
+
+	/**
+	 * The first instant ≥ `from` the campaign's window and the recipient hours in zone `key`
+	 * are open together, looked for up to a year ahead (DST-correct in each zone); null: none
+	 * in that year. The search is cheap when an opening is near and costs up to a year's worth
+	 * of daily openings when it is not, so each key's last answer is kept for the policy and
+	 * config versions it was found under: it stands for every later `from` up to the opening
+	 * found (nothing opens in between), and a "none" for a day.
+	 */
+	private commonOpening(from: number, key: string | null): number | null {
+		const { config } = this.requireState();
+		const cacheKey = `${this.policy().version}/${config.version}/${key ?? "?"}`;
+		const cached = this.openings.get(cacheKey);
+		if (cached && from >= cached.from && from <= (cached.at ?? cached.from + DAY_MS)) return cached.at;
+		const at = nextTurn(from, config.window, zonesOfKey(key), this.rule(), from + FAR_HORIZON_MS);
+		// Versions only grow, and so would the keys of those left behind.
+		if (this.openings.size >= 1_000) this.openings.clear();
+		this.openings.set(cacheKey, { from, at });
+		return at;
 	}
 
 	private scheduleAlarm(now: number): void {
@@ -1033,7 +1203,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			for (const call of cleared) {
 				// Stored, so that an instance that dies before the answer leaves a trace: see above.
 				this.ctx.storage.sql.exec(
-					"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?), first_caller_id = coalesce(first_caller_id, ?) WHERE id = ?",
+					"UPDATE calls SET asked = 1, first_asked_at = coalesce(first_asked_at, ?1), last_asked_at = ?1, first_caller_id = coalesce(first_caller_id, ?2) WHERE id = ?3",
 					askedAt,
 					config.callerId,
 					call.id,
@@ -1116,9 +1286,10 @@ export class CampaignPacer extends DurableObject<Env> {
 	}
 
 	/**
-	 * Applies the ledger's answers: skipped contacts end, and the calls cleared to dial are
-	 * answered — those still due now (an action or the window may have changed while the
-	 * ledger answered). Without an answer nothing is dialled: the calls wait and are asked again.
+	 * Applies the ledger's answers: skipped contacts end, calls held back by other campaigns'
+	 * reservations wait, and the calls cleared to dial are answered — those still due now (an
+	 * action or the window may have changed while the ledger answered). Without an answer
+	 * nothing is dialled: the calls wait and are asked again.
 	 */
 	private settleClaims(calls: DueCall[], answers: Map<string, ClaimAnswer> | null, now: number): DueCall[] {
 		const cleared: DueCall[] = [];
@@ -1129,6 +1300,11 @@ export class CampaignPacer extends DurableObject<Env> {
 			if (answer?.verdict === "skip") this.skipContact({ id: call.contact_id, phone: call.phone }, answer.reason, now, call.id);
 			else if (answer?.verdict === "dial") {
 				if (this.mayDialNow(call, now)) cleared.push(call);
+			} else if (answer?.verdict === "wait") {
+				// Other campaigns' dials of the number, not yet placed, fill its cap: this contact
+				// alone waits, its attempt unused, and is asked again once they are settled.
+				if (this.status() === "cancelled") this.closeForCancel(call.id, call, now, false);
+				else this.backOff(call.id, call, now + Math.round(answer.retryInMs * (1 + this.random())), false);
 			} else unanswered.push(call);
 		}
 		if (unanswered.length) this.waitForLedger(unanswered, now);
@@ -1150,26 +1326,69 @@ export class CampaignPacer extends DurableObject<Env> {
 		}
 	}
 
-	/** Counts of calls closed without a dial go back to the ledger; kept here until it confirms. */
-	private async releaseClaims(): Promise<void> {
-		const ids = this.sql<{ call_id: string }>("SELECT call_id FROM ledger_releases ORDER BY call_id LIMIT 500").map(
-			(row) => row.call_id,
-		);
-		if (!ids.length) return;
+	/**
+	 * The round's report to the ledger, one RPC: the calls the provider took (their counts
+	 * become placed, stamped when it took them) and the calls closed without a dial (their
+	 * counts go back). Both are kept here, in the same step as what they report, until the
+	 * ledger has them: one that fails, times out or whose answer is lost is sent again by the
+	 * next round or the alarm (backoff 1 s doubling to 60 s); a repeat changes nothing there.
+	 * Meanwhile an unconfirmed count stays a reservation, which holds other campaigns back.
+	 */
+	private async settleLedger(): Promise<void> {
+		const placed = this.sql<{ call_id: string; phone: string; at: number }>(
+			"SELECT call_id, phone, at FROM ledger_confirms ORDER BY call_id LIMIT ?",
+			SETTLE_BATCH,
+		).map((row): PlacedAttempt => ({ callId: row.call_id, phone: row.phone, at: row.at }));
+		const released = this.sql<{ call_id: string }>(
+			"SELECT call_id FROM ledger_releases ORDER BY call_id LIMIT ?",
+			SETTLE_BATCH,
+		).map((row) => row.call_id);
+		if (!placed.length && !released.length) return;
 		try {
 			const ledger = contactLedgerOf(this.env, this.requireState().config.accountId);
-			await withDeadline(ledger.release(ids), this.ledgerTimeoutMs, "contact ledger release");
+			await withDeadline(ledger.settle(placed, released), this.ledgerTimeoutMs, "contact ledger settle");
 		} catch (error) {
-			this.ctx.storage.kv.put(LEDGER_RETRY_AT, this.clock() + MAX_LEDGER_RETRY_MS);
-			console.warn("contact ledger release failed; retrying", error instanceof Error ? error.message : String(error));
+			const failures = (this.ctx.storage.kv.get<number>(SETTLE_FAILURES) ?? 0) + 1;
+			this.ctx.storage.kv.put(SETTLE_FAILURES, failures);
+			this.ctx.storage.kv.put(LEDGER_RETRY_AT, this.clock() + Math.min(MAX_LEDGER_RETRY_MS, 1000 * 2 ** (failures - 1)));
+			console.warn("contact ledger settle failed; retrying", error instanceof Error ? error.message : String(error));
 			return;
 		}
+		this.ctx.storage.kv.delete(SETTLE_FAILURES);
 		this.ctx.storage.kv.delete(LEDGER_RETRY_AT);
 		this.ctx.storage.sql.exec(
-			"DELETE FROM ledger_releases WHERE call_id IN (SELECT value FROM json_each(?))",
-			JSON.stringify(ids),
+			"DELETE FROM ledger_confirms WHERE call_id IN (SELECT json_extract(value, '$.callId') FROM json_each(?))",
+			JSON.stringify(placed),
 		);
-		if (ids.length === 500) this.again = true;
+		this.ctx.storage.sql.exec(
+			"DELETE FROM ledger_releases WHERE call_id IN (SELECT value FROM json_each(?))",
+			JSON.stringify(released),
+		);
+		if (placed.length === SETTLE_BATCH || released.length === SETTLE_BATCH) this.again = true;
+	}
+
+	/**
+	 * The provider took this call (its dial was accepted, or a callback of it came): its ledger
+	 * count is to become placed, stamped `at`. Once per call, whatever tells of it first; only
+	 * calls the ledger was asked about.
+	 */
+	private confirmPlaced(callId: string, at: number): void {
+		this.ctx.storage.sql.exec(
+			`INSERT OR IGNORE INTO ledger_confirms (call_id, phone, at)
+			 SELECT c.id, k.phone, ?1 FROM calls c JOIN contacts k ON k.id = c.contact_id
+			  WHERE c.id = ?2 AND c.placed_at IS NULL AND c.claimed = 1`,
+			at,
+			callId,
+		);
+		this.ctx.storage.sql.exec("UPDATE calls SET placed_at = ? WHERE id = ? AND placed_at IS NULL", at, callId);
+	}
+
+	/** A call the provider never placed gives back the count the ledger may hold for it (unless it was seen placed). */
+	private giveBack(callId: string): void {
+		this.ctx.storage.sql.exec(
+			"INSERT OR IGNORE INTO ledger_releases (call_id) SELECT id FROM calls WHERE id = ? AND claimed = 1 AND placed_at IS NULL",
+			callId,
+		);
 	}
 
 	/**
@@ -1387,9 +1606,25 @@ export class CampaignPacer extends DurableObject<Env> {
 		);
 	}
 
-	/** Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider may have placed. */
-	private inFlight(): number {
-		return this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND (stage != 'backoff' OR maybe_placed = 1)");
+	/**
+	 * Calls holding a slot: reserved, being dialled, placed, or waiting after a dial the provider
+	 * may have placed. A held call last asked longer ago than any call lasts (MAX_CALL_SECONDS;
+	 * the carriers' time limits are set below it) cannot still be live even if the provider
+	 * placed it: it holds no slot, though it is still asked again (inside its recipient's hours)
+	 * to settle it, taking a slot then. Its last ask, not its first: an ask that got no answer
+	 * may itself have placed the call (a carrier's look-up that finds nothing dials anew).
+	 */
+	private inFlight(now: number): number {
+		return this.count(
+			`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL
+			    AND (stage != 'backoff' OR (maybe_placed = 1 AND ${LAST_ASK} > ?))`,
+			now - this.maxCallMs(),
+		);
+	}
+
+	/** The longest a placed call may last before the pacer closes it as `timeout`. */
+	private maxCallMs(): number {
+		return Number(this.env.MAX_CALL_SECONDS || 900) * 1000;
 	}
 
 	/** Dial requests not yet answered: while the provider is down, at most one such probe. */

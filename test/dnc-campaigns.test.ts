@@ -178,8 +178,12 @@ describe("max_attempts_per_number across campaigns", () => {
 		const campaigns = [];
 		for (let i = 0; i < 5; i++) campaigns.push(await campaignOf(account, numbers, clock, dialled));
 
-		// Every pacer clears its round with the one ledger at the same moment.
+		// Every pacer clears its round with the one ledger at the same moment. Claims that find two
+		// dials of a number cleared and not yet confirmed placed wait; asked again once those are
+		// placed, they are refused for good.
 		await Promise.all(campaigns.map((campaign) => campaign.pacer.wake(campaign.id)));
+		clock.now += 61_000;
+		await Promise.all(campaigns.map((campaign) => runDurableObjectAlarm(campaign.pacer)));
 		const perNumber = dialsPer(dialled);
 		expect([...perNumber.keys()].sort()).toEqual(numbers.map(e164).sort());
 		expect([...perNumber.values()]).toEqual(Array(10).fill(2));
@@ -235,9 +239,255 @@ describe("max_attempts_per_number across campaigns", () => {
 	});
 });
 
+/** A campaign on the test's clock whose dials go to `place`. */
+async function campaignPlacing(
+	account: Account,
+	contacts: string[],
+	clock: { now: number },
+	place: (call: OutboundCall) => Promise<DialResult>,
+) {
+	const created = await createCampaign(account, { contacts, max_concurrent_calls: 10 });
+	const pacer = pacerOf(created.id);
+	const inject = () =>
+		runInDurableObject(pacer, (object: CampaignPacer) => {
+			object.clock = () => clock.now;
+			object.random = () => 0.5;
+			object.dialer = { place };
+		});
+	await inject();
+	return { id: created.id, pacer, inject };
+}
+
+describe("max_attempts_per_number counts placed calls, not clearances", () => {
+	it("a dial the provider refused (503, never placed) holds another campaign's claim back without refusing it; once cancelled, that campaign dials the number", async () => {
+		const account = await pbxAccount();
+		await capAttempts(account, { count: 1, days: 1 });
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const number = "0987013101";
+		const placed: string[] = [];
+
+		// Campaign A: its provider refuses for now (a 503: the call was never placed, "not a call attempt").
+		const a = await campaignPlacing(account, [number], clock, async () => ({ kind: "transient", reason: "HTTP 503" }));
+		await a.pacer.wake(a.id);
+		const ledger = contactLedgerOf(env, account.id);
+		expect(await ledger.countsOf(e164(number), 0)).toEqual({ placed: 0, reserved: 1 });
+		// Campaign B, same number, a working provider: its claim waits (A may yet place its call), nothing is refused.
+		const b = await campaignPlacing(account, [number], clock, async (call) => {
+			placed.push(call.to);
+			return { kind: "accepted" };
+		});
+		await b.pacer.wake(b.id);
+		expect(await b.pacer.view(b.id)).toMatchObject({ contacts: { pending: 1, skipped: 0 }, in_flight: 0 });
+		expect(await countRows("campaign_contacts", "campaign_id = ? AND attempts > 0", b.id)).toBe(0);
+
+		// A is cancelled before its provider recovers: its call is never placed, and its reservation goes back.
+		expect((await a.pacer.cancel(a.id)).status).toBe("cancelled");
+		clock.now += 2 * 60_000;
+		await runDurableObjectAlarm(a.pacer);
+		expect(await ledger.attemptsOf(e164(number), 0)).toBe(0);
+		clock.now += 2 * 60_000;
+		await runDurableObjectAlarm(b.pacer);
+		expect(placed).toEqual([e164(number)]);
+		expect(await b.pacer.view(b.id)).toMatchObject({ contacts: { skipped: 0, in_flight: 1 } });
+		expect(await ledger.countsOf(e164(number), 0)).toEqual({ placed: 1, reserved: 0 });
+	});
+
+	it("a waiting contact that comes due while its round is still running is decided again at once, not when a call ends", async () => {
+		const account = await pbxAccount();
+		await capAttempts(account, { count: 1, days: 1 });
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const number = "0987013121";
+		// A's dial of the number is refused for now: its reservation makes B's claim wait (3 s × 1.5 with the test's jitter).
+		const a = await campaignPlacing(account, [number], clock, async () => ({ kind: "transient", reason: "HTTP 503" }));
+		await a.pacer.wake(a.id);
+		const dialled: OutboundCall[] = [];
+		const b = await campaignOf(account, [number, "0987013122"], clock, dialled);
+		await runInDurableObject(b.pacer, (pacer: CampaignPacer) => {
+			pacer.random = () => 0.5;
+		});
+		await b.pacer.wake(b.id);
+		expect(dialled.map((call) => call.to)).toEqual([e164("0987013122")]);
+		// The round's last steps (its D1 write, say) take until after the wait: the alarm is set as
+		// the round ends. Then nothing ends a call for a quarter of an hour, yet the contact is due.
+		clock.now = T0 + 5_000;
+		const alarm = await runInDurableObject(b.pacer, async (pacer: CampaignPacer, state) => {
+			(pacer as unknown as { scheduleAlarm(now: number): void }).scheduleAlarm(clock.now);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			return state.storage.getAlarm();
+		});
+		expect(alarm).toBe(T0 + 5_000);
+	});
+
+	it("a provider's permanent refusal gives the count back: the number is not spent", async () => {
+		const account = await pbxAccount();
+		await capAttempts(account, { count: 1, days: 1 });
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const number = "0987013111";
+		const a = await campaignPlacing(account, [number], clock, async () => ({ kind: "permanent", reason: "HTTP 403" }));
+		await a.pacer.wake(a.id);
+		expect(await a.pacer.view(a.id)).toMatchObject({ status: "completed", contacts: { done: 1 } });
+		const ledger = contactLedgerOf(env, account.id);
+		expect(await ledger.attemptsOf(e164(number), 0)).toBe(0);
+		const dialled: OutboundCall[] = [];
+		const b = await campaignOf(account, [number], clock, dialled);
+		await b.pacer.wake(b.id);
+		expect(dialled.map((call) => call.to)).toEqual([e164(number)]);
+	});
+
+	it("the window runs from when the provider took the call: cap 1 a day and a ledger answer 2 s late never give two dials less than 24 h apart", async () => {
+		const account = await pbxAccount();
+		await capAttempts(account, { count: 1, days: 1 });
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const number = "0987013201";
+		const dials: { campaign: string; at: number }[] = [];
+
+		// The first claim is decided (and stamped) at T0; its answer reaches the pacer 2 s later
+		// (well inside the pacer's 5 s deadline), and the dial goes out then.
+		const prototype = ContactLedger.prototype as unknown as { claim: (...args: unknown[]) => unknown };
+		const original = prototype.claim;
+		let slow = 1;
+		prototype.claim = async function (this: unknown, ...args: unknown[]) {
+			const answer = original.apply(this, args);
+			if (slow-- > 0) clock.now += 2_000;
+			return answer;
+		};
+		restorers.push(() => {
+			prototype.claim = original;
+		});
+
+		const a = await campaignPlacing(account, [number], clock, async () => {
+			dials.push({ campaign: "a", at: clock.now });
+			return { kind: "accepted" };
+		});
+		await a.pacer.wake(a.id);
+		for (const open of await a.pacer.openCalls()) await a.pacer.callEnded(a.id, open.id, "completed");
+		expect(dials).toEqual([{ campaign: "a", at: T0 + 2_000 }]);
+
+		// 24 h after the ledger's clearance, 23:59:58 after A's dial: B asks for the same number, and is refused.
+		clock.now = T0 + 24 * HOUR;
+		const b = await campaignPlacing(account, [number], clock, async () => {
+			dials.push({ campaign: "b", at: clock.now });
+			return { kind: "accepted" };
+		});
+		await b.pacer.wake(b.id);
+		expect(dials).toHaveLength(1);
+		expect(await b.pacer.view(b.id)).toMatchObject({ contacts: { skipped: 1 } });
+		// 24 h after A's dial was taken: a third campaign dials it.
+		clock.now = T0 + 2_000 + 24 * HOUR;
+		const c = await campaignPlacing(account, [number], clock, async () => {
+			dials.push({ campaign: "c", at: clock.now });
+			return { kind: "accepted" };
+		});
+		await c.pacer.wake(c.id);
+		expect(dials.map((dial) => dial.campaign)).toEqual(["a", "c"]);
+		expect((dials[1]?.at ?? 0) - (dials[0]?.at ?? 0)).toBe(24 * HOUR);
+	});
+});
+
+describe("confirms to the ledger and their faults", () => {
+	/** Campaign A dials the number (cap 1) with the ledger's confirm failing as `fault` says; campaign B wants it too. */
+	async function confirmFails(fault: "throw" | "lose-answer" | "late" | "evicted") {
+		const account = await pbxAccount();
+		await capAttempts(account, { count: 1, days: 1 });
+		const clock = { now: T0 };
+		await ledgerOn(account, clock);
+		const number = `09870134${String(["throw", "lose-answer", "late", "evicted"].indexOf(fault)).padStart(2, "0")}`;
+		const dialled: OutboundCall[] = [];
+		const a = await campaignOf(account, [number], clock, dialled);
+		const ledger = contactLedgerOf(env, account.id);
+		// Every report fails until the fault is lifted (the round after the dial's sends it again at
+		// once, and an alarm the create set on the real clock may run another).
+		const lift: (() => void)[] = [];
+		if (fault === "throw" || fault === "evicted") lift.push(failMethod(ContactLedger.prototype, "settle").restore);
+		if (fault === "lose-answer") lift.push(failMethod(ContactLedger.prototype, "settle", { mode: "lose-answer" }).restore);
+		if (fault === "late") {
+			await runInDurableObject(a.pacer, (pacer: CampaignPacer) => {
+				pacer.ledgerTimeoutMs = 50;
+			});
+			lift.push(slowSettles(1_000, Number.POSITIVE_INFINITY));
+		}
+		await a.pacer.wake(a.id);
+		expect(
+			dialled.map((call) => call.to),
+			fault,
+		).toEqual([e164(number)]);
+		if (fault === "late") {
+			// The report went through after the pacer stopped waiting; the pacer keeps it to send again.
+			await new Promise((resolve) => setTimeout(resolve, 1_100));
+			expect(await ledger.countsOf(e164(number), 0), fault).toEqual({ placed: 1, reserved: 0 });
+			await runInDurableObject(a.pacer, (pacer: CampaignPacer) => {
+				pacer.ledgerTimeoutMs = 5_000;
+			});
+		} else if (fault === "lose-answer") {
+			expect(await ledger.countsOf(e164(number), 0), fault).toEqual({ placed: 1, reserved: 0 });
+		} else {
+			// Unconfirmed: the count stays a reservation, so B waits rather than dialling or being refused.
+			expect(await ledger.countsOf(e164(number), 0), fault).toEqual({ placed: 0, reserved: 1 });
+		}
+		expect(await a.pacer.unsettled(), fault).toEqual({ placed: 1, released: 0 });
+		const b = await campaignOf(account, [number], clock, dialled);
+		await b.pacer.wake(b.id);
+		expect(await b.pacer.view(b.id), fault).toMatchObject({
+			contacts: { pending: fault === "throw" || fault === "evicted" ? 1 : 0 },
+		});
+		if (fault === "evicted") {
+			// The pacer dies between the dial and its confirm: the next instance's alarm sends it from storage.
+			await evictDurableObject(a.pacer);
+			await a.inject();
+		}
+		for (const restore of lift) restore();
+		clock.now += 2_000;
+		await runDurableObjectAlarm(a.pacer);
+		expect(await a.pacer.unsettled(), fault).toEqual({ placed: 0, released: 0 });
+		// Stamped when the provider took the call (T0), not when the confirm finally arrived.
+		expect(await ledger.countsOf(e164(number), T0 - 1), fault).toEqual({ placed: 1, reserved: 0 });
+		expect(await ledger.countsOf(e164(number), T0), fault).toEqual({ placed: 0, reserved: 0 });
+		clock.now += 61_000;
+		await runDurableObjectAlarm(b.pacer);
+		expect(await b.pacer.view(b.id), fault).toMatchObject({ contacts: { pending: 0, skipped: 1 } });
+		expect(dialled, fault).toHaveLength(1);
+	}
+
+	it("a call whose dial got no answer (maybe placed) stays a reservation until its re-ask: taken, it is confirmed; refused for good, given back", async () => {
+		for (const second of ["accepted", "permanent"] as const) {
+			const account = await pbxAccount();
+			await capAttempts(account, { count: 1, days: 1 });
+			const clock = { now: T0 };
+			await ledgerOn(account, clock);
+			const number = second === "accepted" ? "0987013501" : "0987013502";
+			let asks = 0;
+			const a = await campaignPlacing(account, [number], clock, async (): Promise<DialResult> => {
+				asks++;
+				if (asks === 1) throw new TypeError("connection reset");
+				return second === "accepted" ? { kind: "accepted" } : { kind: "permanent", reason: "HTTP 404" };
+			});
+			await a.pacer.wake(a.id);
+			const ledger = contactLedgerOf(env, account.id);
+			expect(await ledger.countsOf(e164(number), 0), second).toEqual({ placed: 0, reserved: 1 });
+			clock.now += 2_000;
+			await runDurableObjectAlarm(a.pacer);
+			expect(asks, second).toBe(2);
+			expect(await ledger.countsOf(e164(number), 0), second).toEqual(
+				second === "accepted" ? { placed: 1, reserved: 0 } : { placed: 0, reserved: 0 },
+			);
+			expect(await a.pacer.unsettled(), second).toEqual({ placed: 0, released: 0 });
+		}
+	});
+
+	for (const fault of ["throw", "lose-answer", "late", "evicted"] as const) {
+		it(`a confirm that ${{ throw: "fails", "lose-answer": "goes through with its answer lost", late: "answers after the deadline", evicted: "fails, then the pacer is evicted" }[fault]} is sent again; the count is placed once, and another campaign is refused only then`, async () => {
+			await confirmFails(fault);
+		});
+	}
+});
+
 describe("max_attempts_per_number under random load", () => {
-	it("three campaigns on the same numbers, with retries, provider refusals, lost dial answers and ledger faults: never over the cap in any 24 h, nothing lost", {
-		timeout: 180_000,
+	it("four campaigns on the same numbers, with retries, provider refusals, lost dial answers, a cancel and ledger faults: never over the cap in any 24 h, never refused under it, nothing lost", {
+		timeout: 240_000,
 	}, async () => {
 		const seed = 20300305;
 		const rand = random(seed);
@@ -249,24 +499,28 @@ describe("max_attempts_per_number under random load", () => {
 		const numbers = phones(30, 9_000);
 
 		// The provider: dedupes by call id, refuses now and then, sometimes places a call and loses the answer.
+		// The fourth campaign's route refuses most of its dials for now (a 503: never placed), and it is
+		// cancelled mid-run: its cleared, never-placed dials must neither count nor hold numbers for good.
 		const placedAt = new Map<string, { to: string; at: number }>();
-		const faults = { refusals: 0, lostDialAnswers: 0, claimsFailed: 0, claimAnswersLost: 0 };
-		const place = async (call: OutboundCall): Promise<DialResult> => {
-			if (placedAt.has(call.callId)) return { kind: "accepted" };
-			const roll = rand();
-			if (roll < 0.08) {
-				faults.refusals++;
-				return { kind: "transient", reason: "HTTP 503" };
-			}
-			placedAt.set(call.callId, { to: call.to, at: clock.now });
-			if (roll < 0.12) {
-				faults.lostDialAnswers++;
-				throw new TypeError("connection reset");
-			}
-			return { kind: "accepted" };
-		};
-		const campaigns: { id: string; pacer: ReturnType<typeof pacerOf> }[] = [];
-		for (let i = 0; i < 3; i++) {
+		const faults = { refusals: 0, lostDialAnswers: 0, claimsFailed: 0, claimAnswersLost: 0, settlesFailed: 0, waits: 0 };
+		const placeWith =
+			(refusalRate: number) =>
+			async (call: OutboundCall): Promise<DialResult> => {
+				if (placedAt.has(call.callId)) return { kind: "accepted" };
+				const roll = rand();
+				if (roll < refusalRate) {
+					faults.refusals++;
+					return { kind: "transient", reason: "HTTP 503" };
+				}
+				placedAt.set(call.callId, { to: call.to, at: clock.now });
+				if (roll < refusalRate + 0.04) {
+					faults.lostDialAnswers++;
+					throw new TypeError("connection reset");
+				}
+				return { kind: "accepted" };
+			};
+		const campaigns: { id: string; pacer: ReturnType<typeof pacerOf>; refusalRate: number }[] = [];
+		for (let i = 0; i < 4; i++) {
 			// Each campaign in its own order, a few calls a day: a number's attempts spread over days and campaigns.
 			const created = await createCampaign(account, {
 				contacts: numbers
@@ -279,31 +533,62 @@ describe("max_attempts_per_number under random load", () => {
 				max_retry_attempts: 2,
 				retry_delay_seconds: 3_600,
 			});
-			campaigns.push({ id: created.id, pacer: pacerOf(created.id) });
+			campaigns.push({ id: created.id, pacer: pacerOf(created.id), refusalRate: i === 3 ? 0.7 : 0.08 });
 		}
+		const cancelled = campaigns[3] as (typeof campaigns)[number];
+		const cancelAt = 40 + Math.floor(rand() * 40);
 		const inject = () =>
 			Promise.all(
 				campaigns.map((campaign) =>
 					runInDurableObject(campaign.pacer, (pacer: CampaignPacer) => {
 						pacer.clock = () => clock.now;
 						pacer.random = rand;
-						pacer.dialer = { place };
+						pacer.dialer = { place: placeWith(campaign.refusalRate) };
 						pacer.ledgerTimeoutMs = 1_000;
 					}),
 				),
 			);
 		await inject();
-		// The ledger fails one claim in ten: before deciding, or after counting with its answer lost.
+		// What the ledger decided, on its clock, and the placed stamps the pacers confirmed: a refusal
+		// for max_attempts must find `count` placed calls of the number in its window.
+		const refusals: { phone: string; at: number }[] = [];
+		const stamps = new Map<string, { phone: string; at: number }>();
+		const ledgerPrototype = ContactLedger.prototype as unknown as {
+			claim: (...args: Parameters<ContactLedger["claim"]>) => ReturnType<ContactLedger["claim"]>;
+			settle: (...args: Parameters<ContactLedger["settle"]>) => ReturnType<ContactLedger["settle"]>;
+		};
+		const { claim, settle } = ledgerPrototype;
+		ledgerPrototype.claim = function (this: ContactLedger, requests, claimCap) {
+			const answers = claim.call(this, requests, claimCap);
+			for (const answer of answers) {
+				if (answer.verdict === "wait") faults.waits++;
+				if (answer.verdict === "skip" && answer.reason === "max_attempts") {
+					const phone = requests.find((request) => request.callId === answer.callId)?.phone ?? "";
+					refusals.push({ phone, at: clock.now });
+				}
+			}
+			return answers;
+		};
+		ledgerPrototype.settle = function (this: ContactLedger, placed, released) {
+			for (const attempt of placed) stamps.set(attempt.callId, { phone: attempt.phone, at: attempt.at });
+			return settle.call(this, placed, released);
+		};
+		restorers.push(() => {
+			ledgerPrototype.claim = claim;
+			ledgerPrototype.settle = settle;
+		});
+		// The ledger fails one claim in ten: before deciding, or after counting with its answer lost; and one report in ten.
 		const claimFailed = failMethod(ContactLedger.prototype, "claim", { when: () => rand() < 0.05 });
 		const claimLost = failMethod(ContactLedger.prototype, "claim", { when: () => rand() < 0.05, mode: "lose-answer" });
+		const settleFailed = failMethod(ContactLedger.prototype, "settle", { when: () => rand() < 0.1 });
 
 		const outcomes: CallOutcome[] = ["completed", "no_answer", "busy"];
+		const finished = (status: string) => status === "completed" || status === "cancelled";
 		const done = async () =>
-			(await Promise.all(campaigns.map((campaign) => campaign.pacer.view(campaign.id)))).every(
-				(view) => view.status === "completed",
-			);
+			(await Promise.all(campaigns.map((campaign) => campaign.pacer.view(campaign.id)))).every((view) => finished(view.status));
 		for (let step = 0; step < 5_000 && !(await done()); step++) {
 			clock.now += Math.floor(rand() * 10 * 60_000) + 1_000;
+			if (step === cancelAt) expect((await cancelled.pacer.cancel(cancelled.id)).status).toBe("cancelled");
 			for (const campaign of campaigns) {
 				for (const open of await campaign.pacer.openCalls()) {
 					if (placedAt.has(open.id) && rand() < 0.5)
@@ -315,10 +600,13 @@ describe("max_attempts_per_number under random load", () => {
 		}
 		faults.claimsFailed = claimFailed.failed;
 		faults.claimAnswersLost = claimLost.failed;
+		faults.settlesFailed = settleFailed.failed;
 		restoreFaults();
+		// A report whose last try failed goes again with the pacer's next alarm.
+		clock.now += 61_000;
+		await Promise.all(campaigns.map((campaign) => runDurableObjectAlarm(campaign.pacer)));
 
 		expect(await done()).toBe(true);
-		for (const [kind, count] of Object.entries(faults)) expect(count, kind).toBeGreaterThan(0);
 		// Per number, every span of 24 h holds at most 3 placed calls (the provider's own record).
 		const byNumber = new Map<string, number[]>();
 		for (const { to, at } of placedAt.values()) byNumber.set(to, [...(byNumber.get(to) ?? []), at]);
@@ -331,21 +619,36 @@ describe("max_attempts_per_number under random load", () => {
 				).toBeGreaterThanOrEqual(24 * HOUR);
 			}
 		}
-		// Every contact ended (done or skipped); each campaign's call log agrees with the provider.
+		// Every refusal found the number at its cap of placed calls (as confirmed): none while under it.
+		for (const refusal of refusals) {
+			const inWindow = [...stamps.values()].filter(
+				(stamp) => stamp.phone === refusal.phone && stamp.at > refusal.at - 24 * HOUR && stamp.at <= refusal.at,
+			);
+			expect(inWindow.length, `${refusal.phone} refused at ${new Date(refusal.at).toISOString()}`).toBeGreaterThanOrEqual(
+				cap.count,
+			);
+		}
+		for (const [kind, count] of Object.entries(faults)) expect(count, kind).toBeGreaterThan(0);
+		// Every contact of a completed campaign ended (done or skipped); each campaign's call log agrees with the provider.
 		let skipped = 0;
 		for (const campaign of campaigns) {
 			const view = await campaign.pacer.view(campaign.id);
-			expect(view.contacts.done + view.contacts.skipped).toBe(30);
+			if (campaign !== cancelled) expect(view.contacts.done + view.contacts.skipped).toBe(30);
 			skipped += view.contacts.skipped;
 			for (const call of await campaign.pacer.callLog()) expect(placedAt.has(call.id), call.id).toBe(true);
+			expect(await campaign.pacer.unsettled(), "every confirm and give-back reached the ledger").toEqual({
+				placed: 0,
+				released: 0,
+			});
 		}
+		expect((await cancelled.pacer.view(cancelled.id)).status).toBe("cancelled");
 		expect(skipped).toBeGreaterThan(0);
-		// Each number is wanted by three campaigns: the cap is used, not merely respected.
+		// Each number is wanted by four campaigns: the cap is used, not merely respected.
 		expect([...byNumber.values()].every((times) => times.length >= cap.count)).toBe(true);
 		expect(byNumber.size).toBe(30);
 		const days = new Set([...placedAt.values()].map((placed) => new Date(placed.at).toISOString().slice(0, 10)));
 		expect(days.size).toBeGreaterThan(3);
-		console.log(JSON.stringify({ seed, placed: placedAt.size, skipped, days: days.size, faults }));
+		console.log(JSON.stringify({ seed, placed: placedAt.size, skipped, refusals: refusals.length, days: days.size, faults }));
 	});
 });
 
@@ -407,10 +710,12 @@ describe("ledger faults", () => {
 			const ledger = contactLedgerOf(env, account.id);
 			for (const number of numbers) expect(await ledger.attemptsOf(e164(number), 0), fault).toBe(1);
 
-			// A second campaign meanwhile finds those attempts taken: the cap holds.
+			// A second campaign meanwhile finds those attempts taken (reserved, not yet placed): it
+			// dials nothing and refuses nothing; its contacts wait.
 			const second = await campaignOf(account, numbers, clock, dialled);
 			await second.pacer.wake(second.id);
-			expect((await second.pacer.view(second.id)).contacts, fault).toMatchObject({ skipped: 3 });
+			expect((await second.pacer.view(second.id)).contacts, fault).toMatchObject({ pending: 3, skipped: 0 });
+			expect(dialled, fault).toEqual([]);
 
 			// The first asks again under the same call ids (after a restart, in one case): dialled once each, counted once each.
 			if (fault === "lose-answer") {
@@ -423,6 +728,12 @@ describe("ledger faults", () => {
 			for (const number of numbers) expect(await ledger.attemptsOf(e164(number), 0), fault).toBe(1);
 			const callIds = new Set(dialled.map((call) => call.callId));
 			expect(await countRows("calls", "campaign_id = ?", first.id)).toBe(callIds.size);
+			for (const number of numbers) expect(await ledger.countsOf(e164(number), 0), fault).toEqual({ placed: 1, reserved: 0 });
+			// Placed now: the second campaign's contacts, asked again, are refused for good.
+			clock.now += 61_000;
+			await runDurableObjectAlarm(second.pacer);
+			expect((await second.pacer.view(second.id)).contacts, fault).toMatchObject({ pending: 0, skipped: 3 });
+			expect(dialled, fault).toHaveLength(3);
 			restoreFaults();
 			for (const restore of restorers.splice(0)) restore();
 		}
@@ -444,7 +755,7 @@ describe("ledger faults", () => {
 			await env.DB.prepare("SELECT id FROM calls WHERE campaign_id = ?").bind(campaign.id).all<{ id: string }>()
 		).results.map((row) => row.id);
 
-		const releases = failMethod(ContactLedger.prototype, "release", { times: 1 });
+		const releases = failMethod(ContactLedger.prototype, "settle", { times: 1 });
 		expect((await campaign.pacer.cancel(campaign.id)).status).toBe("cancelled");
 		expect(releases.failed).toBe(1);
 		expect(await ledger.attemptsOf(e164(numbers[0] as string), 0)).toBe(1);
@@ -526,19 +837,43 @@ describe("ledger faults", () => {
 		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { skipped: 1, done: 0 } });
 	});
 
-	it("claims are idempotent per call id, also when the same call is asked from two places at once", async () => {
+	it("claims and confirms are idempotent per call id, also when the same call is asked from two places at once", async () => {
 		const account = await pbxAccount();
 		const ledger = contactLedgerOf(env, account.id);
 		const cap = { count: 1, days: 1 };
 		const request = { callId: crypto.randomUUID(), phone: "+84987008001", maybePlaced: false };
 		const answers = await Promise.all(Array.from({ length: 10 }, () => ledger.claim([request], cap)));
 		expect(answers.flat().map((answer) => answer.verdict)).toEqual(Array(10).fill("dial"));
-		expect(await ledger.attemptsOf(request.phone, 0)).toBe(1);
-		// Another call for the number is over the cap.
-		const other = await ledger.claim([{ ...request, callId: crypto.randomUUID() }], cap);
-		expect(other).toEqual([expect.objectContaining({ verdict: "skip", reason: "max_attempts" })]);
+		expect(await ledger.countsOf(request.phone, 0)).toEqual({ placed: 0, reserved: 1 });
+		// Another call for the number waits while the first is reserved, and is refused once it is placed.
+		const other = { ...request, callId: crypto.randomUUID() };
+		expect(await ledger.claim([other], cap)).toEqual([expect.objectContaining({ verdict: "wait" })]);
+		await Promise.all(Array.from({ length: 3 }, () => ledger.settle([{ ...request, at: Date.now() }], [])));
+		expect(await ledger.countsOf(request.phone, 0)).toEqual({ placed: 1, reserved: 0 });
+		expect(await ledger.claim([other], cap)).toEqual([expect.objectContaining({ verdict: "skip", reason: "max_attempts" })]);
+		// A placed count is never given back.
+		await ledger.settle([], [request.callId]);
+		expect(await ledger.countsOf(request.phone, 0)).toEqual({ placed: 1, reserved: 0 });
 	});
 });
+
+/** The next `times` settles answer `ms` late (they run, then their answer waits); answers the undo. */
+function slowSettles(ms: number, times: number): () => void {
+	const prototype = ContactLedger.prototype as unknown as { settle: (...args: unknown[]) => unknown };
+	const original = prototype.settle;
+	let left = times;
+	const slow = async function (this: unknown, ...args: unknown[]) {
+		const answer = original.apply(this, args);
+		if (left-- > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+		return answer;
+	};
+	prototype.settle = slow;
+	const restore = () => {
+		if (prototype.settle === slow) prototype.settle = original;
+	};
+	restorers.push(restore);
+	return restore;
+}
 
 /** The next `times` claims answer `ms` late (they run, then their answer waits). */
 function slowClaims(ms: number, times: number) {

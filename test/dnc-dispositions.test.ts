@@ -1,5 +1,7 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { ContactLedger } from "../durable-objects/contact-ledger";
+import { ContactLedger, contactLedgerOf, KEEP_HANDED_OVER_DAYS } from "../durable-objects/contact-ledger";
 import { runCron } from "./campaign-helpers";
 import { callJson, countRows, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
@@ -73,7 +75,7 @@ describe("a do_not_call disposition", () => {
 		it(`the disposition commits and the list write fails (${mode}): 201, and the cron lists the number once`, async () => {
 			const account = await pbxAccount();
 			const { dispose } = await leadWithCall(account, "0987010031");
-			const fault = failMethod(ContactLedger.prototype, "add", { times: 1, mode });
+			const fault = failMethod(ContactLedger.prototype, "takeListing", { times: 1, mode });
 			expect((await dispose("do_not_call")).status).toBe(201);
 			expect(fault.failed).toBe(1);
 			expect(await countRows("dispositions", "account_id = ?", account.id)).toBe(1);
@@ -97,6 +99,48 @@ describe("a do_not_call disposition", () => {
 		await runCron(Date.now());
 		expect(await countRows("dnc_outbox", "account_id = ?", account.id)).toBe(0);
 		expect(await listed(account, "0987010041")).toHaveLength(1);
+	});
+
+	it("a number the owner took off the list after a disposition listed it is not put back by the cron's repeat of that hand-over", async () => {
+		const account = await pbxAccount();
+		const { dispose } = await leadWithCall(account, "0987013001");
+		// The ledger takes the number; the outbox row's delete fails, so the row stays for the cron.
+		failD1("DELETE FROM dnc_outbox", { times: 1 });
+		expect((await dispose("do_not_call")).status).toBe(201);
+		expect(await listed(account, "0987013001")).toHaveLength(1);
+		expect(await countRows("dnc_outbox", "account_id = ?", account.id)).toBe(1);
+
+		// The customer asks to be called again: the owner takes the number off (204).
+		const removed = await callJson("/api/compliance/dnc/0987013001", { method: "DELETE", token: account.token });
+		expect(removed.status).toBe(204);
+
+		// The minute cron hands over the stale outbox row: the ledger knows it, the removal stands, the row goes.
+		await runCron(Date.now());
+		expect(await listed(account, "0987013001")).toEqual([]);
+		expect(await countRows("dnc_outbox", "account_id = ?", account.id)).toBe(0);
+	});
+
+	it(`the ledger remembers a hand-over ${KEEP_HANDED_OVER_DAYS} days after the last time it was handed over, then forgets it`, async () => {
+		const account = await pbxAccount();
+		const ledger = contactLedgerOf(env, account.id);
+		const clock = { now: Date.parse("2030-03-04T16:00:00Z") };
+		await runInDurableObject(ledger, (object: ContactLedger) => {
+			object.clock = () => clock.now;
+		});
+		const day = 24 * 60 * 60 * 1000;
+		const id = crypto.randomUUID();
+		expect(await ledger.takeListing(id, "+84987013011", "Lead")).toBe(true);
+		expect(await ledger.remove("+84987013011")).toBe(true);
+		// Repeats (a cron every minute while the row's delete fails) renew the memory, so it outlives the row.
+		clock.now += (KEEP_HANDED_OVER_DAYS - 1) * day;
+		expect(await ledger.takeListing(id, "+84987013011", "Lead")).toBe(false);
+		clock.now += (KEEP_HANDED_OVER_DAYS - 1) * day;
+		expect(await ledger.takeListing(id, "+84987013011", "Lead")).toBe(false);
+		expect(await ledger.find("+84987013011")).toBeNull();
+		// Not handed over for that long: purged (with the hourly purge), a hand-over of that id would list again.
+		clock.now += KEEP_HANDED_OVER_DAYS * day + 1;
+		expect(await ledger.takeListing(crypto.randomUUID(), "+84987013012", "Lead")).toBe(true);
+		expect(await ledger.takeListing(id, "+84987013011", "Lead")).toBe(true);
 	});
 
 	it("a disposition whose own write fails lists nothing", async () => {

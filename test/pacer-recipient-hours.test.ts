@@ -2,8 +2,8 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { CampaignPacer } from "../durable-objects/campaign-pacer";
-import type { OutboundCall } from "../workers/dialer/dialer";
-import { createCampaign, pacerOf, runCron } from "./campaign-helpers";
+import type { DialResult, OutboundCall } from "../workers/dialer/dialer";
+import { checkInvariants, createCampaign, pacerOf, runCron, windowOf } from "./campaign-helpers";
 import { callJson, pbxAccount } from "./helpers";
 import { failD1, failMethod, restoreFaults } from "./support/faults";
 
@@ -299,5 +299,271 @@ describe("pacers created before contacts had zones", () => {
 			{ phone: HONOLULU(1), zone: "Pacific/Honolulu" },
 			{ phone: "+79161234567", zone: null },
 		]);
+	});
+});
+
+/** A campaign whose dials go to `place`, on the test's clock. */
+async function campaignWith(
+	account: Account,
+	contacts: string[],
+	clock: { now: number },
+	place: (call: OutboundCall) => Promise<DialResult>,
+	overrides: Record<string, unknown>,
+) {
+	const created = await createCampaign(account, { contacts, max_calls_per_day: null, ...overrides });
+	const pacer = pacerOf(created.id);
+	await runInDurableObject(pacer, (object: CampaignPacer) => {
+		object.clock = () => clock.now;
+		object.random = () => 0.5;
+		object.dialer = { place };
+	});
+	return { id: created.id, pacer };
+}
+
+/** A UTC campaign open every minute of every day, one slot. */
+const ALWAYS_OPEN = {
+	scheduled_at: "2030-03-04T00:00:00Z",
+	timezone: "UTC",
+	start_time: "00:00",
+	end_time: "23:59",
+	working_days: [1, 2, 3, 4, 5, 6, 7],
+	max_concurrent_calls: 1,
+};
+
+describe("a held call (the provider may have it) outside its recipient's hours", () => {
+	/** Honolulu's first dial gets no answer a second before 21:00 there (06:59:59Z): the call is held; Vietnam (13:59) is open. */
+	async function heldInHonolulu(overrides: Record<string, unknown> = {}) {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const honolulu = HONOLULU(50);
+		const vietnam = ["0987013301", "0987013302"];
+		const dialled: OutboundCall[] = [];
+		let first = true;
+		const place = async (call: OutboundCall): Promise<DialResult> => {
+			if (call.to === honolulu && first) {
+				first = false;
+				throw new TypeError("connection reset");
+			}
+			dialled.push(call);
+			return { kind: "accepted" };
+		};
+		const clock = { now: Date.parse("2030-03-05T06:59:59Z") };
+		const campaign = await campaignWith(account, [honolulu, ...vietnam], clock, place, { ...ALWAYS_OPEN, ...overrides });
+		await campaign.pacer.wake(campaign.id);
+		expect(dialled).toEqual([]);
+		return { ...campaign, clock, dialled, honolulu };
+	}
+
+	it("keeps its slot while it may still be live, then not: open zones are dialled; it is asked again (same id, with a slot) when its hours reopen", async () => {
+		const { id, pacer, clock, dialled, honolulu } = await heldInHonolulu();
+		const live = await pacer.view(id);
+		expect({ in_flight: live.in_flight, calls_today: live.calls_today }).toEqual({ in_flight: 1, calls_today: 1 });
+		// Its re-ask is due a second later, at 21:00 in Honolulu: closed until 08:00 there (18:00Z).
+		clock.now = Date.parse("2030-03-05T07:00:01Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled).toEqual([]);
+		// Nothing ends the held call: the alarm is set for when it can no longer be live (MAX_CALL_SECONDS after its ask).
+		expect(await alarmOf(pacer)).toBe(Date.parse("2030-03-05T07:14:59Z"));
+		clock.now = Date.parse("2030-03-05T07:14:58Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled).toEqual([]);
+
+		// Had the provider placed it, it is over: the slot is free for the open zones.
+		clock.now = Date.parse("2030-03-05T07:14:59Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled.map((call) => call.to)).toEqual(["+84987013301"]);
+		// The held call still counts against the day it started on (it may have been placed), not against the slots.
+		expect(await pacer.view(id)).toMatchObject({ in_flight: 1, calls_today: 2 });
+		await endOpenCalls(pacer, id);
+		expect(dialled.map((call) => call.to)).toEqual(["+84987013301", "+84987013302"]);
+		await endOpenCalls(pacer, id);
+
+		// 18:00Z, 08:00 in Honolulu: asked again under its first call id, in the one slot.
+		clock.now = Date.parse("2030-03-05T18:00:00Z");
+		await runDurableObjectAlarm(pacer);
+		expect(dialled.map((call) => call.to)).toEqual(["+84987013301", "+84987013302", honolulu]);
+		expect(dialled[2]?.firstAskedAt).toBe(Date.parse("2030-03-05T06:59:59Z"));
+		expect((await pacer.view(id)).in_flight).toBe(1);
+	});
+
+	it("holds its slot for MAX_CALL_SECONDS after its last ask, not its first (a re-ask may have placed it); a late callback of it is recorded as ended when its slot went", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const honolulu = HONOLULU(51);
+		const asked: { to: string; callId: string; at: number }[] = [];
+		const clock = { now: Date.parse("2030-03-05T06:40:00Z") }; // 20:40 in Honolulu
+		const campaign = await campaignWith(
+			account,
+			[honolulu, "0987013311"],
+			clock,
+			async (call) => {
+				asked.push({ to: call.to, callId: call.callId, at: clock.now });
+				if (call.to === honolulu) throw new TypeError("connection reset");
+				return { kind: "accepted" };
+			},
+			ALWAYS_OPEN,
+		);
+		await campaign.pacer.wake(campaign.id);
+		// Asked again while Honolulu's hours are open, each time without an answer: the last ask is 06:50.
+		clock.now = Date.parse("2030-03-05T06:50:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		const honoluluAsks = () => asked.filter((ask) => ask.to === honolulu);
+		expect(honoluluAsks().at(-1)?.at).toBe(clock.now);
+		// 06:56: more than MAX_CALL_SECONDS after the first ask, not after the last: the slot is still held.
+		clock.now = Date.parse("2030-03-05T06:56:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(asked.filter((ask) => ask.to !== honolulu)).toEqual([]);
+		const lastAsk = honoluluAsks().at(-1)?.at ?? 0;
+		// Honolulu closes at 07:00Z; its slot is free MAX_CALL_SECONDS after its last ask.
+		clock.now = lastAsk + 900_000;
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(asked.filter((ask) => ask.to !== honolulu).map((ask) => ask.at)).toEqual([lastAsk + 900_000]);
+
+		// The provider had placed it after all: its callback comes late. It ended, at the latest, when its slot went.
+		clock.now += 30 * 60_000;
+		const held = honoluluAsks()[0]?.callId ?? "";
+		expect(await campaign.pacer.callEnded(campaign.id, held, "completed")).toBe(true);
+		const log = await campaign.pacer.callLog();
+		expect(log.find((call) => call.id === held)?.ended_at).toBe(lastAsk + 900_000);
+		checkInvariants(log, windowOf(ALWAYS_OPEN), 1, 100, 1);
+	});
+
+	it("a new call never joins a held one still in its slot (max_concurrent_calls holds), and the daily cap still counts it", async () => {
+		const { id, pacer, clock, dialled } = await heldInHonolulu({ max_calls_per_day: 1 });
+		clock.now = Date.parse("2030-03-05T07:30:00Z");
+		await pacer.wake(id);
+		// The slot is free, but the day's one call is the held one: nothing more today.
+		expect(dialled).toEqual([]);
+		expect(await pacer.view(id)).toMatchObject({ in_flight: 0, calls_today: 1 });
+	});
+});
+
+describe("a held call whose recipient's hours no longer meet the window", () => {
+	it("is closed as timeout once it cannot be live (it can never be asked again inside the hours), and the campaign completes", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const honolulu = HONOLULU(80);
+		let asks = 0;
+		const clock = { now: Date.parse("2030-03-05T06:59:59Z") };
+		const campaign = await campaignWith(
+			account,
+			[honolulu],
+			clock,
+			async () => {
+				asks++;
+				throw new TypeError("connection reset");
+			},
+			ALWAYS_OPEN,
+		);
+		await campaign.pacer.wake(campaign.id);
+		expect(asks).toBe(1);
+		// 08:00–17:00 UTC is 22:00–07:00 in Honolulu: never inside its 08:00–21:00.
+		const patched = await callJson(`/api/autocall/campaigns/${campaign.id}`, {
+			method: "PATCH",
+			token: account.token,
+			body: { start_time: "08:00", end_time: "17:00" },
+		});
+		expect(patched.status).toBe(200);
+		// Still possibly live: neither asked again nor skipped.
+		clock.now = Date.parse("2030-03-05T07:10:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "active", contacts: { pending: 1 } });
+		clock.now = Date.parse("2030-03-05T07:14:59Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(asks).toBe(1);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { done: 1, skipped: 0 } });
+		const call = await env.DB.prepare("SELECT status FROM calls WHERE campaign_id = ?")
+			.bind(campaign.id)
+			.first<{ status: string }>();
+		expect(call?.status).toBe("timeout");
+	});
+});
+
+describe("recipient hours that meet the campaign's window only far ahead, or never", () => {
+	it("first meet after a DST change five weeks ahead: next_opening_at is that instant, the alarm too, and the contact is called then", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		// 12:00–13:00 UTC is 07:00–08:00 in New York in winter (closed) and 08:00–09:00 once DST starts on 2030-03-10.
+		const clock = { now: Date.parse("2030-02-01T12:30:00Z") };
+		const dialled: OutboundCall[] = [];
+		const campaign = await campaignWith(
+			account,
+			[NEW_YORK(60)],
+			clock,
+			async (call) => {
+				dialled.push(call);
+				return { kind: "accepted" };
+			},
+			{ ...ALWAYS_OPEN, scheduled_at: "2030-02-01T00:00:00Z", start_time: "12:00", end_time: "13:00" },
+		);
+		await campaign.pacer.wake(campaign.id);
+		const live = await callJson<{ status: string; live: { window_open: boolean; next_opening_at: string | null } }>(
+			`/api/autocall/campaigns/${campaign.id}`,
+			{ token: account.token },
+		);
+		expect(live.body).toMatchObject({
+			status: "active",
+			live: { window_open: false, next_opening_at: "2030-03-10T12:00:00.000Z" },
+		});
+		expect(await alarmOf(campaign.pacer)).toBe(Date.parse("2030-03-10T12:00:00Z"));
+		clock.now = Date.parse("2030-03-10T12:00:00Z");
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(dialled.map((call) => call.to)).toEqual([NEW_YORK(60)]);
+	});
+
+	it("never within a year (Tokyo's 08:00–21:00 against New York's 09:00–17:00): the contact ends skipped, no_calling_hours, and the campaign completes", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const tokyo = "+81312345678";
+		const { campaign, pacer, dialled } = await campaignOf(account, [tokyo, NEW_YORK(70)]);
+		await pacer.wake(campaign.id);
+		expect(dialled.map((call) => call.to)).toEqual([NEW_YORK(70)]);
+		expect((await pacer.view(campaign.id)).contacts).toEqual({ total: 2, pending: 0, in_flight: 1, done: 0, skipped: 1 });
+		const skipped = await env.DB.prepare(
+			"SELECT id, status, skip_reason, attempts FROM campaign_contacts WHERE campaign_id = ? AND phone = ?",
+		)
+			.bind(campaign.id, tokyo)
+			.first<{ id: string; status: string; skip_reason: string; attempts: number }>();
+		expect(skipped).toMatchObject({ status: "skipped", skip_reason: "no_calling_hours", attempts: 0 });
+		const event = await env.DB.prepare("SELECT payload FROM events WHERE account_id = ? AND type = 'contact.skipped'")
+			.bind(account.id)
+			.first<{ payload: string }>();
+		expect(JSON.parse(event?.payload ?? "{}").data).toMatchObject({
+			campaign_id: campaign.id,
+			contact_id: skipped?.id,
+			phone: tokyo,
+			reason: "no_calling_hours",
+		});
+		await endOpenCalls(pacer, campaign.id);
+		const view = await callJson<{ status: string; live: { next_opening_at: string | null } }>(
+			`/api/autocall/campaigns/${campaign.id}`,
+			{ token: account.token },
+		);
+		expect(view.body).toMatchObject({ status: "completed", live: { next_opening_at: null } });
+	});
+
+	it("decided while the campaign's own window is closed too, and a PATCH of the window later leaves a skipped contact skipped", async () => {
+		const account = await pbxAccount();
+		await putPolicy(account, TCPA);
+		const tokyo = "+81312345679";
+		const { campaign, pacer, clock, dialled } = await campaignOf(account, [tokyo, HONOLULU(70)], {
+			scheduled_at: "2030-03-04T11:00:00Z",
+		});
+		// 07:00 in New York, before the window: Tokyo can never be called under it, Honolulu can (13:00 New York).
+		clock.now = Date.parse("2030-03-04T12:00:00Z");
+		await pacer.wake(campaign.id);
+		expect(dialled).toEqual([]);
+		expect((await pacer.view(campaign.id)).contacts).toMatchObject({ pending: 1, skipped: 1 });
+		// A window Tokyo's hours would meet (New York 19:00–23:00 is 08:00–12:00 in Tokyo): skipped is final.
+		const patched = await callJson(`/api/autocall/campaigns/${campaign.id}`, {
+			method: "PATCH",
+			token: account.token,
+			body: { start_time: "19:00", end_time: "23:00" },
+		});
+		expect(patched.status).toBe(200);
+		clock.now = Date.parse("2030-03-05T00:00:00Z"); // 19:00 in New York, 14:00 in Honolulu, 09:00 in Tokyo
+		await runDurableObjectAlarm(pacer);
+		expect(dialled.map((call) => call.to)).toEqual([HONOLULU(70)]);
+		expect((await pacer.view(campaign.id)).contacts).toMatchObject({ pending: 0, in_flight: 1, skipped: 1 });
 	});
 });

@@ -85,10 +85,11 @@ const entryPoints = {
 			"openCalls",
 			"callLog",
 			"unrecorded",
+			"unsettled",
 		],
 	],
 	AccountEvents: [AccountEvents, ["subscribe", "publish"]],
-	ContactLedger: [ContactLedger, ["add", "remove", "find", "page", "claim", "release"]],
+	ContactLedger: [ContactLedger, ["add", "takeListing", "remove", "find", "page", "claim", "settle"]],
 	DialerSimulator: [DialerSimulator, ["place", "alarm"]],
 } as const;
 for (const [className, [cls, methods]] of Object.entries(entryPoints)) {

@@ -24,10 +24,14 @@ export const NO_RECIPIENT_HOURS: RecipientRule = { hours: null, unknownTimezone:
 
 const EVERY_DAY = [1, 2, 3, 4, 5, 6, 7] as const;
 
-/** How far ahead an opening is looked for; a later one is looked for again from there. */
-export const OPENING_HORIZON_MS = 8 * 86_400_000;
-/** Each round moves to a later window opening, a few a day: far more than the horizon needs. */
-const MAX_ROUNDS = 256;
+const DAY_MS = 86_400_000;
+/** How far ahead an opening is looked for by default; a later one is looked for again from there. */
+export const OPENING_HORIZON_MS = 8 * DAY_MS;
+/**
+ * How far the pacer looks for a recipient's turn before it gives up on the recipient: a year
+ * and a day, so every DST change of every zone involved (and every weekday) has come round.
+ */
+export const FAR_HORIZON_MS = 366 * DAY_MS;
 
 /** The recipient hours in one zone, as a window open every day. */
 export function hoursIn(zone: string, hours: RecipientHours): CampaignWindow {
@@ -59,7 +63,9 @@ export const allOpen = (at: number, windows: readonly CampaignWindow[]) => windo
  * The earliest instant ≥ `from` at which every window is open (`from` itself when they all
  * are), or null when there is none before `until`. Each round moves to the next opening of a
  * window that is closed at the current candidate, so the answer is exact to the minute in
- * every zone, whatever their DST changes.
+ * every zone, whatever their DST changes. A window opens at most once a local day, so the
+ * search takes at most a few rounds per day of the horizon: it goes day by day, never
+ * minute by minute.
  */
 export function nextCommonOpening(
 	from: number,
@@ -67,7 +73,9 @@ export function nextCommonOpening(
 	until = from + OPENING_HORIZON_MS,
 ): number | null {
 	let at = from;
-	for (let round = 0; round < MAX_ROUNDS && at < until; round++) {
+	// Each round moves some window to its next opening (at most one a day each, two on a DST day): a bound, never reached.
+	const maxRounds = 2 * windows.length * (Math.ceil((until - from) / DAY_MS) + 2);
+	for (let round = 0; round < maxRounds && at < until; round++) {
 		let moved = false;
 		for (const window of windows) {
 			const opening = nextOpening(at, window);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
 	allOpen,
 	earliestTurn,
+	FAR_HORIZON_MS,
 	hoursIn,
 	isCallable,
 	nextCommonOpening,
@@ -101,6 +102,26 @@ describe("recipients in several zones", () => {
 	it("no overlap within the horizon: null (a New York 09:00–17:00 campaign never meets Tokyo's 08:00–21:00)", () => {
 		const ny: CampaignWindow = { ...london, timezone: "America/New_York" };
 		expect(nextTurn(at("2026-07-01T00:00:00Z"), ny, ["Asia/Tokyo"], tcpa)).toBeNull();
+	});
+
+	it("looked for up to a year: none for Tokyo against New York 09:00–17:00 in any season, whatever the DST changes", () => {
+		const ny: CampaignWindow = { ...london, timezone: "America/New_York" };
+		const from = at("2026-07-01T00:00:00Z");
+		const started = performance.now();
+		expect(nextTurn(from, ny, ["Asia/Tokyo"], tcpa, from + FAR_HORIZON_MS)).toBeNull();
+		// What a year's search costs (bounded: a few window openings a day); printed, not asserted.
+		console.log(`a year's search without an opening: ${Math.round(performance.now() - started)} ms`);
+	});
+
+	it("looked for up to a year: an opening only after both zones' DST changes is found, to the minute", () => {
+		// 12:00–13:00 UTC every day is 07:00–08:00 in New York under EST and 08:00–09:00 under EDT.
+		const noonUtc: CampaignWindow = { ...london, timezone: "UTC", startMinute: clock("12:00"), endMinute: clock("13:00") };
+		const everyDayNoon = { ...noonUtc, workingDays: [1, 2, 3, 4, 5, 6, 7] };
+		const from = at("2025-11-03T00:00:00Z"); // the day after the US fell back
+		expect(nextTurn(from, everyDayNoon, NY, tcpa)).toBeNull();
+		expect(nextTurn(from, everyDayNoon, NY, tcpa, from + FAR_HORIZON_MS)).toBe(at("2026-03-08T12:00:00Z"));
+		// Weekdays only: 8 March 2026 is a Sunday, so Monday the 9th.
+		expect(nextTurn(from, noonUtc, NY, tcpa, from + FAR_HORIZON_MS)).toBe(at("2026-03-09T12:00:00Z"));
 	});
 
 	it("the earliest turn of a set of zones, and `from` itself when one is open", () => {

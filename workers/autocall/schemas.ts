@@ -159,7 +159,7 @@ export const AutocallCampaign = z.object({
 				skipped: z
 					.int()
 					.describe(
-						"Contacts ended without a call by the account's contact policy (do-not-call list, max_attempts_per_number, an unknown time zone under `skip`; `contact.skipped` says why each one): final; not in `done`.",
+						"Contacts ended without a call by the account's contact policy (do-not-call list, max_attempts_per_number, an unknown time zone under `skip`, recipient hours that meet the campaign's window at no minute within a year; `contact.skipped` says why each one: `do_not_call`, `max_attempts`, `unknown_timezone`, `no_calling_hours`): final, also if the window or policy changes later; not in `done`.",
 					),
 			}),
 			in_flight: z.int(),
@@ -173,7 +173,7 @@ export const AutocallCampaign = z.object({
 				.datetime()
 				.nullable()
 				.describe(
-					"When the window next opens (with recipient hours: the earliest moment a pending contact may be called); null while it is open, and for a campaign that is neither active nor scheduled.",
+					"When the window next opens (with recipient hours: the earliest moment a pending contact may be called, looked for up to a year ahead); null while it is open, for a campaign that is neither active nor scheduled, and when no pending contact can be called within a year (such contacts end `skipped`, `no_calling_hours`).",
 				),
 			provider: z
 				.object({

@@ -19,12 +19,13 @@ export const pendingListingStatement = (db: D1Database, listing: PendingListing,
 		.bind(listing.id, listing.account_id, listing.phone, listing.reason, createdAt);
 
 /**
- * Lists the number in the account's ledger, then drops the outbox row. Adding a number that is
- * listed already changes nothing, so a hand-over repeated after a lost answer, or by the cron
- * and a request at once, lists it once. Throws when the ledger did not take it (the row stays).
+ * Lists the number in the account's ledger, then drops the outbox row. The ledger takes each
+ * row once, by its id (`takeListing`), so a hand-over repeated after a lost answer or a failed
+ * delete, or by the cron and a request at once, lists the number once, and never again after
+ * the owner took it off the list. Throws when the ledger did not take it (the row stays).
  */
 export async function handOverListing(env: Env, listing: PendingListing): Promise<void> {
-	await contactLedgerOf(env, listing.account_id).add([listing.phone], listing.reason, "disposition");
+	await contactLedgerOf(env, listing.account_id).takeListing(listing.id, listing.phone, listing.reason);
 	await env.DB.prepare("DELETE FROM dnc_outbox WHERE id = ?").bind(listing.id).run();
 }
 

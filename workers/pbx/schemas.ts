@@ -172,7 +172,7 @@ export const Call = z.object({
 		.string()
 		.nullable()
 		.describe(
-			"Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call`, `max_attempts` or `unknown_timezone` (a call waiting to be asked again when its contact was skipped).",
+			"Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call`, `max_attempts`, `unknown_timezone` or `no_calling_hours` (a call waiting to be asked again when its contact was skipped).",
 		),
 });
 

@@ -10,7 +10,7 @@ const Subscriptions = z
 	.min(1)
 	.max(50)
 	.describe(
-		`Event types (${EVENT_TYPES.join(", ")}), "<prefix>.*" or "*". \`contact.skipped\` is \`{campaign_id, status, contact_id, phone, reason}\` (status: the campaign's), reason \`do_not_call\`, \`max_attempts\` or \`unknown_timezone\`: a campaign contact the account's contact policy refused, never dialled.`,
+		`Event types (${EVENT_TYPES.join(", ")}), "<prefix>.*" or "*". \`contact.skipped\` is \`{campaign_id, status, contact_id, phone, reason}\` (status: the campaign's), reason \`do_not_call\`, \`max_attempts\`, \`unknown_timezone\` or \`no_calling_hours\` (its recipient hours meet the campaign's window at no minute within a year): a campaign contact the account's contact policy refused, never dialled.`,
 	);
 
 export const EndpointBody = z.strictObject({
