@@ -1,5 +1,5 @@
-import { currentToken } from "./auth";
 import { SseParser } from "../../sdk/src/sse";
+import { currentToken } from "./auth";
 import type { AccountEvent } from "./types";
 
 export type StreamState = "connecting" | "live" | "reconnecting" | "stopped";
