@@ -1244,14 +1244,14 @@ export interface components {
                     pending: number;
                     in_flight: number;
                     done: number;
-                    /** @description Contacts ended without a call by the account's contact policy (do-not-call list, max_attempts_per_number, an unknown time zone under `skip`; `contact.skipped` says why each one): final; not in `done`. */
+                    /** @description Contacts ended without a call by the account's contact policy (do-not-call list, max_attempts_per_number, an unknown time zone under `skip`, recipient hours that meet the campaign's window at no minute within a year; `contact.skipped` says why each one: `do_not_call`, `max_attempts`, `unknown_timezone`, `no_calling_hours`): final, also if the window or policy changes later; not in `done`. */
                     skipped: number;
                 };
                 in_flight: number;
                 calls_today: number;
                 /** @description Whether a call may start now by the windows: the campaign's, and with recipient hours (the account's contact policy) at least one pending contact's local hours. */
                 window_open: boolean;
-                /** @description When the window next opens (with recipient hours: the earliest moment a pending contact may be called); null while it is open, and for a campaign that is neither active nor scheduled. */
+                /** @description When the window next opens (with recipient hours: the earliest moment a pending contact may be called, looked for up to a year ahead); null while it is open, for a campaign that is neither active nor scheduled, and when no pending contact can be called within a year (such contacts end `skipped`, `no_calling_hours`). */
                 next_opening_at: components["schemas"]["Timestamp"] | null;
                 /** @description The dialer provider as this campaign sees it. While it refuses dials for a transient reason the campaign keeps its status, its contacts wait with their attempts unused, and one probe goes out at next_try_at. */
                 provider: {
@@ -1281,7 +1281,7 @@ export interface components {
             answered_at: components["schemas"]["Timestamp"] | null;
             ended_at: components["schemas"]["Timestamp"] | null;
             duration_seconds: number | null;
-            /** @description Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call`, `max_attempts` or `unknown_timezone` (a call waiting to be asked again when its contact was skipped). */
+            /** @description Why the provider refused the call, when it did; for a `skipped` campaign call (never dialled), the contact policy's reason: `do_not_call`, `max_attempts`, `unknown_timezone` or `no_calling_hours` (a call waiting to be asked again when its contact was skipped). */
             failure_reason: string | null;
         };
         CallerId: {
@@ -1993,14 +1993,14 @@ export interface components {
         };
         WebhookEndpointBody: {
             url: string;
-            /** @description Event types (call.started, call.completed, campaign.activated, campaign.paused, campaign.resumed, campaign.cancelled, campaign.completed, campaign.provider_unavailable, campaign.provider_recovered, contact.skipped, sms.sent, sms.delivered, sms.failed), "<prefix>.*" or "*". `contact.skipped` is `{campaign_id, status, contact_id, phone, reason}` (status: the campaign's), reason `do_not_call`, `max_attempts` or `unknown_timezone`: a campaign contact the account's contact policy refused, never dialled. */
+            /** @description Event types (call.started, call.completed, campaign.activated, campaign.paused, campaign.resumed, campaign.cancelled, campaign.completed, campaign.provider_unavailable, campaign.provider_recovered, contact.skipped, sms.sent, sms.delivered, sms.failed), "<prefix>.*" or "*". `contact.skipped` is `{campaign_id, status, contact_id, phone, reason}` (status: the campaign's), reason `do_not_call`, `max_attempts`, `unknown_timezone` or `no_calling_hours` (its recipient hours meet the campaign's window at no minute within a year): a campaign contact the account's contact policy refused, never dialled. */
             events: string[];
             /** @default  */
             description?: string;
         };
         WebhookEndpointPatch: {
             url?: string;
-            /** @description Event types (call.started, call.completed, campaign.activated, campaign.paused, campaign.resumed, campaign.cancelled, campaign.completed, campaign.provider_unavailable, campaign.provider_recovered, contact.skipped, sms.sent, sms.delivered, sms.failed), "<prefix>.*" or "*". `contact.skipped` is `{campaign_id, status, contact_id, phone, reason}` (status: the campaign's), reason `do_not_call`, `max_attempts` or `unknown_timezone`: a campaign contact the account's contact policy refused, never dialled. */
+            /** @description Event types (call.started, call.completed, campaign.activated, campaign.paused, campaign.resumed, campaign.cancelled, campaign.completed, campaign.provider_unavailable, campaign.provider_recovered, contact.skipped, sms.sent, sms.delivered, sms.failed), "<prefix>.*" or "*". `contact.skipped` is `{campaign_id, status, contact_id, phone, reason}` (status: the campaign's), reason `do_not_call`, `max_attempts`, `unknown_timezone` or `no_calling_hours` (its recipient hours meet the campaign's window at no minute within a year): a campaign contact the account's contact policy refused, never dialled. */
             events?: string[];
             description?: string;
             enabled?: boolean;
