@@ -33,10 +33,20 @@ export default defineConfig({
 		})),
 	],
 	test: {
-		include: ["test/**/*.test.ts"],
-		setupFiles: ["./test/setup/apply-migrations.ts"],
 		testTimeout: 30_000,
 		// The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
 		reporters: ["default", ["json", { outputFile: ".test-results/vitest.json" }]],
+		projects: [
+			{
+				extends: true,
+				test: { name: "worker", include: ["test/*.test.ts"], setupFiles: ["./test/setup/apply-migrations.ts"] },
+			},
+			{
+				// Pure functions: no bindings, no storage, every fake timer and stub undone after each test,
+				// so the files share one worker instead of paying a fresh one (and the migrations) each.
+				extends: true,
+				test: { name: "unit", include: ["test/unit/**/*.test.ts"], isolate: false },
+			},
+		],
 	},
 });
