@@ -3,7 +3,7 @@
 // their ratios are measured side by side on the same noisy machine.
 // BENCH_ONLY=guard,writes,import,webhooks,campaigns picks sections; BENCH_SECONDS / BENCH_ROUNDS size them.
 import { randomUUID } from "node:crypto";
-import { manyCampaigns, refillLatency } from "./campaigns.mjs";
+import { idleCreates, manyCampaigns, refillLatency } from "./campaigns.mjs";
 import { csvImports } from "./csv-import.mjs";
 import { header, load, row } from "./load.mjs";
 import { api, benchAccount, startServer } from "./server.mjs";
@@ -145,9 +145,15 @@ async function campaignSection({ base, token }) {
 	console.log(
 		`- slot refill latency (call end → next call start, max_concurrent_calls 1, ${refill.calls} calls): p50 ${refill.p50} ms, p99 ${refill.p99} ms, max ${refill.max} ms`,
 	);
-	const many = await manyCampaigns(base, token, { campaigns: Number(process.env.BENCH_CAMPAIGNS ?? 1000) });
+	const campaigns = Number(process.env.BENCH_CAMPAIGNS ?? 1000);
+	// The create path alone first (nothing dials meanwhile), then the same creates while every campaign runs.
+	const idle = await idleCreates(base, token, { campaigns });
 	console.log(
-		`- ${many.campaigns} active campaigns × 4 contacts (max_concurrent_calls 2, max_calls_per_day 3): created in ${many.createdIn.toFixed(1)} s (25 in flight; create latency p50 ${Math.round(many.createP50)} ms, p99 ${Math.round(many.createP99)} ms), all done ${many.ranIn.toFixed(1)} s after the first create, ${many.calls} calls, ${many.unfinished} unfinished`,
+		`- ${idle.campaigns} campaigns × 4 contacts scheduled for tomorrow (nothing dialling): created in ${idle.createdIn.toFixed(1)} s, ${(idle.campaigns / idle.createdIn).toFixed(1)} creates/s (25 in flight; create latency p50 ${Math.round(idle.createP50)} ms, p99 ${Math.round(idle.createP99)} ms)`,
+	);
+	const many = await manyCampaigns(base, token, { campaigns });
+	console.log(
+		`- ${many.campaigns} active campaigns × 4 contacts (max_concurrent_calls 2, max_calls_per_day 3): created in ${many.createdIn.toFixed(1)} s, ${(many.campaigns / many.createdIn).toFixed(1)} creates/s (25 in flight; create latency p50 ${Math.round(many.createP50)} ms, p99 ${Math.round(many.createP99)} ms), all done ${many.ranIn.toFixed(1)} s after the first create, ${many.calls} calls, ${many.unfinished} unfinished`,
 	);
 	console.log(
 		`- invariant violations: ${many.problems.length}${many.problems.length ? `\n${many.problems.slice(0, 10).join("\n")}` : ""}`,
