@@ -1,13 +1,13 @@
 import type { z } from "zod";
 import type { GuardUsage, RateRule } from "../../durable-objects/token-guard";
-import { tokenGuard, tokenHashOf } from "../guard/guard";
+import { tokenGuard } from "../guard/guard";
 import { limitFor, RATE_LIMIT_GROUPS, RATE_LIMIT_WINDOW_MS, type RateLimitOverrides } from "../guard/rate-limit-groups";
 import { unauthorized } from "../http/errors";
 import { json } from "../http/responses";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
 import { TokenLimits } from "./schemas";
-import { bearerToken } from "./tokens";
+import { bearerToken, hashToken } from "./tokens";
 
 /** Login attempts are counted per client and username, before any token exists: not a token's group. */
 const TOKEN_GROUPS = Object.keys(RATE_LIMIT_GROUPS).filter(
@@ -44,7 +44,7 @@ const limits = route({
 		// The pipeline admitted this token already; the guard is named by the same hash.
 		const secret = bearerToken(request);
 		if (!secret) throw unauthorized();
-		const usage = await tokenGuard(env, await tokenHashOf(secret)).usage(tokenRules(principal.rateLimits));
+		const usage = await tokenGuard(env, await hashToken(secret)).usage(tokenRules(principal.rateLimits));
 		return json(presentLimits(usage, principal.maxConnections));
 	},
 });

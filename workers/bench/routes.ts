@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { bearerToken } from "../auth/tokens";
-import { tokenGuard, tokenHashOf } from "../guard/guard";
+import { bearerToken, hashToken } from "../auth/tokens";
+import { tokenGuard } from "../guard/guard";
 import { unauthorized } from "../http/errors";
 import { json } from "../http/responses";
 import { publicRoute, type Route } from "../routing/route";
@@ -61,7 +61,7 @@ export const benchRoutes: Route[] = [
 		handler: async ({ env, request }) => {
 			const secret = bearerToken(request);
 			if (!secret) throw unauthorized();
-			return json(await tokenGuard(env, await tokenHashOf(secret)).rpcCounts());
+			return json(await tokenGuard(env, await hashToken(secret)).rpcCounts());
 		},
 	}),
 ];

@@ -37,21 +37,6 @@ export const unreleasedLeases = new ReleaseQueue();
 export const leaseRelease = { waitMs: RELEASE_WAIT_MS };
 
 /**
- * This isolate's tokens' hashes, by secret: a token's SHA-256 is the same every time, so a
- * busy token is hashed once per isolate instead of on each request. Bounded, so a stream of
- * distinct (even bogus) tokens cannot grow it.
- */
-const tokenHashes = new BoundedMap<string, string>(1_000);
-
-export async function tokenHashOf(secret: string): Promise<string> {
-	const known = tokenHashes.get(secret);
-	if (known !== undefined) return known;
-	const hash = await hashToken(secret);
-	tokenHashes.set(secret, hash);
-	return hash;
-}
-
-/**
  * The last principal each token's guard sent this isolate, with its tag. An admit names the
  * tag it holds and the guard sends the principal again only when its own copy is another load
  * (a minute passed, or a `forget`): the guard authenticates every request itself either way,
@@ -89,7 +74,9 @@ export async function admit(
 ): Promise<{ principal: Principal; admission: Admission }> {
 	const secret = bearerToken(request);
 	if (!secret) throw unauthorized();
-	const tokenHash = await tokenHashOf(secret);
+	// Hashed on each request: a memo would keep the secret itself as its key, in memory that
+	// outlives the request (past a logout), where tokens are to be kept only as hashes.
+	const tokenHash = await hashToken(secret);
 	const guard = tokenGuard(env, tokenHash);
 	const releases = unreleasedLeases.take(tokenHash);
 	// Held for this request: a concurrent one may replace the cache's entry before this answer comes.
