@@ -171,10 +171,13 @@ export class TokenGuard extends DurableObject<Env> {
 		if (before.state.remaining === 0) return { admitted: false, reason: "rate", rate: before, ...authenticated };
 		const leaseId = crypto.randomUUID();
 		const expiresAt = now + request.leaseMs;
-		this.writing(() => {
-			this.sql.exec("INSERT INTO leases (id, expires_at) VALUES (?, ?)", leaseId, expiresAt);
-			this.sql.exec("INSERT INTO hits (grp, at) VALUES (?, ?)", rule.group, now);
-		});
+		// One transaction: a lease whose hit failed would hold a slot for LEASE_MS for a request that never ran.
+		this.writing(() =>
+			this.ctx.storage.transactionSync(() => {
+				this.sql.exec("INSERT INTO leases (id, expires_at) VALUES (?, ?)", leaseId, expiresAt);
+				this.sql.exec("INSERT INTO hits (grp, at) VALUES (?, ?)", rule.group, now);
+			}),
+		);
 		leases.set(leaseId, expiresAt);
 		return { admitted: true, leaseId, rate: this.recorded(rule, before, now), ...authenticated };
 	}

@@ -107,8 +107,8 @@ describe("the guard's state in memory and in its tables", () => {
 		const account = await newAccount({ max_connections: 3 });
 		const guard = await guardOf(account.token, Date.now());
 		expect((await guard.stub.admit(guard.rule)).admitted).toBe(true);
-		// The hit's insert fails after the lease's went in: the failed admit's lease row stays (it
-		// lapses with its lease), and memory, dropped, counts it with the rest once reloaded.
+		// The hit's insert fails after the lease's went in: both roll back together, and memory,
+		// dropped, is read again from tables that hold only the admitted request's lease.
 		await runInDurableObject(guard.stub, (_: TokenGuard, state) => {
 			const { sql } = state.storage;
 			const exec = sql.exec.bind(sql);
@@ -128,6 +128,8 @@ describe("the guard's state in memory and in its tables", () => {
 			(error: Error) => error.message,
 		);
 		expect(failed).toContain("injected: disk full");
+		expect(await guard.stub.connectionsInFlight()).toBe(1);
+		expect((await guard.stub.admit(guard.rule)).admitted).toBe(true);
 		expect((await guard.stub.admit(guard.rule)).admitted).toBe(true);
 		expect(await guard.stub.admit(guard.rule)).toMatchObject({ admitted: false, reason: "connections" });
 		expect(await guard.stub.connectionsInFlight()).toBe(3);
