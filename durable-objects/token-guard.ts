@@ -156,9 +156,12 @@ export class TokenGuard extends DurableObject<Env> {
 		this.counted("admit");
 		// Before the lookup: the slots are free whatever the token's fate.
 		this.dropLeases(request.releases ?? []);
+		const record = await this.principalFor(request.tokenHash, this.clock());
+		// Read again after the token's row came (D1 may take a while): a hit stamped before its
+		// admission would age out early and let one more request into that window, and a token
+		// that expired meanwhile would still get in.
 		const now = this.clock();
-		const record = await this.principalFor(request.tokenHash, now);
-		if (!record) return { admitted: false, reason: "unauthenticated" };
+		if (!record || isExpired(record, now)) return { admitted: false, reason: "unauthenticated" };
 		const { principal } = record;
 		const known = record.tag !== undefined && record.tag === request.principalTag;
 		const authenticated: Authenticated = known ? { principalTag: record.tag } : { principal, principalTag: record.tag };
