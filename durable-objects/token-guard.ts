@@ -127,9 +127,12 @@ export class TokenGuard extends DurableObject<Env> {
 		this.counted("admit");
 		// Before the lookup: the slots are free whatever the token's fate.
 		for (const leaseId of request.releases ?? []) this.dropLease(leaseId);
+		const record = await this.principalFor(request.tokenHash, this.clock());
+		// Read after the token's row came (D1 may take a while): a hit stamped before its
+		// admission would age out early and let one more request into that window, and a token
+		// that expired meanwhile would still get in.
 		const now = this.clock();
-		const record = await this.principalFor(request.tokenHash, now);
-		if (!record) return { admitted: false, reason: "unauthenticated" };
+		if (!record || isExpired(record, now)) return { admitted: false, reason: "unauthenticated" };
 		const { principal } = record;
 		const rule = { group: request.group, limit: limitFor(request.group, principal.rateLimits), windowMs: request.windowMs };
 		this.expireLeases(now);
