@@ -62,6 +62,25 @@ async function endOpenCalls(pacer: ReturnType<typeof pacerOf>, campaignId: strin
 const alarmOf = (pacer: ReturnType<typeof pacerOf>) =>
 	runInDurableObject(pacer, (_object: CampaignPacer, state) => state.storage.getAlarm());
 
+/** The contact ended skipped, never dialled, and its `contact.skipped` event says why. */
+async function expectSkipped(accountId: string, campaignId: string, phone: string, reason: string) {
+	const skipped = await env.DB.prepare(
+		"SELECT id, status, skip_reason, attempts FROM campaign_contacts WHERE campaign_id = ? AND phone = ?",
+	)
+		.bind(campaignId, phone)
+		.first<{ id: string; status: string; skip_reason: string; attempts: number }>();
+	expect(skipped).toMatchObject({ status: "skipped", skip_reason: reason, attempts: 0 });
+	const event = await env.DB.prepare("SELECT payload FROM events WHERE account_id = ? AND type = 'contact.skipped'")
+		.bind(accountId)
+		.first<{ payload: string }>();
+	expect(JSON.parse(event?.payload ?? "{}").data).toMatchObject({
+		campaign_id: campaignId,
+		contact_id: skipped?.id,
+		phone,
+		reason,
+	});
+}
+
 describe("contacts whose recipient hours are closed wait without holding back the others", () => {
 	it("Honolulu first in the list, New York after: New York is dialled at 10:00; Honolulu at its 08:00, which is the next opening and the alarm", async () => {
 		const account = await pbxAccount();
@@ -148,21 +167,7 @@ describe("recipients of unknown zone", () => {
 		expect(dialled.map((call) => call.to)).toEqual([NEW_YORK(1)]);
 		const view = await pacer.view(campaign.id);
 		expect(view.contacts).toEqual({ total: 2, pending: 0, in_flight: 1, done: 0, skipped: 1 });
-		const skipped = await env.DB.prepare(
-			"SELECT id, status, skip_reason, attempts FROM campaign_contacts WHERE campaign_id = ? AND phone = ?",
-		)
-			.bind(campaign.id, russianMobile)
-			.first<{ id: string; status: string; skip_reason: string; attempts: number }>();
-		expect(skipped).toMatchObject({ status: "skipped", skip_reason: "unknown_timezone", attempts: 0 });
-		const event = await env.DB.prepare("SELECT payload FROM events WHERE account_id = ? AND type = 'contact.skipped'")
-			.bind(account.id)
-			.first<{ payload: string }>();
-		expect(JSON.parse(event?.payload ?? "{}").data).toMatchObject({
-			campaign_id: campaign.id,
-			contact_id: skipped?.id,
-			phone: russianMobile,
-			reason: "unknown_timezone",
-		});
+		await expectSkipped(account.id, campaign.id, russianMobile, "unknown_timezone");
 		await endOpenCalls(pacer, campaign.id);
 		expect((await pacer.view(campaign.id)).status).toBe("completed");
 	});
@@ -519,21 +524,7 @@ describe("recipient hours that meet the campaign's window only far ahead, or nev
 		await pacer.wake(campaign.id);
 		expect(dialled.map((call) => call.to)).toEqual([NEW_YORK(70)]);
 		expect((await pacer.view(campaign.id)).contacts).toEqual({ total: 2, pending: 0, in_flight: 1, done: 0, skipped: 1 });
-		const skipped = await env.DB.prepare(
-			"SELECT id, status, skip_reason, attempts FROM campaign_contacts WHERE campaign_id = ? AND phone = ?",
-		)
-			.bind(campaign.id, tokyo)
-			.first<{ id: string; status: string; skip_reason: string; attempts: number }>();
-		expect(skipped).toMatchObject({ status: "skipped", skip_reason: "no_calling_hours", attempts: 0 });
-		const event = await env.DB.prepare("SELECT payload FROM events WHERE account_id = ? AND type = 'contact.skipped'")
-			.bind(account.id)
-			.first<{ payload: string }>();
-		expect(JSON.parse(event?.payload ?? "{}").data).toMatchObject({
-			campaign_id: campaign.id,
-			contact_id: skipped?.id,
-			phone: tokyo,
-			reason: "no_calling_hours",
-		});
+		await expectSkipped(account.id, campaign.id, tokyo, "no_calling_hours");
 		await endOpenCalls(pacer, campaign.id);
 		const view = await callJson<{ status: string; live: { next_opening_at: string | null } }>(
 			`/api/autocall/campaigns/${campaign.id}`,

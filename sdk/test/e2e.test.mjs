@@ -120,6 +120,11 @@ describe("the SDK against the real server", { concurrency: true }, () => {
 				`${rateRefusals.length} rate-limit 429s and ${connectionRefusals.length} connection-cap 429s (the SDK retried ${retries.length} times)`,
 		);
 		assert.ok(maxInFlight <= 20, `at most 20 in flight (saw ${maxInFlight})`);
+		assert.equal(
+			seen.filter((exchange) => exchange.status === 429).length,
+			rateRefusals.length + connectionRefusals.length,
+			"every 429 is read as one of the two refusals (the proxy decodes compressed bodies)",
+		);
 		assert.equal(rateRefusals.length, 0, "paced: the server never had to refuse a request for the rate limit");
 		// 60 now, then 60, 60 and 20 as the next three windows open: no faster is possible, and no slower than a few seconds more.
 		assert.ok(seconds >= 179, `the server admitted at most 60 a minute (${seconds} s)`);

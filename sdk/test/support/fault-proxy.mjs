@@ -4,6 +4,7 @@
 // the response of a chosen request after the server answered it (a lost answer), ends open event
 // streams (a closed stream) and holds new ones back (a client kept away while events happen).
 import { createServer, request as upstreamRequest } from "node:http";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 
 export async function startFaultProxy({ port, target }) {
 	const upstream = new URL(target);
@@ -73,7 +74,7 @@ export async function startFaultProxy({ port, target }) {
 						const body = Buffer.concat(chunks);
 						if (answer.statusCode >= 400) {
 							try {
-								exchange.message = JSON.parse(body.toString("utf8")).message;
+								exchange.message = JSON.parse(decoded(body, answer.headers["content-encoding"]).toString("utf8")).message;
 							} catch {}
 						}
 						finish();
@@ -142,4 +143,12 @@ export async function startFaultProxy({ port, target }) {
 				server.close(resolve);
 			}),
 	};
+}
+
+/** The body as sent, before its content coding: the server compresses when the client accepts it. */
+function decoded(body, encoding) {
+	if (encoding === "gzip") return gunzipSync(body);
+	if (encoding === "br") return brotliDecompressSync(body);
+	if (encoding === "deflate") return inflateSync(body);
+	return body;
 }
