@@ -493,7 +493,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			const holding = this.sql<{ id: string; attempts: number }>(
 				`SELECT k.id, k.attempts FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
 				  WHERE k.state = 'pending' AND k.next_due_at <= ?1 AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
-				    AND coalesce(c.last_asked_at, c.first_asked_at, c.started_at) > ?6
+				    AND ${LAST_ASK} > ?6
 				    AND (?3 OR k.zone IN (SELECT value FROM json_each(?4)) OR (k.zone IS NULL AND ?5))
 				  ORDER BY k.next_due_at, k.position LIMIT ?2`,
 				now,
@@ -577,7 +577,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			`SELECT c.id FROM calls c JOIN contacts k ON k.id = c.contact_id
 			  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
 			    AND (k.zone IN (SELECT value FROM json_each(?1)) OR (k.zone IS NULL AND ?2))
-			    AND coalesce(c.last_asked_at, c.first_asked_at, c.started_at) <= ?3`,
+			    AND ${LAST_ASK} <= ?3`,
 			zones,
 			unknown,
 			now - this.maxCallMs(),
