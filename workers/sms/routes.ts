@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isRecordedAlready } from "../dialer/provider-events";
-import { dispatchEvents, eventStatements } from "../events/outbox";
+import { deliveriesMade, dispatchEvents, eventStatements } from "../events/outbox";
 import { invalidField, notFound } from "../http/errors";
 import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
@@ -64,6 +64,11 @@ export interface SmsReport {
 	failure_reason?: string;
 }
 
+interface MessageOwner {
+	account_id: string;
+	to_phone: string;
+}
+
 const COLUMNS =
 	'id, to_phone AS "to", sender AS "from", text, segments, status, created_at, sent_at, delivered_at, failure_reason';
 type SmsRow = z.infer<typeof Sms>;
@@ -101,10 +106,14 @@ export async function applySmsCallback(
 	env: Env,
 	report: SmsReport,
 	provider = "sms",
+	/** The message's account and number when the caller just wrote it (the simulated report): no query for them. */
+	known?: MessageOwner,
 ): Promise<"applied" | "duplicate" | "stale" | "unknown-message"> {
-	const message = await env.DB.prepare("SELECT account_id, to_phone FROM sms_messages WHERE id = ?")
-		.bind(report.message_id)
-		.first<{ account_id: string; to_phone: string }>();
+	const message =
+		known ??
+		(await env.DB.prepare("SELECT account_id, to_phone FROM sms_messages WHERE id = ?")
+			.bind(report.message_id)
+			.first<MessageOwner>());
 	// Nothing to commit the id with, so it is not recorded.
 	if (!message) return "unknown-message";
 	const at = new Date(report.occurred_at).toISOString();
@@ -114,9 +123,9 @@ export async function applySmsCallback(
 		...(report.failure_reason ? { failure_reason: report.failure_reason } : {}),
 	});
 	const from = report.status === "sent" ? "('queued')" : "('queued', 'sent')";
-	let updated: D1Result | undefined;
+	let results: D1Result[];
 	try {
-		[, updated] = await env.DB.batch([
+		results = await env.DB.batch([
 			// A plain insert: an id seen before fails the whole batch, effect included.
 			env.DB.prepare("INSERT INTO provider_events (event_id, provider, received_at) VALUES (?, ?, ?)").bind(
 				report.event_id,
@@ -140,8 +149,9 @@ export async function applySmsCallback(
 		if (isRecordedAlready(error)) return "duplicate";
 		throw error;
 	}
+	const [, updated, ...announced] = results;
 	if (!updated || updated.meta.changes === 0) return "stale";
-	await dispatchEvents(env, message.account_id, [event]);
+	await dispatchEvents(env, message.account_id, [event], deliveriesMade(announced));
 	return "applied";
 }
 
@@ -160,29 +170,45 @@ const send = route({
 		const sender = smsSenderFor(env);
 		if (!sender.simulated) return sendThroughCarrier(c, to);
 		const now = nowIso();
-		const sent = (id: string) => smsEvent("sms.sent", id, now, { to, segments: smsSegments(body.text) });
-		const { id, existed } = await createOnce(c, "sms", crypto.randomUUID(), (id) => [
+		const from = body.from ?? null;
+		const segments = smsSegments(body.text);
+		const sent = (id: string) => smsEvent("sms.sent", id, now, { to, segments });
+		const { id, existed, results } = await createOnce(c, "sms", crypto.randomUUID(), (id) => [
 			env.DB.prepare(
 				"INSERT INTO sms_messages (id, account_id, to_phone, sender, text, segments, status, created_at, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
-			).bind(id, principal.accountId, to, body.from ?? null, body.text, smsSegments(body.text), now, now, now),
+			).bind(id, principal.accountId, to, from, body.text, segments, now, now, now),
 			...eventStatements(env.DB, principal.accountId, [sent(id)]),
 		]);
-		if (!existed) {
-			c.ctx.waitUntil(
-				(async () => {
-					await dispatchEvents(env, principal.accountId, [sent(id)]);
-					await applySmsCallback(env, {
-						event_id: `sim_${id}_delivered`,
-						message_id: id,
-						status: "delivered",
-						occurred_at: nowIso(),
-					});
-				})().catch((error: unknown) =>
-					console.error("sms follow-up failed", id, error instanceof Error ? error.message : String(error)),
-				),
-			);
-		}
-		return created(await findSms(env.DB, principal.accountId, id));
+		// A replay shows the message as it is now; a new one is what this batch just wrote.
+		if (existed) return created(await findSms(env.DB, principal.accountId, id));
+		const made = deliveriesMade(results.slice(1));
+		c.ctx.waitUntil(
+			(async () => {
+				await dispatchEvents(env, principal.accountId, [sent(id)], made);
+				await applySmsCallback(
+					env,
+					{ event_id: `sim_${id}_delivered`, message_id: id, status: "delivered", occurred_at: nowIso() },
+					"sms",
+					{ account_id: principal.accountId, to_phone: to },
+				);
+			})().catch((error: unknown) =>
+				console.error("sms follow-up failed", id, error instanceof Error ? error.message : String(error)),
+			),
+		);
+		return created(
+			present({
+				id,
+				to,
+				from,
+				text: body.text,
+				segments,
+				status: "sent",
+				created_at: now,
+				sent_at: now,
+				delivered_at: null,
+				failure_reason: null,
+			}),
+		);
 	},
 });
 
