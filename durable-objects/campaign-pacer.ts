@@ -727,15 +727,34 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.markUnrecorded("contact", call.contact_id);
 		// Outcomes the pacer decides itself are announced here; a provider's come with its callback,
 		// and prove the call started, also when no answer to its dial ever did: its count is placed.
-		// A provider's permanent refusal means it never was: the count goes back. A timeout says
-		// neither, and the count stays a reservation (the safe side) until it ages out.
+		// A provider's permanent refusal means it never was: the count goes back.
 		if (outcome === "timeout" || reason !== null) this.callCompleted(callId, outcome, reason, now);
 		else {
 			this.announceStart(callId, now);
 			this.confirmPlaced(callId, now);
 		}
 		if (reason !== null) this.giveBack(callId);
+		else if (outcome === "timeout") this.settleTimedOut(callId);
 		return true;
+	}
+
+	/**
+	 * A call closed as `timeout` is final, so its ledger count must be too: left a reservation,
+	 * it would make every other campaign's claim of the number wait (never be refused) until it
+	 * aged out of the cap's window. Asked of the provider without an answer that settled it, it
+	 * may have been placed: for a cap that is a placed call, stamped at its last ask (when it
+	 * may have begun at the latest; see LAST_ASK). Never asked, the provider never had it: the
+	 * count goes back. A call already confirmed placed is left as it is.
+	 */
+	private settleTimedOut(callId: string): void {
+		const [call] = this.sql<{ asked_at: number; may_be_placed: number }>(
+			`SELECT ${LAST_ASK} AS asked_at, (first_asked_at IS NOT NULL OR maybe_placed = 1) AS may_be_placed
+			   FROM calls WHERE id = ?`,
+			callId,
+		);
+		if (!call) return;
+		if (call.may_be_placed === 1) this.confirmPlaced(callId, call.asked_at);
+		else this.giveBack(callId);
 	}
 
 	/** Applies what the provider answered to the dial requests of one round. */
