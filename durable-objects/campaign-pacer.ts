@@ -457,11 +457,15 @@ export class CampaignPacer extends DurableObject<Env> {
 			while (this.again) {
 				this.again = false;
 				this.pump();
-				if (!(await this.record())) break;
-				// No await between promoting recorded calls and deciding their dials: no action slips in between.
-				if (await this.dialRecorded()) this.again = true;
-				await this.dispatchRecorded();
+				const recorded = await this.record();
+				if (recorded) {
+					// No await between promoting recorded calls and deciding their dials: no action slips in between.
+					if (await this.dialRecorded()) this.again = true;
+					await this.dispatchRecorded();
+				}
+				// The ledger's report needs nothing from D1: a D1 outage must not hold other campaigns back.
 				await this.settleLedger();
+				if (!recorded) break;
 			}
 		} finally {
 			this.scheduleAlarm(this.clock());
@@ -953,13 +957,13 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (deadline !== null && deadline !== undefined) candidates.push(deadline);
 		// D1 still lacks something, or a dial's answer was lost with a restart: try again soon.
 		if (this.count("SELECT count(*) AS n FROM sync") + this.count("SELECT count(*) AS n FROM outbox") > 0) {
-			candidates.push(this.ctx.storage.kv.get<number>(RECORD_RETRY_AT) ?? now + 1000);
+			candidates.push(this.retryWake(RECORD_RETRY_AT, now));
 		}
 		if (this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')") > 0) {
 			candidates.push(now + 1000);
 		}
 		if (this.count("SELECT (SELECT count(*) FROM ledger_releases) + (SELECT count(*) FROM ledger_confirms) AS n") > 0) {
-			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
+			candidates.push(this.retryWake(LEDGER_RETRY_AT, now));
 		}
 		// A held call frees its slot when it can no longer be live (see inFlight): nothing else tells of that moment.
 		const stale = this.sql<{ at: number | null }>(
@@ -1017,6 +1021,17 @@ export class CampaignPacer extends DurableObject<Env> {
 			}
 		}
 		return candidates.length ? Math.min(...candidates) : null;
+	}
+
+	/**
+	 * When to try an outstanding write (`key`: its retry time after a failure) again: at that
+	 * time, or in a second when there is none or it has passed. A retry time already past means
+	 * the round that should have retried did not (it stopped early): an alarm set in the past
+	 * fires at once, and again and again while that stays so, so it is never set there.
+	 */
+	private retryWake(key: typeof RECORD_RETRY_AT | typeof LEDGER_RETRY_AT, now: number): number {
+		const retryAt = this.ctx.storage.kv.get<number>(key);
+		return retryAt !== undefined && retryAt > now ? retryAt : now + 1000;
 	}
 
 	/** Whether this instance's last decision (pump) came after `dueAt` with contacts of zone `key` decidable then. */
