@@ -1366,9 +1366,13 @@ export class CampaignPacer extends DurableObject<Env> {
 	 * counts go back). Both are kept here, in the same step as what they report, until the
 	 * ledger has them: one that fails, times out or whose answer is lost is sent again by the
 	 * next round or the alarm (backoff 1 s doubling to 60 s); a repeat changes nothing there.
-	 * Meanwhile an unconfirmed count stays a reservation, which holds other campaigns back.
+	 * Until that retry time no round asks (the alarm set for it does): during an outage each try
+	 * waits up to the ledger's deadline, and rounds run for provider callbacks, which wait on
+	 * them. Meanwhile an unconfirmed count stays a reservation, which holds other campaigns back.
 	 */
 	private async settleLedger(): Promise<void> {
+		const retryAt = this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT);
+		if (retryAt !== undefined && retryAt > this.clock()) return;
 		const placed = this.sql<{ call_id: string; phone: string; at: number }>(
 			"SELECT call_id, phone, at FROM ledger_confirms ORDER BY call_id LIMIT ?",
 			SETTLE_BATCH,

@@ -105,3 +105,37 @@ describe("a settle that failed, then D1 failing", () => {
 		expect(alarm).toBe(clock.now + 1_000);
 	});
 });
+
+describe("a ledger outage and the rounds in between its retries", () => {
+	it("a provider callback's round does not ask the ledger (it would wait for it); the alarm at the retry time does", async () => {
+		const account = await pbxAccount();
+		const clock = { now: T0 };
+		const number = "0987099012";
+		const campaign = await oneCallCampaign(account, number, clock);
+		const settle = failMethod(ContactLedger.prototype, "settle");
+		await campaign.pacer.wake(campaign.id);
+		// One try for the whole wake (its second round is within the backoff); retry in 1 s.
+		expect(settle.hits).toBe(1);
+		expect(await alarmOf(campaign.pacer)).toBe(T0 + 1_000);
+
+		// The call's callback arrives inside the backoff: its round ends the call and stops there.
+		clock.now = T0 + 500;
+		const [open] = await campaign.pacer.openCalls();
+		expect(await campaign.pacer.callEnded(campaign.id, open?.id ?? "", "completed")).toBe(true);
+		expect(settle.hits).toBe(1);
+		expect(await campaign.pacer.view(campaign.id)).toMatchObject({ status: "completed", contacts: { done: 1 } });
+		expect(await alarmOf(campaign.pacer)).toBe(T0 + 1_000);
+
+		// The alarm at the retry time tries again (still down: the next in 2 s), then gets through.
+		clock.now = T0 + 1_000;
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(settle.hits).toBe(2);
+		expect(await alarmOf(campaign.pacer)).toBe(T0 + 3_000);
+		settle.restore();
+		clock.now = T0 + 3_000;
+		await runDurableObjectAlarm(campaign.pacer);
+		expect(await campaign.pacer.unsettled()).toEqual({ placed: 0, released: 0 });
+		// Stamped when the provider took the call.
+		expect(await contactLedgerOf(env, account.id).countsOf(e164(number), T0 - 1)).toEqual({ placed: 1, reserved: 0 });
+	});
+});
