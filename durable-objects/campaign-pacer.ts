@@ -1006,13 +1006,18 @@ export class CampaignPacer extends DurableObject<Env> {
 					}
 					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone));
 				}
-				// Calls waiting after a dial the provider may have placed need no free slot: when they
-				// are due (and their recipient's hours open), they are asked again whatever the other calls do.
+				// Calls waiting after a dial the provider may have placed, still holding their slot, need
+				// no free one: when they are due (and their recipient's hours open), they are asked again
+				// whatever the other calls do. One that no longer holds a slot (see inFlight) waits for a
+				// free one like any contact, and is woken as they are (a call ending, its turn); the
+				// moment its hold ends is a wake of its own (above).
 				const heldGroups = this.sql<{ zone: string | null; at: number | null }>(
 					`SELECT ${byZone ? "k.zone" : "NULL"} AS zone, min(k.next_due_at) AS at
 					   FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
 					  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+					    AND ${LAST_ASK} > ?
 					  ${byZone ? "GROUP BY k.zone" : ""}`,
+					now - this.maxCallMs(),
 				);
 				for (const group of heldGroups) {
 					if (group.at === null || !active) continue;
