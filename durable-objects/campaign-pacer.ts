@@ -457,11 +457,15 @@ export class CampaignPacer extends DurableObject<Env> {
 			while (this.again) {
 				this.again = false;
 				this.pump();
-				if (!(await this.record())) break;
-				// No await between promoting recorded calls and deciding their dials: no action slips in between.
-				if (await this.dialRecorded()) this.again = true;
-				await this.dispatchRecorded();
+				const recorded = await this.record();
+				if (recorded) {
+					// No await between promoting recorded calls and deciding their dials: no action slips in between.
+					if (await this.dialRecorded()) this.again = true;
+					await this.dispatchRecorded();
+				}
+				// The ledger's report needs nothing from D1: a D1 outage must not hold other campaigns back.
 				await this.settleLedger();
+				if (!recorded) break;
 			}
 		} finally {
 			this.scheduleAlarm(this.clock());
@@ -727,15 +731,34 @@ export class CampaignPacer extends DurableObject<Env> {
 		this.markUnrecorded("contact", call.contact_id);
 		// Outcomes the pacer decides itself are announced here; a provider's come with its callback,
 		// and prove the call started, also when no answer to its dial ever did: its count is placed.
-		// A provider's permanent refusal means it never was: the count goes back. A timeout says
-		// neither, and the count stays a reservation (the safe side) until it ages out.
+		// A provider's permanent refusal means it never was: the count goes back.
 		if (outcome === "timeout" || reason !== null) this.callCompleted(callId, outcome, reason, now);
 		else {
 			this.announceStart(callId, now);
 			this.confirmPlaced(callId, now);
 		}
 		if (reason !== null) this.giveBack(callId);
+		else if (outcome === "timeout") this.settleTimedOut(callId);
 		return true;
+	}
+
+	/**
+	 * A call closed as `timeout` is final, so its ledger count must be too: left a reservation,
+	 * it would make every other campaign's claim of the number wait (never be refused) until it
+	 * aged out of the cap's window. Asked of the provider without an answer that settled it, it
+	 * may have been placed: for a cap that is a placed call, stamped at its last ask (when it
+	 * may have begun at the latest; see LAST_ASK). Never asked, the provider never had it: the
+	 * count goes back. A call already confirmed placed is left as it is.
+	 */
+	private settleTimedOut(callId: string): void {
+		const [call] = this.sql<{ asked_at: number; may_be_placed: number }>(
+			`SELECT ${LAST_ASK} AS asked_at, (first_asked_at IS NOT NULL OR maybe_placed = 1) AS may_be_placed
+			   FROM calls WHERE id = ?`,
+			callId,
+		);
+		if (!call) return;
+		if (call.may_be_placed === 1) this.confirmPlaced(callId, call.asked_at);
+		else this.giveBack(callId);
 	}
 
 	/** Applies what the provider answered to the dial requests of one round. */
@@ -934,13 +957,13 @@ export class CampaignPacer extends DurableObject<Env> {
 		if (deadline !== null && deadline !== undefined) candidates.push(deadline);
 		// D1 still lacks something, or a dial's answer was lost with a restart: try again soon.
 		if (this.count("SELECT count(*) AS n FROM sync") + this.count("SELECT count(*) AS n FROM outbox") > 0) {
-			candidates.push(this.ctx.storage.kv.get<number>(RECORD_RETRY_AT) ?? now + 1000);
+			candidates.push(this.retryWake(RECORD_RETRY_AT, now));
 		}
 		if (this.count("SELECT count(*) AS n FROM calls WHERE ended_at IS NULL AND stage IN ('recording', 'dialing')") > 0) {
 			candidates.push(now + 1000);
 		}
 		if (this.count("SELECT (SELECT count(*) FROM ledger_releases) + (SELECT count(*) FROM ledger_confirms) AS n") > 0) {
-			candidates.push(this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT) ?? now + 1000);
+			candidates.push(this.retryWake(LEDGER_RETRY_AT, now));
 		}
 		// A held call frees its slot when it can no longer be live (see inFlight): nothing else tells of that moment.
 		const stale = this.sql<{ at: number | null }>(
@@ -983,13 +1006,18 @@ export class CampaignPacer extends DurableObject<Env> {
 					}
 					candidates.push(this.turnAfter(Math.max(from, now + 1), group.zone));
 				}
-				// Calls waiting after a dial the provider may have placed need no free slot: when they
-				// are due (and their recipient's hours open), they are asked again whatever the other calls do.
+				// Calls waiting after a dial the provider may have placed, still holding their slot, need
+				// no free one: when they are due (and their recipient's hours open), they are asked again
+				// whatever the other calls do. One that no longer holds a slot (see inFlight) waits for a
+				// free one like any contact, and is woken as they are (a call ending, its turn); the
+				// moment its hold ends is a wake of its own (above).
 				const heldGroups = this.sql<{ zone: string | null; at: number | null }>(
 					`SELECT ${byZone ? "k.zone" : "NULL"} AS zone, min(k.next_due_at) AS at
 					   FROM contacts k JOIN calls c ON c.contact_id = k.id AND c.attempt = k.attempts + 1
 					  WHERE k.state = 'pending' AND c.stage = 'backoff' AND c.ended_at IS NULL AND c.maybe_placed = 1
+					    AND ${LAST_ASK} > ?
 					  ${byZone ? "GROUP BY k.zone" : ""}`,
+					now - this.maxCallMs(),
 				);
 				for (const group of heldGroups) {
 					if (group.at === null || !active) continue;
@@ -998,6 +1026,17 @@ export class CampaignPacer extends DurableObject<Env> {
 			}
 		}
 		return candidates.length ? Math.min(...candidates) : null;
+	}
+
+	/**
+	 * When to try an outstanding write (`key`: its retry time after a failure) again: at that
+	 * time, or in a second when there is none or it has passed. A retry time already past means
+	 * the round that should have retried did not (it stopped early): an alarm set in the past
+	 * fires at once, and again and again while that stays so, so it is never set there.
+	 */
+	private retryWake(key: typeof RECORD_RETRY_AT | typeof LEDGER_RETRY_AT, now: number): number {
+		const retryAt = this.ctx.storage.kv.get<number>(key);
+		return retryAt !== undefined && retryAt > now ? retryAt : now + 1000;
 	}
 
 	/** Whether this instance's last decision (pump) came after `dueAt` with contacts of zone `key` decidable then. */
@@ -1332,9 +1371,13 @@ export class CampaignPacer extends DurableObject<Env> {
 	 * counts go back). Both are kept here, in the same step as what they report, until the
 	 * ledger has them: one that fails, times out or whose answer is lost is sent again by the
 	 * next round or the alarm (backoff 1 s doubling to 60 s); a repeat changes nothing there.
-	 * Meanwhile an unconfirmed count stays a reservation, which holds other campaigns back.
+	 * Until that retry time no round asks (the alarm set for it does): during an outage each try
+	 * waits up to the ledger's deadline, and rounds run for provider callbacks, which wait on
+	 * them. Meanwhile an unconfirmed count stays a reservation, which holds other campaigns back.
 	 */
 	private async settleLedger(): Promise<void> {
+		const retryAt = this.ctx.storage.kv.get<number>(LEDGER_RETRY_AT);
+		if (retryAt !== undefined && retryAt > this.clock()) return;
 		const placed = this.sql<{ call_id: string; phone: string; at: number }>(
 			"SELECT call_id, phone, at FROM ledger_confirms ORDER BY call_id LIMIT ?",
 			SETTLE_BATCH,

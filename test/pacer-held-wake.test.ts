@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { PacerConfig } from "../durable-objects/campaign/config";
 import type { CampaignPacer } from "../durable-objects/campaign-pacer";
@@ -73,5 +73,61 @@ describe("a held call that is due is asked again on time", () => {
 		expect(view.contacts.done).toBe(1);
 		// Nothing wakes the object when the holding call falls due (the cron sweep is its only backstop).
 		expect(await alarm(), "alarm with a holding call due in 500 ms and 4 contacts waiting").not.toBeNull();
+	});
+});
+
+describe("a held call that no longer holds its slot, while the slots are full", () => {
+	it("wakes the pacer only when something can change (here the slot freeing), not every second", async () => {
+		const account = await pbxAccount();
+		const [first, second] = phones(2, 300);
+		const campaign = await createCampaign(account, { contacts: [first, second], max_concurrent_calls: 1 });
+		const pacer = pacerOf(campaign.id);
+		const clock = { now: NOON };
+		const asks: string[] = [];
+		await runInDurableObject(pacer, (object: CampaignPacer) => {
+			object.clock = () => clock.now;
+			object.random = () => 0.5;
+			object.dialer = {
+				place: async (call) => {
+					asks.push(call.to);
+					// The first number's dials never get an answer: the provider may have each.
+					if (call.to.endsWith(first?.slice(1) ?? "")) throw new TypeError("connection reset");
+					return { kind: "accepted" };
+				},
+			};
+		});
+		const alarm = () => runInDurableObject(pacer, (_: CampaignPacer, state) => state.storage.getAlarm());
+		await pacer.wake(campaign.id);
+		expect(asks).toHaveLength(1);
+		expect((await pacer.view(campaign.id)).in_flight, "the held call keeps its slot").toBe(1);
+
+		// Paused past MAX_CALL_SECONDS: the held call can no longer be live and holds no slot. On
+		// resume the second contact (due first) takes the one slot; the held call, due, waits for it.
+		await pacer.pause(campaign.id);
+		clock.now += 901_000;
+		await pacer.resume(campaign.id);
+		expect(asks).toHaveLength(2);
+		const resumedAt = clock.now;
+		expect(await pacer.view(campaign.id)).toMatchObject({ in_flight: 1, contacts: { pending: 1, in_flight: 1 } });
+
+		// Nothing can change before the placed call ends (its callback, or its deadline): no alarm runs until then.
+		const deadline = resumedAt + 900_000;
+		let runs = 0;
+		for (;;) {
+			const at = await alarm();
+			if (at === null || at >= deadline || runs >= 100) break;
+			clock.now = Math.max(clock.now + 1, at);
+			await runDurableObjectAlarm(pacer);
+			runs++;
+		}
+		expect(runs, "alarm runs while the slot stays full").toBe(0);
+		expect(await alarm()).toBe(deadline);
+
+		// The slot frees: the held call is asked again at once.
+		clock.now = resumedAt + 60_000;
+		const [open] = await pacer.openCalls();
+		await pacer.callEnded(campaign.id, open?.id ?? "", "completed");
+		expect(asks).toHaveLength(3);
+		expect(asks[2]).toBe(asks[0]);
 	});
 });
