@@ -31,10 +31,12 @@ describe("lead import planning", () => {
 describe("settling an import after its batch", () => {
 	const creates = ["a", "b", "c", "d", "e"].map((id, n) => ({ id, phone: `+${n}` }));
 
-	it("only the rows of statements that inserted fewer than they carried are unconfirmed", () => {
+	it("only the rows of statements whose changes are not the rows they carried are unconfirmed", () => {
 		expect(unconfirmedCreates(creates, [2, 2, 1], [2, 2, 1])).toEqual([]);
 		expect(unconfirmedCreates(creates, [2, 2, 1], [2, 1, 1])).toEqual([creates[2], creates[3]]);
 		expect(unconfirmedCreates(creates, [2, 2, 1], [1, 2, 0]).map((create) => create.id)).toEqual(["a", "b", "e"]);
+		// More changes than rows (a trigger's, say) proves nothing either: looked up too.
+		expect(unconfirmedCreates(creates, [2, 2, 1], [2, 3, 1])).toEqual([creates[2], creates[3]]);
 	});
 
 	it("an unconfirmed row is lost when another row holds its phone (or none does); kept when its own id does", () => {

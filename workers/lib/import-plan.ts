@@ -99,14 +99,15 @@ export function invalidRowErrors<T>(checked: CheckedRow<T>[], field: string): Fi
 
 /**
  * The planned creates whose insert is not confirmed by the batch's counts: the rows of every
- * statement that inserted fewer rows (`changes`) than it carried (`sizes`, in the order of
- * `creates`). Usually none: the common case needs no rows back from D1 (no RETURNING).
+ * statement that changed another number of rows (`changes`, fewer when a phone was taken)
+ * than it carried (`sizes`, in the order of `creates`). Usually none: the common case needs
+ * no rows back from D1 (no RETURNING).
  */
 export function unconfirmedCreates<T>(creates: readonly T[], sizes: readonly number[], changes: readonly number[]): T[] {
 	const unconfirmed: T[] = [];
 	let start = 0;
 	sizes.forEach((size, statement) => {
-		if ((changes[statement] ?? 0) < size) unconfirmed.push(...creates.slice(start, start + size));
+		if (changes[statement] !== size) unconfirmed.push(...creates.slice(start, start + size));
 		start += size;
 	});
 	return unconfirmed;
