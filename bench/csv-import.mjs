@@ -99,6 +99,6 @@ export async function csvImports({ base, token }, jsonRowsPerSecond) {
 		if (rate < 50_000) console.log("  (below the 50,000 rows/s target)");
 	}
 	console.log(
-		"\n(resident memory is the whole workerd process: the Worker's isolate, and in the same process local D1's SQLite with its page cache and the D1 simulator's copy of the 100,000 RETURNING rows; an upper bound on the isolate's heap, which Workers caps at 128 MB)\n",
+		"\n(resident memory is the whole workerd process: the Worker's isolate, and in the same process local D1's SQLite with its page cache; an upper bound on the isolate's heap, which Workers caps at 128 MB)\n",
 	);
 }
