@@ -179,6 +179,35 @@ describe("CSV lead imports", () => {
 		expect(await countRows("leads", "campaign_id = ?", campaignId)).toBe(3);
 	});
 
+	it("a column most rows leave blank is stored per row: the default where blank, the value where given, across statements", async () => {
+		const { account, leadsPath, campaignId } = await campaign();
+		const lines = ["phone,status,notes"];
+		for (let i = 0; i < 6_000; i++) lines.push(`${phone(i)},${i === 10 ? "won" : ""},${i === 5_500 ? "hello" : ""}`);
+		expect((await postCsv(leadsPath, account.token, lines.join("\n"))).body).toMatchObject({ created: 6_000 });
+		expect(await lead(campaignId, phone(10))).toMatchObject({ status: "won", notes: "" });
+		expect(await lead(campaignId, phone(11))).toMatchObject({ status: "new", notes: "" });
+		expect(await lead(campaignId, phone(5_500))).toMatchObject({ status: "new", notes: "hello" });
+		expect(await lead(campaignId, phone(5_999))).toMatchObject({ status: "new", notes: "" });
+	});
+
+	it("rows with long text are cut into statements by size, every one stored whole", async () => {
+		const { account, campaignId } = await campaign();
+		// 600 leads of 4,500-character notes: 2.7 MB of rows, more than one D1 value may hold.
+		const leads = Array.from({ length: 600 }, (_, i) => ({
+			phone: phone(i),
+			status: "qualified",
+			notes: `${i}:${"n".repeat(4_500)}`,
+		}));
+		const { status, body } = await callJson<Report>(`/api/telesales/campaigns/${campaignId}/leads/bulk-import`, {
+			token: account.token,
+			body: { leads },
+		});
+		expect(status).toBe(201);
+		expect(body).toMatchObject({ created: 600 });
+		const stored = await lead(campaignId, phone(599));
+		expect(stored).toMatchObject({ status: "qualified", notes: `599:${"n".repeat(4_500)}` });
+	});
+
 	it("another account's campaign is a 404", async () => {
 		const { leadsPath, campaignId } = await campaign();
 		const stranger = await pbxAccount();

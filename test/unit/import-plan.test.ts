@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkRow, planImport, summarise } from "../../workers/lib/import-plan";
+import { checkRow, lostCreates, planImport, summarise, unconfirmedCreates } from "../../workers/lib/import-plan";
 import { LeadBody } from "../../workers/telesales/schemas";
 
 let n = 0;
@@ -25,5 +25,30 @@ describe("lead import planning", () => {
 		expect(plan.rows[3]).toMatchObject({ id: "existing" });
 		expect(plan.creates.map((c) => c.phone)).toEqual(["+84987000001", "+84987000002"]);
 		expect(summarise(plan)).toMatchObject({ total: 4, created: 2, duplicates: 2, invalid: 0 });
+	});
+});
+
+describe("settling an import after its batch", () => {
+	const creates = ["a", "b", "c", "d", "e"].map((id, n) => ({ id, phone: `+${n}` }));
+
+	it("only the rows of statements whose changes are not the rows they carried are unconfirmed", () => {
+		expect(unconfirmedCreates(creates, [2, 2, 1], [2, 2, 1])).toEqual([]);
+		expect(unconfirmedCreates(creates, [2, 2, 1], [2, 1, 1])).toEqual([creates[2], creates[3]]);
+		expect(unconfirmedCreates(creates, [2, 2, 1], [1, 2, 0]).map((create) => create.id)).toEqual(["a", "b", "e"]);
+		// More changes than rows (a trigger's, say) proves nothing either: looked up too.
+		expect(unconfirmedCreates(creates, [2, 2, 1], [2, 3, 1])).toEqual([creates[2], creates[3]]);
+	});
+
+	it("an unconfirmed row is lost when another row holds its phone (or none does); kept when its own id does", () => {
+		const holders = new Map([
+			["+2", "c"],
+			["+3", "theirs"],
+		]);
+		expect(
+			lostCreates(
+				[creates[2], creates[3], creates[4]].filter((c) => c !== undefined),
+				holders,
+			),
+		).toEqual(new Set(["d", "e"]));
 	});
 });

@@ -6,8 +6,9 @@ import { PageQuery, pageOf, pageOfRows } from "../http/pagination";
 import { uuidParam } from "../http/params";
 import { mapColumns, planCsvImport } from "../lib/csv-import";
 import { fieldwise } from "../lib/field-check";
-import { type CheckedRow, checkRow, invalidRowErrors, planImport, settleRaces, summarise } from "../lib/import-plan";
-import { selectInChunks, statementsForRows } from "../lib/json-rows";
+import { type CheckedRow, checkRow, invalidRowErrors, planImport, summarise } from "../lib/import-plan";
+import { settleImport } from "../lib/import-settle";
+import { type Cell, columnsOf, type PositionalChunk, PositionalChunks, selectInChunks } from "../lib/json-rows";
 import { orderedIds } from "../lib/ordered-ids";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
@@ -140,23 +141,26 @@ export function contactFolderRoutes(base: string): Route[] {
 			const now = nowIso();
 			// A phone the folder has already, or that a concurrent import takes first, is skipped
 			// rather than failing the whole import on the unique index, then re-planned as a
-			// duplicate. Rows travel as positional JSON arrays (`stored`).
-			const insert = (json: string) =>
-				env.DB.prepare(
+			// duplicate (settleImport: no RETURNING, D1's per-statement counts say whether any was).
+			// Rows travel as positional JSON arrays (`stored`).
+			const insert = (chunk: PositionalChunk) => {
+				const { expressions, binds } = columnsOf(chunk, 5);
+				const [id, phone, name, attributes, timezone] = expressions;
+				return env.DB.prepare(
 					`INSERT INTO contacts (id, account_id, folder_id, phone, name, attributes, timezone, created_at)
-					 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?3
+					 SELECT ${id}, ?1, ?2, ${phone}, ${name}, ${attributes}, ${timezone}, ?3
 					   FROM json_each(?4) WHERE true
-					 ON CONFLICT (folder_id, phone) DO NOTHING
-					 RETURNING id`,
-				).bind(principal.accountId, folder.id, now, json);
-			const stored = (contact: z.infer<typeof ContactInput> & { id: string }) => [
-				contact.id,
+					 ON CONFLICT (folder_id, phone) DO NOTHING`,
+				).bind(principal.accountId, folder.id, now, chunk.json, ...binds);
+			};
+			const stored = (contact: z.infer<typeof ContactInput>, id: string): Cell[] => [
+				id,
 				contact.phone,
 				contact.name,
 				JSON.stringify(contact.attributes),
 				contact.timezone ?? null,
 			];
-			const { plan, statements } = csv
+			const { plan, statements, sizes } = csv
 				? await planCsvImport(
 						csv.stream,
 						{
@@ -173,16 +177,13 @@ export function contactFolderRoutes(base: string): Route[] {
 						const checked = checkContacts(body.contacts, principal.defaultRegion);
 						if (body.atomic) rejectInvalidContacts(checked, "contacts");
 						const plan = planImport(checked, new Map(), orderedIds());
-						return { plan, statements: statementsForRows(plan.creates.map(stored), insert) };
+						const inserts = new PositionalChunks(insert);
+						for (const contact of plan.creates) inserts.add(stored(contact, contact.id));
+						return { plan, ...inserts.done() };
 					})();
-			const inserted = new Set(
-				(statements.length ? await env.DB.batch<{ id: string }>(statements) : []).flatMap((result) =>
-					result.results.map((row) => row.id),
-				),
-			);
-			const lost = plan.creates.filter((contact) => !inserted.has(contact.id)).map((contact) => contact.phone);
-			const winners = lost.length ? await phonesInFolder(env.DB, folder.id, lost) : new Map<string, string>();
-			return Response.json(summarise(settleRaces(plan, inserted, winners)), { status: 201 });
+			const results = statements.length ? await env.DB.batch(statements) : [];
+			const settled = await settleImport(plan, { sizes, results }, (phones) => phonesInFolder(env.DB, folder.id, phones));
+			return Response.json(summarise(settled), { status: 201 });
 		},
 	});
 

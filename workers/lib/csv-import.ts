@@ -1,9 +1,9 @@
 import type { z } from "zod";
-import { type CsvRecord, csvChunks } from "../http/csv";
+import { csvChunks } from "../http/csv";
 import { ApiError, type FieldErrors, invalidFields } from "../http/errors";
 import { fieldwise } from "./field-check";
 import { type CheckedRow, checkRow, type ImportPlan, type RowOutcome } from "./import-plan";
-import { statementsForRows } from "./json-rows";
+import { type Cell, type PositionalChunk, PositionalChunks } from "./json-rows";
 import { orderedIds } from "./ordered-ids";
 
 /** Invalid rows an all-or-nothing CSV import lists in its 422 (it counts them all). */
@@ -16,36 +16,43 @@ export interface CsvImportTarget<T extends { phone: string }> {
 	field: string;
 	/** Maps the header onto the schema's fields (a 422 naming any column it cannot take). */
 	columns(header: string[]): (fields: string[]) => Record<string, unknown>;
-	/** One insert of a chunk of new rows (a JSON array string of what `stored` made of them). */
-	insert(json: string): D1PreparedStatement;
-	/** A new row as its insert reads it: one JSON array, its columns by position. */
-	stored(row: T & { id: string }): unknown[];
+	/** One insert of a chunk of new rows (what `stored` made of them). */
+	insert(chunk: PositionalChunk): D1PreparedStatement;
+	/** A new row as its insert reads it: its columns by position. */
+	stored: (row: T, id: string) => Cell[];
 }
 
 /** A CSV row's outcome: a JSON row's, plus the file line the record starts on. */
 export type CsvRowOutcome = RowOutcome & { line: number };
 
+/** A planned CSV import: its rows' outcomes, its inserts, and each insert's row count (`sizes`, for settleImport). */
+export interface CsvImport {
+	plan: ImportPlan<{ phone: string }>;
+	statements: D1PreparedStatement[];
+	sizes: number[];
+}
+
 /**
- * Plans a CSV import as the body streams in, a chunk of records at a time: each chunk is
- * checked against the JSON schema, planned against what earlier chunks create, and turned
- * into its insert statement at once, so the parsed rows of only one chunk are alive at a
- * time. What stays for the whole file is compact: one outcome per row, the phone → id map of
- * the file's phones, and the inserts' JSON. Nothing is read or written here: the caller
+ * Plans a CSV import as the body streams in, a chunk of records at a time: each record is
+ * checked against the JSON schema, planned against what earlier records create, and its new
+ * row added to the inserts' JSON at once, so the parsed records of only one chunk are alive at
+ * a time. What stays for the whole file is compact: one outcome per row, the phone → id map
+ * of the file's phones, and the inserts' JSON. Nothing is read or written here: the caller
  * commits every statement in one batch (one transaction), so a file that turns out malformed
  * halfway, or invalid under `atomic`, stores nothing; a phone the target already has is
  * skipped by the insert (ON CONFLICT DO NOTHING) and settled afterwards, as a concurrent
- * import's is (settleRaces). New rows get ascending ids (orderedIds).
+ * import's is (settleImport). New rows get ascending ids (orderedIds).
  */
 export async function planCsvImport<T extends { phone: string }>(
 	stream: ReadableStream<Uint8Array>,
 	target: CsvImportTarget<T>,
 	options: { region: string; atomic: boolean },
-): Promise<{ plan: ImportPlan<{ phone: string }>; statements: D1PreparedStatement[] }> {
+): Promise<CsvImport> {
 	const plan: ImportPlan<{ phone: string }> = { rows: [], creates: [] };
-	const statements: D1PreparedStatement[] = [];
+	const inserts = new PositionalChunks(target.insert);
 	const seen = new Map<string, string>();
 	const nextId = orderedIds();
-	const quick = fieldwise(target.schema);
+	const check = recordCheck(target.schema, options.region);
 	const atomicErrors: FieldErrors = {};
 	let invalidRows = 0;
 	let toRaw: ((fields: string[]) => Record<string, unknown>) | undefined;
@@ -57,39 +64,31 @@ export async function planCsvImport<T extends { phone: string }>(
 			continue;
 		}
 		if (!toRaw) throw new ApiError(400, "CSV body is empty: a header row naming the columns must come first.");
-		const checked = piece.records.map((record) =>
-			checkRecord(record, width, toRaw as NonNullable<typeof toRaw>, target.schema, { ...options, quick }),
-		);
-		for (const [index, check] of checked.entries()) {
-			if (!("errors" in check)) continue;
-			invalidRows++;
-			if (options.atomic && invalidRows <= MAX_LISTED_INVALID_ROWS) {
-				const row = piece.records[index]?.row;
-				for (const [name, messages] of Object.entries(check.errors)) atomicErrors[`${target.field}.${row}.${name}`] = messages;
+		for (const { row, line, fields } of piece.records) {
+			const checked = check(fields, width, toRaw);
+			if ("errors" in checked) {
+				invalidRows++;
+				if (!options.atomic) plan.rows.push({ row, line, result: "invalid", errors: checked.errors } as CsvRowOutcome);
+				else if (invalidRows <= MAX_LISTED_INVALID_ROWS) {
+					for (const [name, messages] of Object.entries(checked.errors))
+						atomicErrors[`${target.field}.${row}.${name}`] = messages;
+				}
+				continue;
 			}
-		}
-		// An atomic import already refused still reads on, to count and to find a malformed file.
-		if (options.atomic && invalidRows) continue;
-		const creates: unknown[][] = [];
-		checked.forEach((check, index) => {
-			const { row, line } = piece.records[index] as CsvRecord;
-			if ("errors" in check) {
-				plan.rows.push({ row, line, result: "invalid", errors: check.errors } as CsvRowOutcome);
-				return;
-			}
-			const { phone } = check.value;
+			// An atomic import already refused still reads on, to count and to find a malformed file.
+			if (options.atomic && invalidRows) continue;
+			const { phone } = checked.value;
 			const already = seen.get(phone);
 			if (already !== undefined) {
 				plan.rows.push({ row, line, result: "duplicate", id: already, phone } as CsvRowOutcome);
-				return;
+				continue;
 			}
 			const id = nextId();
 			seen.set(phone, id);
-			creates.push(target.stored({ ...check.value, id }));
+			inserts.add(target.stored(checked.value, id));
 			plan.creates.push({ id, phone });
 			plan.rows.push({ row, line, result: "created", id, phone } as CsvRowOutcome);
-		});
-		statements.push(...statementsForRows(creates, target.insert));
+		}
 	}
 	if (!toRaw) throw new ApiError(400, "CSV body is empty: a header row naming the columns must come first.");
 	if (options.atomic && invalidRows) {
@@ -97,25 +96,18 @@ export async function planCsvImport<T extends { phone: string }>(
 		throw invalidFields(atomicErrors, `The given data was invalid: ${invalidRows} invalid rows${listed}; nothing was imported.`);
 	}
 	if (plan.rows.length === 0) throw invalidFields({ rows: ["The CSV has a header but no rows."] });
-	return { plan, statements };
+	return { plan, ...inserts.done() };
 }
 
-function checkRecord<T extends { phone: string }>(
-	record: CsvRecord,
-	width: number,
-	toRaw: (fields: string[]) => Record<string, unknown>,
-	schema: z.ZodType<T>,
-	options: { region: string; quick: (raw: Record<string, unknown>) => unknown },
-): CheckedRow<T> {
-	if (record.fields.length !== width) {
-		return { errors: { row: [`Expected ${width} fields (as many as the header has), got ${record.fields.length}.`] } };
-	}
-	return checkRow(
-		toRaw(record.fields),
-		options.region,
-		schema as z.ZodType<T> & z.ZodType<{ phone: string }>,
-		options.quick as (raw: Record<string, unknown>) => T | undefined,
-	);
+/** One record's check: its field count against the header's, then the JSON row's (checkRow). */
+function recordCheck<T extends { phone: string }>(schema: z.ZodObject & z.ZodType<T>, region: string) {
+	const quick = fieldwise(schema) as (raw: Record<string, unknown>) => T | undefined;
+	return (fields: string[], width: number, toRaw: (fields: string[]) => Record<string, unknown>): CheckedRow<T> => {
+		if (fields.length !== width) {
+			return { errors: { row: [`Expected ${width} fields (as many as the header has), got ${fields.length}.`] } };
+		}
+		return checkRow(toRaw(fields), region, schema as z.ZodType<T> & z.ZodType<{ phone: string }>, quick);
+	};
 }
 
 /**

@@ -98,16 +98,43 @@ export function invalidRowErrors<T>(checked: CheckedRow<T>[], field: string): Fi
 }
 
 /**
- * The plan as it turned out: a planned create whose id did not go in lost its phone to a
- * concurrent import, so it (and any later row of this import repeating that phone) is a
- * duplicate of the winner's contact. Every phone is thus reported created exactly once.
+ * The planned creates whose insert is not confirmed by the batch's counts: the rows of every
+ * statement that changed another number of rows (`changes`, fewer when a phone was taken)
+ * than it carried (`sizes`, in the order of `creates`). Usually none: the common case needs
+ * no rows back from D1 (no RETURNING).
+ */
+export function unconfirmedCreates<T>(creates: readonly T[], sizes: readonly number[], changes: readonly number[]): T[] {
+	const unconfirmed: T[] = [];
+	let start = 0;
+	sizes.forEach((size, statement) => {
+		if (changes[statement] !== size) unconfirmed.push(...creates.slice(start, start + size));
+		start += size;
+	});
+	return unconfirmed;
+}
+
+/**
+ * Which of `candidates` did not go in: those whose phone is held by another row than the one
+ * planned (`holders`: phone → id of the row holding it, read after the batch). A planned id
+ * holding its phone was inserted by this batch: the ids are this import's own.
+ */
+export function lostCreates(
+	candidates: readonly { id: string; phone: string }[],
+	holders: ReadonlyMap<string, string>,
+): Set<string> {
+	return new Set(candidates.filter((create) => holders.get(create.phone) !== create.id).map((create) => create.id));
+}
+
+/**
+ * The plan as it turned out: a planned create in `lost` lost its phone to a concurrent import
+ * (or to a row the target had already), so it (and any later row of this import repeating that
+ * phone) is a duplicate of the winner's row. Every phone is thus reported created exactly once.
  */
 export function settleRaces<T extends { phone: string }>(
 	plan: ImportPlan<T>,
-	inserted: ReadonlySet<string>,
+	lost: ReadonlySet<string>,
 	winners: ReadonlyMap<string, string>,
 ): ImportPlan<T> {
-	const lost = new Set(plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.id));
 	if (lost.size === 0) return plan;
 	return {
 		creates: plan.creates.filter((create) => !lost.has(create.id)),

@@ -14,7 +14,8 @@ import {
 	settleRaces,
 	summarise,
 } from "../lib/import-plan";
-import { selectInChunks, statementsForRows } from "../lib/json-rows";
+import { settleImport } from "../lib/import-settle";
+import { type Cell, columnsOf, type PositionalChunk, PositionalChunks, selectInChunks } from "../lib/json-rows";
 import { orderedIds } from "../lib/ordered-ids";
 import { nowIso } from "../lib/time";
 import { type Route, route } from "../routing/route";
@@ -43,24 +44,28 @@ async function existingPhones(db: D1Database, campaignId: string, phones: string
 }
 
 /**
- * One insert of a chunk of leads (a JSON array of `storedLead` arrays: positional, so SQLite
- * reads each row without looking up keys); a phone the campaign has already is skipped.
+ * One insert of a chunk of leads (`storedLead` arrays, positional: SQLite reads each row
+ * without looking up keys; columns the chunk shares are bound once); a phone the campaign has
+ * already is skipped. No RETURNING: D1's per-statement `changes` says whether every row went
+ * in (settleImport), and 100,000 ids back cost more than the lookup a short statement needs.
  */
 function insertLeads(db: D1Database, principal: Principal, campaignId: string, now: string) {
-	return (json: string) =>
-		db
+	return (chunk: PositionalChunk) => {
+		const { expressions, binds } = columnsOf(chunk, 5);
+		const [id, phone, name, email, status, notes, attributes, timezone] = expressions;
+		return db
 			.prepare(
 				`INSERT INTO leads (id, account_id, campaign_id, phone, name, email, status, notes, attributes, timezone, created_at, updated_at)
-				 SELECT value ->> 0, ?1, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, ?3, ?3
+				 SELECT ${id}, ?1, ?2, ${phone}, ${name}, ${email}, ${status}, ${notes}, ${attributes}, ${timezone}, ?3, ?3
 				   FROM json_each(?4) WHERE true
-				 ON CONFLICT (campaign_id, phone) DO NOTHING
-				 RETURNING id`,
+				 ON CONFLICT (campaign_id, phone) DO NOTHING`,
 			)
-			.bind(principal.accountId, campaignId, now, json);
+			.bind(principal.accountId, campaignId, now, chunk.json, ...binds);
+	};
 }
 
-const storedLead = (lead: z.infer<typeof LeadBody> & { id: string }) => [
-	lead.id,
+const storedLead = (lead: z.infer<typeof LeadBody>, id: string): Cell[] => [
+	id,
 	lead.phone,
 	lead.name,
 	lead.email,
@@ -90,7 +95,7 @@ const bulkImport = route({
 		const campaign = await findCampaign(env.DB, principal.accountId, params);
 		const now = nowIso();
 		const insert = insertLeads(env.DB, principal, campaign.id, now);
-		const { plan, statements } = csv
+		const { plan, statements, sizes } = csv
 			? await planCsvImport(
 					csv.stream,
 					{
@@ -124,13 +129,11 @@ const bulkImport = route({
 			// An earlier attempt with this key committed: its stored plan, settled against what went in.
 			return Response.json(await settledReport(env.DB, campaign.id, await storedRows(env.DB, id)), { status: 201 });
 		}
-		const inserted = new Set(
-			results.flatMap((result) => (result.results as { id?: string }[]).flatMap((row) => (row.id ? [row.id] : []))),
+		const settled = await settleImport(plan, { sizes, results: results.slice(0, statements.length) }, (phones) =>
+			existingPhones(env.DB, campaign.id, phones),
 		);
-		const lost = plan.creates.filter((lead) => !inserted.has(lead.id)).map((lead) => lead.phone);
-		if (lost.length === 0) return Response.json(summarise(plan), { status: 201 });
-		const report = summarise(settleRaces(plan, inserted, await existingPhones(env.DB, campaign.id, lost)));
-		if (!keyed) return Response.json(report, { status: 201 });
+		const report = summarise(settled);
+		if (settled === plan || !keyed) return Response.json(report, { status: 201 });
 		await env.DB.batch(
 			reportParts(report.rows).map((part, n) =>
 				env.DB.prepare("UPDATE lead_imports SET report = ? WHERE id = ?").bind(part, partId(id, n)),
@@ -143,12 +146,14 @@ const bulkImport = route({
 	},
 });
 
-function planJson(body: z.infer<typeof BulkImportBody>, region: string, insert: (json: string) => D1PreparedStatement) {
+function planJson(body: z.infer<typeof BulkImportBody>, region: string, insert: (chunk: PositionalChunk) => D1PreparedStatement) {
 	const quick = fieldwise(LeadBody);
 	const checked = body.leads.map((raw) => checkRow(raw, region, LeadBody, quick));
 	if (body.atomic) rejectInvalidRows(checked);
 	const plan = planImport(checked, new Map(), orderedIds());
-	return { plan, statements: statementsForRows(plan.creates.map(storedLead), insert) };
+	const inserts = new PositionalChunks(insert);
+	for (const lead of plan.creates) inserts.add(storedLead(lead, lead.id));
+	return { plan, ...inserts.done() };
 }
 
 /**
@@ -190,9 +195,15 @@ async function settledReport(db: D1Database, campaignId: string, rows: RowOutcom
 			db.prepare("SELECT id FROM leads WHERE campaign_id = ? AND id IN (SELECT value FROM json_each(?))").bind(campaignId, json),
 	);
 	const inserted = new Set(results.map((row) => row.id));
-	const lost = plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.phone);
-	const winners = lost.length ? await existingPhones(db, campaignId, lost) : new Map<string, string>();
-	return summarise(settleRaces(plan, inserted, winners));
+	const lost = new Set(plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.id));
+	const winners = lost.size
+		? await existingPhones(
+				db,
+				campaignId,
+				plan.creates.filter((create) => lost.has(create.id)).map((create) => create.phone),
+			)
+		: new Map<string, string>();
+	return summarise(settleRaces(plan, lost, winners));
 }
 
 function rejectInvalidRows(checked: CheckedRow<unknown>[]) {
