@@ -353,7 +353,10 @@ export class TokenGuard extends DurableObject<Env> {
 			this.windows.set(group, hits);
 		}
 		const sweep = this.sweeps.get(group) ?? { at: Number.NEGATIVE_INFINITY, due: false };
-		sweep.due ||= hits.dropOlderThan(start) > 0;
+		// Dropped on every call, whether or not a sweep is already due: memory must count what the
+		// table's rule counts (`at >= now - window + 1`) at each moment, not a second late.
+		const aged = hits.dropOlderThan(start);
+		sweep.due ||= aged > 0;
 		if (sweep.due && (now - sweep.at >= HIT_SWEEP_EVERY_MS || now < sweep.at)) {
 			this.writing(() => this.sql.exec("DELETE FROM hits WHERE grp = ? AND at < ?", group, start));
 			sweep.at = now;

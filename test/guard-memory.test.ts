@@ -103,6 +103,37 @@ describe("the guard's state in memory and in its tables", () => {
 		expect(await guard.rows("hits")).toBe(5);
 	});
 
+	it("a hit that ages out while a sweep is due stops counting at once: memory's window is the table's rule at every step", async () => {
+		const limit = 3;
+		const account = await newAccount({ rate_limits: { pbx: limit } });
+		const start = Date.UTC(2026, 0, 1);
+		const guard = await guardOf(account.token, start);
+		// The SQL rule, read from the table the guard writes (none before its first write).
+		const liveRows = (now: number) =>
+			runInDurableObject(guard.stub, (_: TokenGuard, state) => {
+				const { sql } = state.storage;
+				if (sql.exec("SELECT name FROM sqlite_master WHERE name = 'hits'").toArray().length === 0) return 0;
+				return sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits WHERE grp = 'pbx' AND at >= ?", now - 60_000 + 1).one().n;
+			});
+		// Hits 10 ms apart, then requests as each ages out: the first age-out runs a sweep, the
+		// next ones come within the second after it, while the next sweep is due but not yet run.
+		const times = [0, 10, 20, 60_000, 60_010, 60_020, 60_030, 60_040, 120_000, 120_015, 120_030];
+		for (const offset of times) {
+			const now = start + offset;
+			guard.set(now);
+			const live = await liveRows(now);
+			const answer = await guard.stub.admit(guard.rule);
+			// The SQL rule decides: admitted exactly when fewer than `limit` hits are at or after now - window + 1.
+			expect({ offset, admitted: answer.admitted }).toEqual({ offset, admitted: live < limit });
+			if (answer.admitted) await guard.stub.release([answer.leaseId]);
+			const usage = await guard.stub.usage([{ group: "pbx", limit, windowMs: 60_000 }]);
+			expect({ offset, remaining: usage.groups[0]?.state.remaining }).toEqual({
+				offset,
+				remaining: limit - (await liveRows(now)),
+			});
+		}
+	});
+
 	it("a write that throws leaves memory to be read again from the tables: the count stays exact", async () => {
 		const account = await newAccount({ max_connections: 3 });
 		const guard = await guardOf(account.token, Date.now());
