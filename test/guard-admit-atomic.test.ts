@@ -27,7 +27,7 @@ function failNextStatement(stub: DurableObjectStub<TokenGuard>, prefix: string) 
 describe("an admit that fails while writing", () => {
 	it("holds no connection slot and counts no hit: the lease and the hit are written together or not at all", async () => {
 		const account = await newAccount({ max_connections: 2, rate_limits: { pbx: 5 } });
-		const tokenHash = await hashToken(account.token);
+		const tokenHash = hashToken(account.token);
 		const stub = tokenGuard(env, tokenHash);
 		const rule: AdmitRequest = { tokenHash, group: "pbx", windowMs: 60_000, leaseMs: LEASE_MS };
 		expect((await stub.admit(rule)).admitted).toBe(true);
@@ -55,7 +55,7 @@ describe("an admit that fails while writing", () => {
 describe("an admit's time", () => {
 	it("is when it decides, after the token's row was read: a hit is never stamped earlier than its admission", async () => {
 		const account = await newAccount({ max_connections: 5, rate_limits: { pbx: 1 } });
-		const tokenHash = await hashToken(account.token);
+		const tokenHash = hashToken(account.token);
 		const stub = tokenGuard(env, tokenHash);
 		const rule: AdmitRequest = { tokenHash, group: "pbx", windowMs: 60_000, leaseMs: LEASE_MS };
 		const start = Date.UTC(2026, 0, 1);

@@ -76,7 +76,7 @@ export async function admit(
 	if (!secret) throw unauthorized();
 	// Hashed on each request: a memo would keep the secret itself as its key, in memory that
 	// outlives the request (past a logout), where tokens are to be kept only as hashes.
-	const tokenHash = await hashToken(secret);
+	const tokenHash = hashToken(secret);
 	const guard = tokenGuard(env, tokenHash);
 	const releases = unreleasedLeases.take(tokenHash);
 	// Held for this request: a concurrent one may replace the cache's entry before this answer comes.
