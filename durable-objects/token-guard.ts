@@ -110,7 +110,8 @@ export interface HitResult {
 export class TokenGuard extends DurableObject<Env> {
 	/** Replaced in tests to drive the window without sleeping. */
 	clock: () => number = () => Date.now();
-	private cached?: { record: PrincipalRecord; loadedAt: number; tag: string };
+	/** The token's row as last loaded, with its tag: handed out as is on each admit, never copied. */
+	private cached?: { record: PrincipalRecord & { tag: string }; loadedAt: number };
 	/** Loads of the token's row this instance cached: with the instance id, each one's tag. */
 	private loads = 0;
 	/** Bumped by every `forget`: a lookup that began before one may carry the old row. */
@@ -290,7 +291,7 @@ export class TokenGuard extends DurableObject<Env> {
 	private async principalFor(tokenHash: string, now: number): Promise<(PrincipalRecord & { tag?: string }) | null> {
 		const { cached } = this;
 		const fresh = cached && now - cached.loadedAt < PRINCIPAL_TTL_MS && now >= cached.loadedAt;
-		const record = fresh ? { ...cached.record, tag: cached.tag } : await this.lookup(tokenHash, now);
+		const record = fresh ? cached.record : await this.lookup(tokenHash, now);
 		return record && !isExpired(record, now) ? record : null;
 	}
 
@@ -306,9 +307,9 @@ export class TokenGuard extends DurableObject<Env> {
 			const record = await lookupPrincipal(this.env.DB, tokenHash);
 			if (generation === this.generation) {
 				if (!record) return null;
-				const tag = `${this.rpc.instance}:${++this.loads}`;
-				this.cached = { record, loadedAt: now, tag };
-				return { ...record, tag };
+				const tagged = { ...record, tag: `${this.rpc.instance}:${++this.loads}` };
+				this.cached = { record: tagged, loadedAt: now };
+				return tagged;
 			}
 			if (attempt >= LOOKUP_ATTEMPTS) return record;
 		}
