@@ -1,6 +1,7 @@
 // CSV bulk imports at scale: one 100,000-row text/csv request to each import route.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { api } from "./server.mjs";
+import { cpuSeconds, workerdProcesses } from "./workerd.mjs";
 
 const ROWS = 100_000;
 
@@ -10,32 +11,6 @@ function csvFile(rows) {
 	return `${lines.join("\r\n")}\r\n`;
 }
 
-/**
- * The bench server's workerd processes (descendants of this process): the Worker, its Durable
- * Objects and local D1 all run in one of them, on one thread, so its CPU time is the import's
- * work whatever else the machine is doing.
- */
-function workerdProcesses(parent = process.pid) {
-	const found = [];
-	for (const entry of readdirSync("/proc")) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-			if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== parent) continue;
-			if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "workerd") found.push(Number(entry));
-			found.push(...workerdProcesses(Number(entry)));
-		} catch {
-			// The process ended while we looked.
-		}
-	}
-	return found;
-}
-
-const cpuSeconds = (pid) => {
-	const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-	return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 const memoryMb = (pid, field) =>
 	Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 

@@ -8,6 +8,7 @@ import { csvImports } from "./csv-import.mjs";
 import { header, load, row } from "./load.mjs";
 import { api, benchAccount, startServer } from "./server.mjs";
 import { webhookFanOut } from "./webhooks.mjs";
+import { workerdCpu } from "./workerd.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -50,6 +51,13 @@ async function guardSection({ base, auth }) {
 	console.log(
 		`p50 guarded − bare: ${stats.guarded.p50 - stats.bare.p50} ms   p50 guarded − write floor: ${stats.guarded.p50 - stats.write.p50} ms`,
 	);
+	const cpu = await cpuPerRequest({
+		write: { url: `${base}/__bench/rpc-write` },
+		guarded: { url: `${base}/api/auth/me`, headers: auth },
+	});
+	console.log(
+		`workerd CPU per request: write floor ${cpu.write.toFixed(2)} ms, guarded ${cpu.guarded.toFixed(2)} ms → write/guard ${(cpu.write / cpu.guarded).toFixed(2)} (the guard's throughput ratio on a CPU-bound machine that does nothing else)`,
+	);
 	const trips = await guardRoundTrips(base, auth);
 	const detail = Object.entries(trips.calls)
 		.map(([method, n]) => `${method} ${n}`)
@@ -57,6 +65,23 @@ async function guardSection({ base, auth }) {
 	console.log(
 		`DO round trips per guarded request: ${(trips.total / trips.requests).toFixed(2)} (${detail}) over ${trips.requests} requests of GET /api/auth/me, 10 connections\n`,
 	);
+}
+
+/**
+ * The workerd processes' CPU milliseconds per request of each scenario, over a fixed number of
+ * requests, interleaved: other load on the machine slows a scenario's throughput but adds
+ * little to the CPU its own requests take, so this ratio moves less from run to run.
+ */
+async function cpuPerRequest(scenarios, requests = 2000) {
+	const totals = Object.fromEntries(Object.keys(scenarios).map((key) => [key, 0]));
+	for (let round = 0; round < ROUNDS; round++) {
+		for (const [key, scenario] of Object.entries(scenarios)) {
+			const { result, cpu } = await workerdCpu(() => load({ ...scenario, amount: requests }));
+			if (result.non2xx || result.errors) throw new Error(`CPU count: ${result.non2xx} non-2xx, ${result.errors} errors`);
+			totals[key] += (cpu * 1000) / requests;
+		}
+	}
+	return Object.fromEntries(Object.entries(totals).map(([key, total]) => [key, total / ROUNDS]));
 }
 
 /**

@@ -40,3 +40,58 @@ export const blockingHitIndex = (count: number, limit: number) => count - limit;
 export function retryAfterSeconds(blockingHitAt: number, now: number, windowMs: number): number {
 	return Math.max(1, Math.ceil((blockingHitAt + windowMs - now) / 1000));
 }
+
+/**
+ * One group's live hits in memory, oldest first: a copy of its rows in storage, so that an
+ * admit reads its window without a query. Times come from the guard's clock and may arrive
+ * out of order (a clock set back in tests), so each is inserted where it sorts. Hits that
+ * aged out are skipped by a moving head and the array compacted now and then, so dropping
+ * them costs nothing per request.
+ */
+export class HitTimes {
+	private times: number[];
+	private head = 0;
+
+	/** `sorted` ascending, as the table's `(grp, at)` index gives them. */
+	constructor(sorted: readonly number[] = []) {
+		this.times = [...sorted];
+	}
+
+	get count(): number {
+		return this.times.length - this.head;
+	}
+
+	get newest(): number | undefined {
+		return this.count === 0 ? undefined : this.times[this.times.length - 1];
+	}
+
+	/** The hit at this 0-based position among the live ones, oldest first. */
+	at(index: number): number | undefined {
+		return this.times[this.head + index];
+	}
+
+	/** Forgets every hit older than `start`; returns how many aged out. */
+	dropOlderThan(start: number): number {
+		const before = this.head;
+		while (this.head < this.times.length && (this.times[this.head] as number) < start) this.head++;
+		if (this.head > 1024 && this.head * 2 > this.times.length) {
+			this.times = this.times.slice(this.head);
+			this.head = 0;
+		}
+		return this.head - before;
+	}
+
+	add(at: number): void {
+		let index = this.times.length;
+		while (index > this.head && (this.times[index - 1] as number) > at) index--;
+		this.times.splice(index, 0, at);
+	}
+
+	/** Forgets one hit at `at` (a refund); false when none is held. */
+	remove(at: number): boolean {
+		const index = this.times.indexOf(at, this.head);
+		if (index < 0) return false;
+		this.times.splice(index, 1);
+		return true;
+	}
+}

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Principal } from "../workers/auth/principal";
 import { isExpired, lookupPrincipal, type PrincipalRecord } from "../workers/auth/principal-lookup";
 import { limitFor, type RateLimitGroup } from "../workers/guard/rate-limit-groups";
-import { blockingHitIndex, retryAfterSeconds, type WindowState, windowStart, windowState } from "./sliding-window";
+import { blockingHitIndex, HitTimes, retryAfterSeconds, type WindowState, windowStart, windowState } from "./sliding-window";
 
 export interface RateRule {
 	group: string;
@@ -17,6 +17,11 @@ export interface AdmitRequest {
 	leaseMs: number;
 	/** Leases of this token's answered requests, dropped before anything is counted. */
 	releases?: readonly string[];
+	/**
+	 * The `principalTag` of the principal the caller already holds: when it is still the one
+	 * this guard authenticates with, the answer leaves the principal out.
+	 */
+	principalTag?: string;
 }
 
 export interface RateVerdict {
@@ -44,10 +49,21 @@ export interface GuardUsage {
 	inFlight: number;
 }
 
+/**
+ * The principal the token authenticated as, and its tag (which load of the token's row it
+ * is). `principal` is absent when the request's `principalTag` named this same load: the
+ * caller holds it already. Every admit still authenticates against the guard's own copy, which
+ * a `forget` drops, so leaving it out never lets a revoked token through.
+ */
+export interface Authenticated {
+	principal?: Principal;
+	principalTag?: string;
+}
+
 export type AdmitResult =
-	| { admitted: true; principal: Principal; leaseId: string; rate: RateVerdict }
+	| ({ admitted: true; leaseId: string; rate: RateVerdict } & Authenticated)
 	| { admitted: false; reason: "unauthenticated" }
-	| { admitted: false; reason: "connections" | "rate"; principal: Principal; rate: RateVerdict };
+	| ({ admitted: false; reason: "connections" | "rate"; rate: RateVerdict } & Authenticated);
 
 /** How long a token's principal (its account's limits) is trusted before D1 is read again. */
 export const PRINCIPAL_TTL_MS = 60_000;
@@ -57,6 +73,13 @@ export const PRINCIPAL_TTL_MS = 60_000;
  * for the request that asked (it started before the forget answered) but never cached.
  */
 const LOOKUP_ATTEMPTS = 2;
+
+/**
+ * Aged hits stay in the table (memory skips them) until a sweep deletes them, at most this
+ * often per group: one `DELETE` a second instead of one per request. Loads skip aged rows,
+ * so what a sweep has not reached yet is never counted.
+ */
+const HIT_SWEEP_EVERY_MS = 1_000;
 
 /** Storage key: when every hit `hit` recorded has aged out (the cleanup alarm's time). */
 const HITS_EXPIRE_AT = "hits_expire_at";
@@ -87,17 +110,24 @@ export interface HitResult {
 export class TokenGuard extends DurableObject<Env> {
 	/** Replaced in tests to drive the window without sleeping. */
 	clock: () => number = () => Date.now();
-	private cached?: { record: PrincipalRecord; loadedAt: number };
+	/** The token's row as last loaded, with its tag: handed out as is on each admit, never copied. */
+	private cached?: { record: PrincipalRecord & { tag: string }; loadedAt: number };
+	/** Loads of the token's row this instance cached: with the instance id, each one's tag. */
+	private loads = 0;
 	/** Bumped by every `forget`: a lookup that began before one may carry the old row. */
 	private generation = 0;
 	private schemaReady = false;
 	/**
-	 * Each group's live hits (rows of `hits`), kept beside the table: counting a full window of a
-	 * busy token with `count(*)` scans every hit in it, on every request. Read from the table on
-	 * first use; every statement that changes `hits` adjusts it by the rows it wrote. Memory goes
-	 * with the object, so a reload (or a failed write, which resets the object) reads it again.
+	 * The state that decides an admit, kept in memory as well as in the tables, so an admit
+	 * reads nothing: each group's live hits and every lease's expiry. Read from the tables on
+	 * first use (a new instance after eviction or restart: the tables are what lasts); every
+	 * write goes to the table first and to memory once it succeeded, and a write that throws
+	 * drops the copies, to be read again.
 	 */
-	private readonly hitCounts = new Map<string, number>();
+	private readonly windows = new Map<string, HitTimes>();
+	private leaseExpiries?: Map<string, number>;
+	/** Per group: when its aged rows were last deleted, and whether memory skipped any since. */
+	private readonly sweeps = new Map<string, { at: number; due: boolean }>();
 	/**
 	 * Every RPC call this object received, by method, in memory (a counter in storage would be
 	 * one more write per call): the benchmark reads it around a fixed number of requests to
@@ -126,22 +156,34 @@ export class TokenGuard extends DurableObject<Env> {
 	async admit(request: AdmitRequest): Promise<AdmitResult> {
 		this.counted("admit");
 		// Before the lookup: the slots are free whatever the token's fate.
-		for (const leaseId of request.releases ?? []) this.dropLease(leaseId);
+		this.dropLeases(request.releases ?? []);
 		const record = await this.principalFor(request.tokenHash, this.clock());
-		// Read after the token's row came (D1 may take a while): a hit stamped before its
+		// Read again after the token's row came (D1 may take a while): a hit stamped before its
 		// admission would age out early and let one more request into that window, and a token
 		// that expired meanwhile would still get in.
 		const now = this.clock();
 		if (!record || isExpired(record, now)) return { admitted: false, reason: "unauthenticated" };
 		const { principal } = record;
+		const known = record.tag !== undefined && record.tag === request.principalTag;
+		const authenticated: Authenticated = known ? { principalTag: record.tag } : { principal, principalTag: record.tag };
 		const rule = { group: request.group, limit: limitFor(request.group, principal.rateLimits), windowMs: request.windowMs };
-		this.expireLeases(now);
+		// From here to the writes nothing awaits: no other call runs between the counts and the records.
+		const leases = this.liveLeases(now);
 		const before = this.peek(rule, now);
-		if (this.inFlight() >= principal.maxConnections) return { admitted: false, reason: "connections", principal, rate: before };
-		if (before.state.remaining === 0) return { admitted: false, reason: "rate", principal, rate: before };
+		if (leases.size >= principal.maxConnections)
+			return { admitted: false, reason: "connections", rate: before, ...authenticated };
+		if (before.state.remaining === 0) return { admitted: false, reason: "rate", rate: before, ...authenticated };
 		const leaseId = crypto.randomUUID();
-		this.sql.exec("INSERT INTO leases (id, expires_at) VALUES (?, ?)", leaseId, now + request.leaseMs);
-		return { admitted: true, principal, leaseId, rate: this.record(rule, before, now) };
+		const expiresAt = now + request.leaseMs;
+		// One transaction: a lease whose hit failed would hold a slot for LEASE_MS for a request that never ran.
+		this.writing(() =>
+			this.ctx.storage.transactionSync(() => {
+				this.sql.exec("INSERT INTO leases (id, expires_at) VALUES (?, ?)", leaseId, expiresAt);
+				this.sql.exec("INSERT INTO hits (grp, at) VALUES (?, ?)", rule.group, now);
+			}),
+		);
+		leases.set(leaseId, expiresAt);
+		return { admitted: true, leaseId, rate: this.recorded(rule, before, now), ...authenticated };
 	}
 
 	/**
@@ -163,8 +205,11 @@ export class TokenGuard extends DurableObject<Env> {
 		const now = this.clock();
 		const before = this.peek(rule, now);
 		if (before.state.remaining === 0) return { admitted: false, rate: before };
-		const rate = this.record(rule, before, now);
-		const hitId = this.sql.exec<{ id: number }>("SELECT last_insert_rowid() AS id").one().id;
+		const hitId = this.writing(
+			() =>
+				this.sql.exec<{ id: number }>("INSERT INTO hits (grp, at) VALUES (?, ?) RETURNING rowid AS id", rule.group, now).one().id,
+		);
+		const rate = this.recorded(rule, before, now);
 		const expiresAt = now + rule.windowMs;
 		this.ctx.storage.kv.put(HITS_EXPIRE_AT, expiresAt);
 		await this.ctx.storage.setAlarm(expiresAt);
@@ -174,8 +219,10 @@ export class TokenGuard extends DurableObject<Env> {
 	/** Gives back a hit's unit: the attempt was refused by another bucket, or did not count. */
 	refund(hitId: number): void {
 		this.counted("refund");
-		const refunded = this.sql.exec<{ grp: string }>("DELETE FROM hits WHERE rowid = ? RETURNING grp", hitId).toArray();
-		for (const { grp } of refunded) this.countHits(grp, -1);
+		const refunded = this.writing(() =>
+			this.sql.exec<{ grp: string; at: number }>("DELETE FROM hits WHERE rowid = ? RETURNING grp, at", hitId).toArray(),
+		);
+		for (const { grp, at } of refunded) this.windows.get(grp)?.remove(at);
 	}
 
 	/**
@@ -186,22 +233,21 @@ export class TokenGuard extends DurableObject<Env> {
 		const now = this.clock();
 		const expiresAt = this.ctx.storage.kv.get<number>(HITS_EXPIRE_AT) ?? now;
 		if (now < expiresAt) return await this.ctx.storage.setAlarm(expiresAt);
-		this.expireLeases(now);
-		if (this.inFlight() > 0) {
+		if (this.liveLeases(now).size > 0) {
 			// Not a login bucket after all: keep its leases, drop only the hits.
-			this.sql.exec("DELETE FROM hits");
-			this.hitCounts.clear();
+			this.writing(() => this.sql.exec("DELETE FROM hits"));
+			this.windows.clear();
 			this.ctx.storage.kv.delete(HITS_EXPIRE_AT);
 			return;
 		}
+		this.forgetState();
 		await this.ctx.storage.deleteAll();
-		this.hitCounts.clear();
 		this.schemaReady = false;
 	}
 
 	release(leaseIds: readonly string[]): void {
 		this.counted("release");
-		for (const leaseId of leaseIds) this.dropLease(leaseId);
+		this.dropLeases(leaseIds);
 	}
 
 	/**
@@ -214,17 +260,21 @@ export class TokenGuard extends DurableObject<Env> {
 	async renew(leaseId: string, leaseMs: number, tokenHash: string): Promise<boolean> {
 		this.counted("renew");
 		if (!(await this.principalFor(tokenHash, this.clock()))) {
-			this.dropLease(leaseId);
+			this.dropLeases([leaseId]);
 			return false;
 		}
-		const cursor = this.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", this.clock() + leaseMs, leaseId);
-		return cursor.rowsWritten > 0;
+		const now = this.clock();
+		const leases = this.liveLeases(now);
+		if (!leases.has(leaseId)) return false;
+		const expiresAt = now + leaseMs;
+		this.writing(() => this.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", expiresAt, leaseId));
+		leases.set(leaseId, expiresAt);
+		return true;
 	}
 
 	connectionsInFlight(): number {
 		this.counted("connectionsInFlight");
-		this.expireLeases(this.clock());
-		return this.inFlight();
+		return this.liveLeases(this.clock()).size;
 	}
 
 	/**
@@ -234,11 +284,11 @@ export class TokenGuard extends DurableObject<Env> {
 	usage(rules: readonly RateRule[]): GuardUsage {
 		this.counted("usage");
 		const now = this.clock();
-		this.expireLeases(now);
-		return { now, groups: rules.map((rule) => this.peek(rule, now)), inFlight: this.inFlight() };
+		return { now, groups: rules.map((rule) => this.peek(rule, now)), inFlight: this.liveLeases(now).size };
 	}
 
-	private async principalFor(tokenHash: string, now: number): Promise<PrincipalRecord | null> {
+	/** The token's principal with its tag, which only a cached load has (one a `forget` overtook has none). */
+	private async principalFor(tokenHash: string, now: number): Promise<(PrincipalRecord & { tag?: string }) | null> {
 		const { cached } = this;
 		const fresh = cached && now - cached.loadedAt < PRINCIPAL_TTL_MS && now >= cached.loadedAt;
 		const record = fresh ? cached.record : await this.lookup(tokenHash, now);
@@ -251,69 +301,107 @@ export class TokenGuard extends DurableObject<Env> {
 	 * no forget overtook is cached. So every request that starts after a revocation answered
 	 * reads D1 afresh, and sees it.
 	 */
-	private async lookup(tokenHash: string, now: number): Promise<PrincipalRecord | null> {
+	private async lookup(tokenHash: string, now: number): Promise<(PrincipalRecord & { tag?: string }) | null> {
 		for (let attempt = 1; ; attempt++) {
 			const generation = this.generation;
 			const record = await lookupPrincipal(this.env.DB, tokenHash);
 			if (generation === this.generation) {
-				if (record) this.cached = { record, loadedAt: now };
-				return record;
+				if (!record) return null;
+				const tagged = { ...record, tag: `${this.rpc.instance}:${++this.loads}` };
+				this.cached = { record: tagged, loadedAt: now };
+				return tagged;
 			}
 			if (attempt >= LOOKUP_ATTEMPTS) return record;
 		}
 	}
 
-	private dropLease(leaseId: string): void {
-		this.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
+	/** Frees the slots of answered requests: gone from the table, then from memory. */
+	private dropLeases(leaseIds: readonly string[]): void {
+		if (leaseIds.length === 0) return;
+		this.writing(() => {
+			for (const leaseId of leaseIds) this.sql.exec("DELETE FROM leases WHERE id = ?", leaseId);
+		});
+		for (const leaseId of leaseIds) this.leaseExpiries?.delete(leaseId);
 	}
 
-	private inFlight(): number {
-		return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM leases").one().n;
+	/**
+	 * Leases that have not lapsed, by id (loaded from the table on first use). A lapsed one (its
+	 * request died without releasing it: rare) is deleted from the table when it is found.
+	 */
+	private liveLeases(now: number): Map<string, number> {
+		let leases = this.leaseExpiries;
+		if (!leases) {
+			const rows = this.sql.exec<{ id: string; expires_at: number }>("SELECT id, expires_at FROM leases").toArray();
+			leases = new Map(rows.map((row) => [row.id, row.expires_at]));
+			this.leaseExpiries = leases;
+		}
+		let lapsed = false;
+		for (const expiresAt of leases.values()) lapsed ||= expiresAt <= now;
+		if (lapsed) {
+			this.writing(() => this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now));
+			for (const [id, expiresAt] of leases) if (expiresAt <= now) leases.delete(id);
+		}
+		return leases;
 	}
 
-	private expireLeases(now: number): void {
-		this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
+	/** A group's live hits at `now` (loaded from the table on first use); the table's aged rows are swept when due. */
+	private liveHits(group: string, now: number, windowMs: number): HitTimes {
+		const start = windowStart(now, windowMs);
+		let hits = this.windows.get(group);
+		if (!hits) {
+			const rows = this.sql.exec<{ at: number }>("SELECT at FROM hits WHERE grp = ? ORDER BY at", group).toArray();
+			hits = new HitTimes(rows.map((row) => row.at));
+			this.windows.set(group, hits);
+		}
+		const sweep = this.sweeps.get(group) ?? { at: Number.NEGATIVE_INFINITY, due: false };
+		// Dropped on every call, whether or not a sweep is already due: memory must count what the
+		// table's rule counts (`at >= now - window + 1`) at each moment, not a second late.
+		const aged = hits.dropOlderThan(start);
+		sweep.due ||= aged > 0;
+		if (sweep.due && (now - sweep.at >= HIT_SWEEP_EVERY_MS || now < sweep.at)) {
+			this.writing(() => this.sql.exec("DELETE FROM hits WHERE grp = ? AND at < ?", group, start));
+			sweep.at = now;
+			sweep.due = false;
+		}
+		this.sweeps.set(group, sweep);
+		return hits;
+	}
+
+	/**
+	 * Runs a write; if it throws, drops the in-memory copies (the table may or may not hold the
+	 * write), so the next call reads them again from what storage kept.
+	 */
+	private writing<T>(write: () => T): T {
+		try {
+			return write();
+		} catch (error) {
+			this.forgetState();
+			throw error;
+		}
+	}
+
+	private forgetState(): void {
+		this.windows.clear();
+		this.sweeps.clear();
+		this.leaseExpiries = undefined;
 	}
 
 	/** The window's state at `now`; for a full window, also when the next request may come. */
 	private peek(rule: RateRule, now: number): RateVerdict {
-		const { sql } = this;
-		const aged = sql.exec("DELETE FROM hits WHERE grp = ? AND at < ?", rule.group, windowStart(now, rule.windowMs));
-		const count = this.hitCounts.has(rule.group)
-			? this.countHits(rule.group, -aged.rowsWritten)
-			: this.countHits(
-					rule.group,
-					0,
-					sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits WHERE grp = ?", rule.group).one().n,
-				);
-		// The newest hit is the last entry of the (grp, at) index: one seek, whatever the count.
-		const newest =
-			count === 0 ? undefined : sql.exec<{ at: number }>("SELECT max(at) AS at FROM hits WHERE grp = ?", rule.group).one().at;
-		const state = windowState(count, newest, now, rule.limit, rule.windowMs);
+		const hits = this.liveHits(rule.group, now, rule.windowMs);
+		const { count } = hits;
+		const state = windowState(count, hits.newest, now, rule.limit, rule.windowMs);
 		const verdict: RateVerdict = { group: rule.group, windowMs: rule.windowMs, now, state };
 		if (state.remaining === 0) {
-			const blocking = sql
-				.exec<{ at: number }>(
-					"SELECT at FROM hits WHERE grp = ? ORDER BY at LIMIT 1 OFFSET ?",
-					rule.group,
-					blockingHitIndex(count, rule.limit),
-				)
-				.one().at;
+			const blocking = hits.at(blockingHitIndex(count, rule.limit)) ?? now;
 			verdict.retryAfterSeconds = retryAfterSeconds(blocking, now, rule.windowMs);
 		}
 		return verdict;
 	}
 
-	/** Adjusts (or, with `base`, sets) a group's count of live hits; returns it. */
-	private countHits(group: string, delta: number, base = this.hitCounts.get(group) ?? 0): number {
-		const count = base + delta;
-		this.hitCounts.set(group, count);
-		return count;
-	}
-
-	private record(rule: RateRule, before: RateVerdict, now: number): RateVerdict {
-		this.sql.exec("INSERT INTO hits (grp, at) VALUES (?, ?)", rule.group, now);
-		this.countHits(rule.group, 1);
+	/** Memory's side of a hit the table now holds; the window as it stands after it. */
+	private recorded(rule: RateRule, before: RateVerdict, now: number): RateVerdict {
+		this.windows.get(rule.group)?.add(now);
 		const count = before.state.limit - before.state.remaining + 1;
 		return { ...before, state: windowState(count, now, now, rule.limit, rule.windowMs) };
 	}

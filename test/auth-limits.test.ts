@@ -115,7 +115,7 @@ describe("GET /api/auth/limits", () => {
 		const { status, body } = await callJson<{ message: string }>("/api/auth/limits", { token: account.token });
 		expect(status).toBe(500);
 		expect(body.message).not.toMatch(/injected/);
-		const usage = await tokenGuard(env, await hashToken(account.token)).usage([{ group: "pbx", limit: 60, windowMs: 60_000 }]);
+		const usage = await tokenGuard(env, hashToken(account.token)).usage([{ group: "pbx", limit: 60, windowMs: 60_000 }]);
 		expect(usage.groups[0]?.state.remaining).toBe(60);
 		// The next read works, and shows the failed request counted in auth like any other.
 		const { group } = await limitsOf(account.token);

@@ -48,7 +48,7 @@ describe("login and tokens", () => {
 		expect((await call("/api/auth/me", { token: session.body.token })).status).toBe(401);
 
 		await env.DB.prepare("UPDATE tokens SET expires_at = ? WHERE token_hash = ?")
-			.bind(new Date(Date.now() - 1000).toISOString(), await hashToken(account.token))
+			.bind(new Date(Date.now() - 1000).toISOString(), hashToken(account.token))
 			.run();
 		expect((await call("/api/auth/me", { token: account.token })).status).toBe(401);
 	});

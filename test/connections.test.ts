@@ -9,7 +9,7 @@ import { BASE, burst, call, newAccount } from "./helpers";
 import { failMethod, restoreFaults } from "./support/faults";
 
 async function guardOf(token: string) {
-	const tokenHash = await hashToken(token);
+	const tokenHash = hashToken(token);
 	const rule = { tokenHash, group: "pbx" as const, windowMs: 60_000, leaseMs: LEASE_MS };
 	return Object.assign(tokenGuard(env, tokenHash), { rule });
 }

@@ -86,7 +86,7 @@ describe("GET /api/pbx/events", () => {
 	for (const how of ["close", "error"] as const) {
 		it(`an upstream that ${how === "close" ? "ends" : "fails"} closes the client's stream and frees its slot`, async () => {
 			const account = await pbxAccount({ max_connections: 1 });
-			const guard = tokenGuard(env, await hashToken(account.token));
+			const guard = tokenGuard(env, hashToken(account.token));
 			const response = await call("/api/pbx/events", { token: account.token });
 			const reader = response.body?.getReader();
 			if (!reader) throw new Error("no stream");

@@ -9,7 +9,7 @@ import { newAccount } from "./helpers";
 describe("an admit's time", () => {
 	it("is when it decides, after the token's row was read: a hit is never stamped earlier than its admission", async () => {
 		const account = await newAccount({ max_connections: 5, rate_limits: { pbx: 1 } });
-		const tokenHash = await hashToken(account.token);
+		const tokenHash = hashToken(account.token);
 		const stub = tokenGuard(env, tokenHash);
 		const rule: AdmitRequest = { tokenHash, group: "pbx", windowMs: 60_000, leaseMs: LEASE_MS };
 		const start = Date.UTC(2026, 0, 1);

@@ -17,7 +17,7 @@ afterEach(() => {
 	restoreFaults();
 });
 
-const guardOf = async (token: string) => tokenGuard(env, await hashToken(token));
+const guardOf = async (token: string) => tokenGuard(env, hashToken(token));
 
 const settle = async (check: () => Promise<boolean>) => {
 	for (let i = 0; i < 100; i++) {

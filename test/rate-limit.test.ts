@@ -8,7 +8,7 @@ import { burst, call, callJson, newAccount } from "./helpers";
 
 /** Puts the token's guard on a clock the test moves by hand. */
 async function fakeClock(token: string, start: number) {
-	const stub = tokenGuard(env, await hashToken(token));
+	const stub = tokenGuard(env, hashToken(token));
 	let now = start;
 	await runInDurableObject(stub, (guard: TokenGuard) => {
 		guard.clock = () => now;

@@ -40,7 +40,7 @@ async function streamOfIntegration(body: Record<string, unknown> = {}) {
 	if (!reader) throw new Error("no stream");
 	const read = timedReader(reader);
 	expect((await read(300)).text).toContain(": connected");
-	const guard = tokenGuard(env, await hashToken(integration.body.token));
+	const guard = tokenGuard(env, hashToken(integration.body.token));
 	return { account, integration: integration.body, reader, read, guard };
 }
 

@@ -44,7 +44,7 @@ const limits = route({
 		// The pipeline admitted this token already; the guard is named by the same hash.
 		const secret = bearerToken(request);
 		if (!secret) throw unauthorized();
-		const usage = await tokenGuard(env, await hashToken(secret)).usage(tokenRules(principal.rateLimits));
+		const usage = await tokenGuard(env, hashToken(secret)).usage(tokenRules(principal.rateLimits));
 		return json(presentLimits(usage, principal.maxConnections));
 	},
 });

@@ -42,16 +42,7 @@ async function issueToken(
 	await env.DB.prepare(
 		"INSERT INTO tokens (id, account_id, user_id, kind, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	)
-		.bind(
-			record.id,
-			principal.accountId,
-			principal.userId,
-			kind,
-			name,
-			await hashToken(secret),
-			record.created_at,
-			record.expires_at,
-		)
+		.bind(record.id, principal.accountId, principal.userId, kind, name, hashToken(secret), record.created_at, record.expires_at)
 		.run();
 	return { secret, record };
 }

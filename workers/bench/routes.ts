@@ -61,7 +61,7 @@ export const benchRoutes: Route[] = [
 		handler: async ({ env, request }) => {
 			const secret = bearerToken(request);
 			if (!secret) throw unauthorized();
-			return json(await tokenGuard(env, await hashToken(secret)).rpcCounts());
+			return json(await tokenGuard(env, hashToken(secret)).rpcCounts());
 		},
 	}),
 ];

@@ -1,7 +1,8 @@
-import type { AdmitResult, RateVerdict } from "../../durable-objects/token-guard";
+import type { AdmitResult, Authenticated, RateVerdict } from "../../durable-objects/token-guard";
 import type { Principal } from "../auth/principal";
 import { bearerToken, hashToken } from "../auth/tokens";
 import { ApiError, unauthorized } from "../http/errors";
+import { BoundedMap } from "../lib/bounded-map";
 import { limitFor, RATE_LIMIT_WINDOW_MS, type RateLimitGroup, type RateLimitOverrides } from "./rate-limit-groups";
 import { rateLimitHeaders } from "./rate-limit-headers";
 import { RELEASE_WAIT_MS, ReleaseQueue } from "./release-queue";
@@ -35,6 +36,28 @@ export const unreleasedLeases = new ReleaseQueue();
 /** Read by each `releaseWithNextAdmit`; replaced in tests, to hold releases for the next admit. */
 export const leaseRelease = { waitMs: RELEASE_WAIT_MS };
 
+/**
+ * The last principal each token's guard sent this isolate, with its tag. An admit names the
+ * tag it holds and the guard sends the principal again only when its own copy is another load
+ * (a minute passed, or a `forget`): the guard authenticates every request itself either way,
+ * so this only spares carrying the same principal back on each answer.
+ */
+const principals = new BoundedMap<string, { tag: string; principal: Principal }>(1_000);
+
+/** The principal an admit's answer stands for: the one it carried, or the one the caller named by its tag. */
+function principalOf(
+	tokenHash: string,
+	known: { tag: string; principal: Principal } | undefined,
+	answer: Authenticated,
+): Principal {
+	if (answer.principal) {
+		if (answer.principalTag !== undefined) principals.set(tokenHash, { tag: answer.principalTag, principal: answer.principal });
+		return answer.principal;
+	}
+	if (known && answer.principalTag === known.tag) return known.principal;
+	throw new Error("the guard's answer carried no principal, and named none this request held");
+}
+
 export const tokenGuard = (env: Env, tokenHash: string) => env.TOKEN_GUARD.get(env.TOKEN_GUARD.idFromName(`token:${tokenHash}`));
 
 type Guard = ReturnType<typeof tokenGuard>;
@@ -51,26 +74,38 @@ export async function admit(
 ): Promise<{ principal: Principal; admission: Admission }> {
 	const secret = bearerToken(request);
 	if (!secret) throw unauthorized();
-	const tokenHash = await hashToken(secret);
+	// Hashed on each request: a memo would keep the secret itself as its key, in memory that
+	// outlives the request (past a logout), where tokens are to be kept only as hashes.
+	const tokenHash = hashToken(secret);
 	const guard = tokenGuard(env, tokenHash);
 	const releases = unreleasedLeases.take(tokenHash);
+	// Held for this request: a concurrent one may replace the cache's entry before this answer comes.
+	const known = principals.get(tokenHash);
 	let result: AdmitResult;
 	try {
-		result = await guard.admit({ tokenHash, group, windowMs: RATE_LIMIT_WINDOW_MS, leaseMs: LEASE_MS, releases });
+		result = await guard.admit({
+			tokenHash,
+			group,
+			windowMs: RATE_LIMIT_WINDOW_MS,
+			leaseMs: LEASE_MS,
+			releases,
+			principalTag: known?.tag,
+		});
 	} catch (error) {
 		// It may not have run: the releases it carried go again on their own (a second drop is harmless).
 		if (releases.length > 0) ctx.waitUntil(releaseQuietly(guard, tokenHash, releases));
 		throw error;
 	}
 	if (!result.admitted && result.reason === "unauthenticated") throw unauthorized();
-	const headers = rateLimitHeaders(result.rate, result.principal.maxConnections);
+	const principal = principalOf(tokenHash, known, result);
+	const headers = rateLimitHeaders(result.rate, principal.maxConnections);
 	if (!result.admitted) {
 		if (result.reason === "connections") {
 			throw new ApiError(429, "Too many concurrent connections.", undefined, { ...headers, "Retry-After": "1" });
 		}
 		throw tooManyRequests(result.rate, headers);
 	}
-	const { leaseId, principal } = result;
+	const { leaseId } = result;
 	return {
 		principal,
 		admission: {

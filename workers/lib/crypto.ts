@@ -1,7 +1,15 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+
 const encoder = new TextEncoder();
 
+/** Each byte's two hex digits, made once: no array, map or join per call. */
+const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-	return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+	const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+	let hex = "";
+	for (const byte of view) hex += HEX_DIGITS[byte];
+	return hex;
 }
 
 export function toBase64(bytes: ArrayBuffer | Uint8Array): string {
@@ -24,6 +32,15 @@ export function randomBytes(length: number): Uint8Array {
 
 export async function sha256Hex(text: string): Promise<string> {
 	return toHex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+/**
+ * The same digest as `sha256Hex`, computed in JavaScript without a promise: for short inputs
+ * on every request (a token's hash), where crypto.subtle's asynchronous call costs more than
+ * the hashing. Larger inputs (bodies, ETags) keep the native digest.
+ */
+export function sha256HexSync(text: string): string {
+	return toHex(sha256(encoder.encode(text)));
 }
 
 /** Compares two strings without leaking where they differ. */
