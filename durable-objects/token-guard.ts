@@ -127,7 +127,7 @@ export class TokenGuard extends DurableObject<Env> {
 	private readonly windows = new Map<string, HitTimes>();
 	private leaseExpiries?: Map<string, number>;
 	/** Per group: when its aged rows were last deleted, and whether memory skipped any since. */
-	private readonly sweeps = new Map<string, { at: number; due: boolean }>();
+	private readonly sweeps = new Map<string, { at: number; due: boolean; seen: number }>();
 	/**
 	 * Every RPC call this object received, by method, in memory (a counter in storage would be
 	 * one more write per call): the benchmark reads it around a fixed number of requests to
@@ -347,13 +347,18 @@ export class TokenGuard extends DurableObject<Env> {
 	/** A group's live hits at `now` (loaded from the table on first use); the table's aged rows are swept when due. */
 	private liveHits(group: string, now: number, windowMs: number): HitTimes {
 		const start = windowStart(now, windowMs);
+		const sweep = this.sweeps.get(group) ?? { at: Number.NEGATIVE_INFINITY, due: false, seen: Number.NEGATIVE_INFINITY };
+		// A clock set back can bring a hit memory already let go back into the window, while the
+		// table may still hold it (until its sweep): read the table again, so the answer is the
+		// one a freshly loaded guard would give.
+		if (now < sweep.seen) this.windows.delete(group);
+		sweep.seen = now;
 		let hits = this.windows.get(group);
 		if (!hits) {
 			const rows = this.sql.exec<{ at: number }>("SELECT at FROM hits WHERE grp = ? ORDER BY at", group).toArray();
 			hits = new HitTimes(rows.map((row) => row.at));
 			this.windows.set(group, hits);
 		}
-		const sweep = this.sweeps.get(group) ?? { at: Number.NEGATIVE_INFINITY, due: false };
 		// Dropped on every call, whether or not a sweep is already due: memory must count what the
 		// table's rule counts (`at >= now - window + 1`) at each moment, not a second late.
 		const aged = hits.dropOlderThan(start);
