@@ -64,9 +64,12 @@ function afterCursor(cursor: string | undefined, order: Order, alias = ""): { sq
 	if (!position) return { sql: "1 = 1", binds: [] };
 	const column = (name: string) => (alias ? `${alias}.${name}` : name);
 	const beyond = order === "asc" ? ">" : "<";
+	// A row value, not `a > ? OR (a = ? AND b > ?)`: SQLite turns only this spelling into a range
+	// on an index ending in (created_at, id), so page k starts where page k - 1 ended instead of
+	// reading every row before it.
 	return {
-		sql: `(${column("created_at")} ${beyond} ? OR (${column("created_at")} = ? AND ${column("id")} ${beyond} ?))`,
-		binds: [position.created_at, position.created_at, position.id],
+		sql: `(${column("created_at")}, ${column("id")}) ${beyond} (?, ?)`,
+		binds: [position.created_at, position.id],
 	};
 }
 
