@@ -245,6 +245,13 @@ const bulkPatch = route({
 	},
 });
 
+/**
+ * By the account's leads, not `account_id = ? AND lead_id IN …`: with both, SQLite goes through
+ * every disposition of the account (dispositions_call) instead of dispositions_lead.
+ */
+export const DELETE_DISPOSITIONS_OF_LEADS =
+	"DELETE FROM dispositions WHERE lead_id IN (SELECT id FROM leads WHERE account_id = ? AND id IN (SELECT value FROM json_each(?)))";
+
 const bulkDelete = route({
 	method: "DELETE",
 	path: "/api/telesales/leads/bulk",
@@ -255,10 +262,7 @@ const bulkDelete = route({
 	async handler({ env, principal, body }) {
 		const ids = [...new Set(body.ids.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
 		const [, deleted] = await env.DB.batch<{ id: string }>([
-			env.DB.prepare("DELETE FROM dispositions WHERE account_id = ? AND lead_id IN (SELECT value FROM json_each(?))").bind(
-				principal.accountId,
-				JSON.stringify(ids),
-			),
+			env.DB.prepare(DELETE_DISPOSITIONS_OF_LEADS).bind(principal.accountId, JSON.stringify(ids)),
 			env.DB.prepare("DELETE FROM leads WHERE account_id = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id").bind(
 				principal.accountId,
 				JSON.stringify(ids),
