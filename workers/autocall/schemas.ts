@@ -3,6 +3,7 @@ import { DEFAULT_RETRY_ON, RETRYABLE_OUTCOMES } from "../../durable-objects/camp
 import { parseClock } from "../../durable-objects/campaign/schedule";
 import { RecipientTimezone, recipientTimeFields } from "../compliance/schemas";
 import { readOnlyFields } from "../http/representation";
+import { Attributes } from "../lib/attributes";
 import { Clock, TimeZone } from "../lib/time-schemas";
 
 export const MAX_CONTACTS = 10_000;
@@ -17,7 +18,7 @@ export const ContactInput = z.strictObject({
 	phone: z.string().min(3).max(32),
 	name: z.string().trim().max(200).default(""),
 	timezone: RecipientTimezone.nullish(),
-	attributes: z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).default({}),
+	attributes: Attributes.default({}),
 });
 
 /** Pacing and window fields, shared by create and PATCH. */

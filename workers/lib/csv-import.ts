@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { csvChunks } from "../http/csv";
 import { ApiError, type FieldErrors, invalidFields } from "../http/errors";
+import { MAX_ATTRIBUTES } from "./attributes";
 import { fieldwise } from "./field-check";
 import { type CheckedRow, checkRow, type ImportPlan, type RowOutcome } from "./import-plan";
 import { type Cell, type PositionalChunk, PositionalChunks } from "./json-rows";
@@ -137,6 +138,9 @@ export function mapColumns(
 		}
 	});
 	if (!taken.has("phone")) errors["columns.phone"] = ["The header must name a phone column."];
+	if (plan.filter((column) => column.attribute !== undefined).length > MAX_ATTRIBUTES) {
+		errors.columns = [`At most ${MAX_ATTRIBUTES} attribute columns.`];
+	}
 	if (Object.keys(errors).length) {
 		const first = Object.entries(errors)[0] as [string, string[]];
 		throw invalidFields(errors, `The CSV header is invalid: ${first[0]}: ${first[1][0]}`);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RecipientTimezone, recipientTimeFields } from "../compliance/schemas";
 import { readOnlyFields } from "../http/representation";
+import { Attributes } from "../lib/attributes";
 
 export const CampaignStatus = z.enum(["draft", "active", "paused", "archived"]);
 
@@ -31,8 +32,6 @@ export const Campaign = z.object({
 });
 
 export const LeadStatus = z.enum(["new", "contacted", "qualified", "unqualified", "won", "lost", "do_not_call"]);
-
-const Attributes = z.record(z.string().max(100), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]));
 
 export const LeadBody = z.strictObject({
 	phone: z.string().min(3).max(32),
