@@ -699,9 +699,12 @@ export class CampaignPacer extends DurableObject<Env> {
 			ended_at: number | null;
 			stage: string;
 			held_until: number | null;
+			asked_at: number;
+			may_be_placed: number;
 		}>(
 			`SELECT contact_id, attempt, ended_at, stage,
-			        CASE WHEN stage = 'backoff' AND maybe_placed = 1 THEN ${LAST_ASK} + ? END AS held_until
+			        CASE WHEN stage = 'backoff' AND maybe_placed = 1 THEN ${LAST_ASK} + ? END AS held_until,
+			        ${LAST_ASK} AS asked_at, (first_asked_at IS NOT NULL OR maybe_placed = 1) AS may_be_placed
 			   FROM calls WHERE id = ?`,
 			this.maxCallMs(),
 			callId,
@@ -738,7 +741,7 @@ export class CampaignPacer extends DurableObject<Env> {
 			this.confirmPlaced(callId, now);
 		}
 		if (reason !== null) this.giveBack(callId);
-		else if (outcome === "timeout") this.settleTimedOut(callId);
+		else if (outcome === "timeout") this.settleTimedOut(callId, call);
 		return true;
 	}
 
@@ -750,13 +753,7 @@ export class CampaignPacer extends DurableObject<Env> {
 	 * may have begun at the latest; see LAST_ASK). Never asked, the provider never had it: the
 	 * count goes back. A call already confirmed placed is left as it is.
 	 */
-	private settleTimedOut(callId: string): void {
-		const [call] = this.sql<{ asked_at: number; may_be_placed: number }>(
-			`SELECT ${LAST_ASK} AS asked_at, (first_asked_at IS NOT NULL OR maybe_placed = 1) AS may_be_placed
-			   FROM calls WHERE id = ?`,
-			callId,
-		);
-		if (!call) return;
+	private settleTimedOut(callId: string, call: { asked_at: number; may_be_placed: number }): void {
 		if (call.may_be_placed === 1) this.confirmPlaced(callId, call.asked_at);
 		else this.giveBack(callId);
 	}

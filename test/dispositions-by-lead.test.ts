@@ -1,21 +1,14 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DELETE_DISPOSITIONS_OF_LEADS } from "../workers/telesales/bulk";
 import { callJson, countRows, pbxAccount } from "./helpers";
-
-async function planOf(sql: string, binds: unknown[]): Promise<string> {
-	const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-		.bind(...binds)
-		.all<{ detail: string }>();
-	return results.map((row) => row.detail).join("; ");
-}
+import { queryPlan } from "./support/query-plan";
 
 describe("deleting leads", () => {
 	it("finds their dispositions by lead_id, for the bulk delete and for the foreign key's cascade", async () => {
-		const bulk = await planOf(DELETE_DISPOSITIONS_OF_LEADS, ["acc", "[]"]);
+		const bulk = await queryPlan(DELETE_DISPOSITIONS_OF_LEADS, ["acc", "[]"]);
 		expect(bulk).toContain("dispositions_lead");
 		// The cascade runs the same lookup for each deleted lead: `lead_id = ?`.
-		const cascade = await planOf("SELECT 1 FROM dispositions WHERE lead_id = ?", ["lead"]);
+		const cascade = await queryPlan("SELECT 1 FROM dispositions WHERE lead_id = ?", ["lead"]);
 		expect(cascade).toContain("USING COVERING INDEX dispositions_lead (lead_id=?)");
 	});
 

@@ -1,23 +1,7 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { AdmitRequest, TokenGuard } from "../durable-objects/token-guard";
-import { hashToken } from "../workers/auth/tokens";
-import { LEASE_MS, tokenGuard } from "../workers/guard/guard";
 import { newAccount } from "./helpers";
-
-async function guardOf(token: string, start: number) {
-	const tokenHash = hashToken(token);
-	const stub = tokenGuard(env, tokenHash);
-	let now = start;
-	const setClock = () =>
-		runInDurableObject(stub, (guard: TokenGuard) => {
-			guard.clock = () => now;
-		});
-	await setClock();
-	const rule: AdmitRequest = { tokenHash, group: "pbx", windowMs: 60_000, leaseMs: LEASE_MS };
-	return { stub, rule, setClock, set: (ms: number) => (now = ms) };
-}
+import { guardOnClock } from "./support/guard-clock";
 
 /**
  * Memory lets an aged hit go at once; the table keeps it until the group's next sweep. A clock
@@ -29,7 +13,7 @@ describe("the guard's clock set back", () => {
 		it(`a hit memory let go but the table still holds counts again (${evict ? "evicted in between" : "same instance"})`, async () => {
 			const account = await newAccount({ rate_limits: { pbx: 3 } });
 			const start = Date.UTC(2026, 0, 1);
-			const g = await guardOf(account.token, start);
+			const g = await guardOnClock(account.token, start);
 			for (const offset of [0, 10, 20, 60_000]) {
 				g.set(start + offset);
 				const a = await g.stub.admit(g.rule);

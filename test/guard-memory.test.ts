@@ -1,10 +1,9 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { AdmitRequest, TokenGuard } from "../durable-objects/token-guard";
-import { hashToken } from "../workers/auth/tokens";
-import { LEASE_MS, tokenGuard } from "../workers/guard/guard";
+import type { TokenGuard } from "../durable-objects/token-guard";
+import { LEASE_MS } from "../workers/guard/guard";
 import { burst, call, newAccount } from "./helpers";
+import { guardOnClock } from "./support/guard-clock";
 
 /**
  * The guard decides each admit from memory (live hits per group, leases) and writes each
@@ -12,29 +11,12 @@ import { burst, call, newAccount } from "./helpers";
  * that throws, aged rows swept only when due — and that leaving the principal out of an
  * answer never outlives a revocation.
  */
-async function guardOf(token: string, start: number) {
-	const tokenHash = hashToken(token);
-	const stub = tokenGuard(env, tokenHash);
-	let now = start;
-	const setClock = () =>
-		runInDurableObject(stub, (guard: TokenGuard) => {
-			guard.clock = () => now;
-		});
-	await setClock();
-	const rule: AdmitRequest = { tokenHash, group: "pbx", windowMs: 60_000, leaseMs: LEASE_MS };
-	const rows = (table: "hits" | "leases") =>
-		runInDurableObject(
-			stub,
-			(_: TokenGuard, state) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n,
-		);
-	return { stub, rule, rows, setClock, set: (ms: number) => (now = ms) };
-}
 
 describe("the guard's state in memory and in its tables", () => {
 	it("held slots and the window survive an eviction: the reloaded guard counts what the tables hold", async () => {
 		const account = await newAccount({ max_connections: 2, rate_limits: { pbx: 3 } });
 		const start = Date.UTC(2026, 0, 1);
-		const guard = await guardOf(account.token, start);
+		const guard = await guardOnClock(account.token, start);
 		const first = await guard.stub.admit(guard.rule);
 		expect((await guard.stub.admit(guard.rule)).admitted).toBe(true);
 		await evictDurableObject(guard.stub);
@@ -53,7 +35,7 @@ describe("the guard's state in memory and in its tables", () => {
 	it("a crashed request's slot is freed by its lease, also after an eviction, and its row goes", async () => {
 		const account = await newAccount({ max_connections: 1 });
 		const start = Date.UTC(2026, 0, 1);
-		const guard = await guardOf(account.token, start);
+		const guard = await guardOnClock(account.token, start);
 		expect((await guard.stub.admit(guard.rule)).admitted).toBe(true);
 		await evictDurableObject(guard.stub);
 		await guard.setClock();
@@ -67,7 +49,7 @@ describe("the guard's state in memory and in its tables", () => {
 	it("aged hits leave the table at most a second after memory skipped them, and never count again", async () => {
 		const account = await newAccount({ rate_limits: { pbx: 5 } });
 		const start = Date.UTC(2026, 0, 1);
-		const guard = await guardOf(account.token, start);
+		const guard = await guardOnClock(account.token, start);
 		for (let i = 0; i < 5; i++) {
 			guard.set(start + i);
 			const admitted = await guard.stub.admit(guard.rule);
@@ -107,7 +89,7 @@ describe("the guard's state in memory and in its tables", () => {
 		const limit = 3;
 		const account = await newAccount({ rate_limits: { pbx: limit } });
 		const start = Date.UTC(2026, 0, 1);
-		const guard = await guardOf(account.token, start);
+		const guard = await guardOnClock(account.token, start);
 		// The SQL rule, read from the table the guard writes (none before its first write).
 		const liveRows = (now: number) =>
 			runInDurableObject(guard.stub, (_: TokenGuard, state) => {
@@ -136,7 +118,7 @@ describe("the guard's state in memory and in its tables", () => {
 
 	it("a write that throws leaves memory to be read again from the tables: the count stays exact", async () => {
 		const account = await newAccount({ max_connections: 3 });
-		const guard = await guardOf(account.token, Date.now());
+		const guard = await guardOnClock(account.token, Date.now());
 		expect((await guard.stub.admit(guard.rule)).admitted).toBe(true);
 		// The hit's insert fails after the lease's went in: both roll back together, and memory,
 		// dropped, is read again from tables that hold only the admitted request's lease.
@@ -168,7 +150,7 @@ describe("the guard's state in memory and in its tables", () => {
 
 	it("an answer leaves the principal out only for the load the caller named; a revocation still refuses at once", async () => {
 		const account = await newAccount();
-		const guard = await guardOf(account.token, Date.now());
+		const guard = await guardOnClock(account.token, Date.now());
 		const first = await guard.stub.admit(guard.rule);
 		expect(first.admitted && first.principal?.accountId).toBe(account.id);
 		const tag = first.admitted ? first.principalTag : undefined;

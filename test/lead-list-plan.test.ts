@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { callJson, pbxAccount } from "./helpers";
+import { queryPlan } from "./support/query-plan";
 
 /** The SQL of each lead listing the route runs, caught at D1's `all`. */
 const listings: string[] = [];
@@ -18,14 +19,6 @@ afterAll(() => {
 	statement.all = originalAll;
 });
 
-async function planOf(sql: string): Promise<string> {
-	const binds = Array.from(sql.matchAll(/\?/g), () => null);
-	const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-		.bind(...binds)
-		.all<{ detail: string }>();
-	return results.map((row) => row.detail).join("; ");
-}
-
 describe("listing a campaign's leads by status", () => {
 	it("pages through leads_by_status, each page a range that starts where the last ended, sorting nothing", async () => {
 		const { token } = await pbxAccount();
@@ -41,10 +34,10 @@ describe("listing a campaign's leads by status", () => {
 		expect(second.body.data).toHaveLength(1);
 		expect(listings).toHaveLength(2);
 		for (const sql of listings) {
-			const plan = await planOf(sql);
+			const plan = await queryPlan(sql);
 			expect(plan).toContain("USING INDEX leads_by_status (campaign_id=? AND status=?");
 			expect(plan).not.toContain("TEMP B-TREE");
 		}
-		expect(await planOf(listings[1] as string)).toContain("(created_at,id)>(?,?)");
+		expect(await queryPlan(listings[1] as string)).toContain("(created_at,id)>(?,?)");
 	});
 });

@@ -195,15 +195,15 @@ async function settledReport(db: D1Database, campaignId: string, rows: RowOutcom
 			db.prepare("SELECT id FROM leads WHERE campaign_id = ? AND id IN (SELECT value FROM json_each(?))").bind(campaignId, json),
 	);
 	const inserted = new Set(results.map((row) => row.id));
-	const lost = new Set(plan.creates.filter((create) => !inserted.has(create.id)).map((create) => create.id));
-	const winners = lost.size
+	const lost = plan.creates.filter((create) => !inserted.has(create.id));
+	const winners = lost.length
 		? await existingPhones(
 				db,
 				campaignId,
-				plan.creates.filter((create) => lost.has(create.id)).map((create) => create.phone),
+				lost.map((create) => create.phone),
 			)
 		: new Map<string, string>();
-	return summarise(settleRaces(plan, lost, winners));
+	return summarise(settleRaces(plan, new Set(lost.map((create) => create.id)), winners));
 }
 
 function rejectInvalidRows(checked: CheckedRow<unknown>[]) {
